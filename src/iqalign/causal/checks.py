@@ -1,0 +1,120 @@
+"""Checking claims against a DAG, under every reading that can change the answer.
+
+A claim ("Q _||_ M | X") is *implied* by a DAG under a reading when the d-separation
+verdict agrees with it: separated for an independence claim, connected for a dependence
+claim. (A connected pair is dependent in a *faithful* distribution; the DAG allows the
+dependence but does not force it.)
+
+The three readings a DAG file can record claims under (``criterion`` in the file):
+
+``classical``      d-separation, selection nodes not conditioned on (the paper's reading)
+``selection``      d-separation, every selection node conditioned on (the data set is
+                   selected on them)
+``deterministic``  D-separation: the conditioning set is closed under the nodes marked
+                   ``deterministic``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iqalign.causal.claims import Claim, parse_claim
+from iqalign.causal.dag import Dag, RecordedClaim
+from iqalign.causal.dsep import DSeparationJudgement, Reading, judge_d_separation, list_readings
+
+__all__ = [
+    "READING_OF_CRITERION",
+    "ClaimCheck",
+    "RecordedClaimResult",
+    "check_claim",
+    "check_recorded_claims",
+]
+
+READING_OF_CRITERION: dict[str, Reading] = {
+    "classical": Reading("classical", False),
+    "selection": Reading("classical", True),
+    "deterministic": Reading("deterministic", False),
+}
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """A claim and the DAG's verdict on it under each applicable reading.
+
+    ``bool(check)`` is whether the DAG implies the claim under the classical reading.
+    """
+
+    dag: str
+    claim: Claim
+    judgements: tuple[DSeparationJudgement, ...]
+
+    def judgement(self, reading: Reading | None = None) -> DSeparationJudgement:
+        reading = reading or Reading()
+        for judgement in self.judgements:
+            if judgement.reading == reading:
+                return judgement
+        raise ValueError(f"{self.dag}: no judgement under reading {reading}")
+
+    def is_implied(self, reading: Reading | None = None) -> bool:
+        """True when the DAG's separation verdict agrees with the claim under ``reading``."""
+        return self.judgement(reading).separated == self.claim.independent
+
+    def __bool__(self) -> bool:
+        return self.is_implied()
+
+    @property
+    def readings_disagree(self) -> bool:
+        return len({j.separated for j in self.judgements}) > 1
+
+    def explain(self) -> str:
+        lines = []
+        for judgement in self.judgements:
+            verdict = "implied" if judgement.separated == self.claim.independent else "NOT implied"
+            lines.append(f"[{judgement.reading}] {self.claim}: {verdict}")
+            lines += ["  " + line for line in judgement.explain().splitlines()[1:]]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RecordedClaimResult:
+    """One claim recorded in a DAG file, checked under the reading it was recorded for."""
+
+    dag: str
+    recorded: RecordedClaim
+    judgement: DSeparationJudgement
+
+    @property
+    def holds(self) -> bool:
+        return self.judgement.separated == self.recorded.claim.independent
+
+
+def check_claim(dag: Dag, claim: Claim | str) -> ClaimCheck:
+    """Check ``claim`` against ``dag`` under every reading in :func:`list_readings`.
+
+    Examples
+    --------
+    >>> from iqalign.causal import load_dag
+    >>> check = check_claim(load_dag("weak_task_guided"), "Q _||_ M | X")
+    >>> [(str(j.reading), j.separated) for j in check.judgements]
+    [('classical, selection not conditioned', False), ('classical, selection conditioned', True), \
+('deterministic, selection not conditioned', False), ('deterministic, selection conditioned', True)]
+    """
+    if isinstance(claim, str):
+        claim = parse_claim(claim)
+    judgements = tuple(
+        judge_d_separation(dag, claim.left, claim.right, claim.given, reading=reading)
+        for reading in list_readings(dag)
+    )
+    return ClaimCheck(dag.name, claim, judgements)
+
+
+def check_recorded_claims(dag: Dag) -> list[RecordedClaimResult]:
+    """Every claim the DAG file records, checked under its own reading."""
+    results = []
+    for recorded in dag.claims:
+        claim = recorded.claim
+        judgement = judge_d_separation(
+            dag, claim.left, claim.right, claim.given, reading=READING_OF_CRITERION[recorded.criterion]
+        )
+        results.append(RecordedClaimResult(dag.name, recorded, judgement))
+    return results

@@ -1,0 +1,193 @@
+"""The DAG value object: nodes with roles, edges, the paper's claims.
+
+A :class:`Dag` is immutable and validated on construction (no cycles, no undeclared or
+duplicate edges, known roles), so every algorithm in :mod:`iqalign.causal` can trust it.
+Files and text become a ``Dag`` through :mod:`iqalign.causal.io`.
+
+Node roles
+----------
+``observed``
+    measured or computed for every image (Q, M, Y, X0, ...); may name a ``column``.
+``latent``
+    never observed (imaging factors A, shared features Z); never appears in a listed
+    independence and can never be conditioned on empirically.
+``predicted``
+    a task model's output (Ŷ): observed, but drawn distinctly.
+``selection``
+    a selection variable the data set is conditioned on by design (the task T); analyses
+    report results with and without conditioning on it.
+
+``deterministic: true`` marks a node that is a function of its parents (the paper assumes
+this of Q, Ŷ and M); D-separation (Geiger, Verma & Pearl 1990) uses it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from iqalign.causal.claims import Claim
+from iqalign.errors import NodeNotFoundError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "CRITERIA",
+    "ROLES",
+    "Dag",
+    "Edge",
+    "Node",
+    "RecordedClaim",
+]
+
+Role = Literal["observed", "latent", "predicted", "selection"]
+ROLES: tuple[str, ...] = ("observed", "latent", "predicted", "selection")
+EDGE_STYLES: tuple[str, ...] = ("solid", "dashed")
+# How a recorded claim is to be read: classical d-separation with selection nodes not
+# conditioned on (the paper's reading), with selection nodes conditioned on (the data set
+# is selected on them), or D-separation with deterministic nodes.
+CRITERIA: tuple[str, ...] = ("classical", "selection", "deterministic")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a DAG. ``column`` is the scores-table column that stands for it."""
+
+    name: str
+    role: Role = "observed"
+    label: str = ""
+    deterministic: bool = False
+    column: str | None = None
+    identifies_row: bool = False
+    description: str = ""
+
+    @property
+    def display(self) -> str:
+        """The label to draw (``Ŷ`` for ``Yhat``); the name when no label is given."""
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A directed edge ``source -> target``; ``dashed`` is drawn dashed, as in the paper."""
+
+    source: str
+    target: str
+    style: str = "solid"
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
+@dataclass(frozen=True)
+class RecordedClaim:
+    """A claim the DAG file records, and the reading under which it must hold."""
+
+    claim: Claim
+    criterion: str = "classical"
+
+
+@dataclass(frozen=True)
+class Dag:
+    """A validated causal DAG. Build with :func:`iqalign.causal.parse_dag` or :func:`load_dag`.
+
+    Examples
+    --------
+    >>> from iqalign.causal import load_dag
+    >>> dag = load_dag("baseline")
+    >>> dag.parents("M")
+    ('Y', 'Yhat')
+    >>> dag.node("Yhat").display
+    'Ŷ'
+    """
+
+    name: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    title: str = ""
+    description: str = ""
+    paper: Mapping[str, str] = field(default_factory=dict)
+    claims: tuple[RecordedClaim, ...] = ()
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        from iqalign.causal.validate import validate_dag
+
+        validate_dag(self)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The DAG as a networkx ``DiGraph`` with node attributes (a fresh copy is safe to edit)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for node in self.nodes:
+            graph.add_node(node.name, role=node.role, deterministic=node.deterministic)
+        graph.add_edges_from((edge.source, edge.target) for edge in self.edges)
+        return graph
+
+    @cached_property
+    def _by_name(self) -> dict[str, Node]:
+        return {node.name: node for node in self.nodes}
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``; :class:`NodeNotFoundError` with suggestions otherwise."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise NodeNotFoundError(self._unknown_node_message(name)) from None
+
+    def check_nodes(self, names: Iterable[str], what: str = "query") -> frozenset[str]:
+        """Return ``names`` as a set after checking every one is declared."""
+        names = frozenset(names)
+        for name in sorted(names):
+            if name not in self._by_name:
+                raise NodeNotFoundError(self._unknown_node_message(name, what))
+        return names
+
+    def _unknown_node_message(self, name: str, what: str = "query") -> str:
+        close = difflib.get_close_matches(name, self.node_names, n=3)
+        hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"{self.name}: {what} names node {name!r}, which the DAG does not declare; "
+            f"nodes are {list(self.node_names)}.{hint}"
+        )
+
+    def parents(self, name: str) -> tuple[str, ...]:
+        self.node(name)
+        return tuple(sorted(self.graph.predecessors(name)))
+
+    def children(self, name: str) -> tuple[str, ...]:
+        self.node(name)
+        return tuple(sorted(self.graph.successors(name)))
+
+    def nodes_with_role(self, *roles: str) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes if node.role in roles)
+
+    @property
+    def observable(self) -> tuple[str, ...]:
+        """Nodes whose values can be in a data set: observed and predicted (not latent/selection)."""
+        return self.nodes_with_role("observed", "predicted")
+
+    @property
+    def selection_nodes(self) -> frozenset[str]:
+        return frozenset(self.nodes_with_role("selection"))
+
+    @property
+    def deterministic_nodes(self) -> frozenset[str]:
+        return frozenset(node.name for node in self.nodes if node.deterministic)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain-data view (the YAML schema) of this DAG."""
+        from iqalign.causal.io import dag_to_dict
+
+        return dag_to_dict(self)

@@ -1,0 +1,517 @@
+"""Reading and writing DAGs: the YAML files in ``dags/``, dagitty text, DOT, pgmpy.
+
+``parse_*`` functions take text and are pure; ``load_*`` functions take a path or a
+built-in name, read the file and call the parser. The YAML schema is documented in
+``dags/README.md``; dagitty text (``dag { A -> B; U [latent] }``) is accepted wherever
+a DAG is, so a graph drawn on dagitty.net is one paste away.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from iqalign.causal.claims import Claim, parse_claim
+from iqalign.causal.dag import Dag, Edge, Node, RecordedClaim
+from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError
+
+__all__ = [
+    "dag_to_dict",
+    "format_dagitty",
+    "get_builtin_dag_dir",
+    "list_builtin_dags",
+    "load_dag",
+    "parse_dag",
+    "parse_dagitty",
+    "to_pgmpy",
+]
+
+_TOP_KEYS = (
+    "name",
+    "title",
+    "description",
+    "paper",
+    "nodes",
+    "edges",
+    "implies",
+    "not_implies",
+    "under_selection",
+    "under_determinism",
+)
+_NODE_KEYS = ("role", "label", "deterministic", "column", "identifies_row", "description")
+_EDGE_KEYS = ("edge", "style", "note")
+_EDGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*->\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_CLAIM_SECTIONS = {"under_selection": "selection", "under_determinism": "deterministic"}
+_DAGITTY_SUFFIXES = (".dagitty", ".txt", ".dag")
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+# ----------------------------------------------------------------------------- YAML
+
+
+def parse_dag(text: str, source: str = "<string>", name: str | None = None) -> Dag:
+    """Parse a DAG from YAML text (the ``dags/*.yaml`` schema) or dagitty text.
+
+    Parameters
+    ----------
+    text
+        The file's content.
+    source
+        Where the text came from; every error message starts with it.
+    name
+        The DAG's name when the text gives none (``load_dag`` passes the file stem).
+
+    Examples
+    --------
+    >>> dag = parse_dag('''
+    ... nodes: {X: {}, Q: {deterministic: true}, M: {}}
+    ... edges: ["X -> Q", "X -> M"]
+    ... implies: ["Q _||_ M | X"]
+    ... ''', name="tiny")
+    >>> dag.parents("Q"), str(dag.claims[0].claim)
+    (('X',), 'Q _||_ M | X')
+    """
+    if text.lstrip().startswith("dag"):
+        return parse_dagitty(text, source=source, name=name)
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise DagFormatError(f"{source}: not valid YAML{at}: {problem}") from err
+    if not isinstance(data, Mapping):
+        raise DagFormatError(
+            f"{source}: expected a YAML mapping with 'nodes' and 'edges', got {type(data).__name__}"
+        )
+    return _dag_from_mapping(data, source, name)
+
+
+def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) -> Dag:
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise DagFormatError(f"{source}: {key}: unknown field{_suggest(str(key), _TOP_KEYS)}")
+    nodes = _parse_nodes(data.get("nodes"), source)
+    edges = _parse_edges(data.get("edges"), source)
+    claims = _parse_claim_lists(data, source, "classical", "")
+    for section, criterion in _CLAIM_SECTIONS.items():
+        block = data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, Mapping):
+            raise DagFormatError(
+                f"{source}: {section}: expected a mapping with 'implies' and/or 'not_implies'"
+            )
+        for key in block:
+            if key not in ("implies", "not_implies"):
+                raise DagFormatError(
+                    f"{source}: {section}.{key}: unknown field; use 'implies' or 'not_implies'"
+                )
+        claims += _parse_claim_lists(block, source, criterion, f"{section}.")
+    paper = data.get("paper") or {}
+    if not isinstance(paper, Mapping):
+        raise DagFormatError(f"{source}: paper: expected a mapping such as {{figure: 'Fig. 1'}}")
+    return Dag(
+        name=str(data.get("name") or name or "dag"),
+        title=str(data.get("title") or ""),
+        description=str(data.get("description") or "").strip(),
+        paper={str(k): str(v) for k, v in paper.items()},
+        nodes=nodes,
+        edges=edges,
+        claims=claims,
+        source=source,
+    )
+
+
+def _parse_nodes(raw: Any, source: str) -> tuple[Node, ...]:
+    if raw is None:
+        raise DagFormatError(f"{source}: nodes: missing; declare every node, e.g. nodes: {{X: {{}}}}")
+    if isinstance(raw, list):  # a bare list of names: every node observed
+        raw = {name: {} for name in raw}
+    if not isinstance(raw, Mapping):
+        raise DagFormatError(f"{source}: nodes: expected a mapping of node name -> attributes")
+    nodes = []
+    for name, attrs in raw.items():
+        field = f"nodes.{name}"
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise DagFormatError(f"{source}: {field}: node names are letters, digits and '_'")
+        attrs = attrs or {}
+        if not isinstance(attrs, Mapping):
+            raise DagFormatError(f"{source}: {field}: expected a mapping such as {{role: latent}}")
+        for key in attrs:
+            if key not in _NODE_KEYS:
+                raise DagFormatError(
+                    f"{source}: {field}.{key}: unknown field{_suggest(str(key), _NODE_KEYS)}"
+                )
+        for flag in ("deterministic", "identifies_row"):
+            if not isinstance(attrs.get(flag, False), bool):
+                raise DagFormatError(
+                    f"{source}: {field}.{flag}: expected true or false, got {attrs[flag]!r}"
+                )
+        nodes.append(
+            Node(
+                name=name,
+                role=str(attrs.get("role", "observed")),  # type: ignore[arg-type]
+                label=str(attrs.get("label") or ""),
+                deterministic=attrs.get("deterministic", False),
+                column=None if attrs.get("column") is None else str(attrs["column"]),
+                identifies_row=attrs.get("identifies_row", False),
+                description=str(attrs.get("description") or ""),
+            )
+        )
+    return tuple(nodes)
+
+
+def _parse_edges(raw: Any, source: str) -> tuple[Edge, ...]:
+    if raw is None:
+        raise DagFormatError(f"{source}: edges: missing; list edges as 'A -> B'")
+    if not isinstance(raw, list):
+        raise DagFormatError(f"{source}: edges: expected a list of 'A -> B' strings")
+    edges = []
+    for index, item in enumerate(raw):
+        attrs: Mapping[str, Any] = {}
+        if isinstance(item, Mapping):
+            attrs = item
+            for key in attrs:
+                if key not in _EDGE_KEYS:
+                    raise DagFormatError(
+                        f"{source}: edges[{index}].{key}: unknown field{_suggest(str(key), _EDGE_KEYS)}"
+                    )
+            item = attrs.get("edge")
+        match = _EDGE.match(item) if isinstance(item, str) else None
+        if not match:
+            raise DagFormatError(
+                f"{source}: edges[{index}]: cannot read {item!r}; write an edge as 'A -> B' "
+                "(or {edge: 'A -> B', style: dashed})"
+            )
+        edges.append(
+            Edge(
+                match.group(1),
+                match.group(2),
+                style=str(attrs.get("style", "solid")),
+                note=str(attrs.get("note") or ""),
+            )
+        )
+    return tuple(edges)
+
+
+def _parse_claim_lists(
+    data: Mapping[str, Any], source: str, criterion: str, prefix: str
+) -> tuple[RecordedClaim, ...]:
+    recorded = []
+    for key, holds in (("implies", True), ("not_implies", False)):
+        items = data.get(key) or []
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list):
+            raise DagFormatError(f"{source}: {prefix}{key}: expected a list of claims")
+        for index, text in enumerate(items):
+            try:
+                claim = parse_claim(text)
+            except ClaimSyntaxError as err:
+                raise DagFormatError(f"{source}: {prefix}{key}[{index}]: {err}") from err
+            recorded.append(RecordedClaim(claim if holds else claim.negated(), criterion))
+    return tuple(recorded)
+
+
+def dag_to_dict(dag: Dag) -> dict[str, Any]:
+    """The YAML schema's plain data for ``dag`` (round-trips through :func:`parse_dag`)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in dag.nodes:
+        attrs: dict[str, Any] = {"role": node.role}
+        if node.label:
+            attrs["label"] = node.label
+        if node.deterministic:
+            attrs["deterministic"] = True
+        if node.column is not None:
+            attrs["column"] = node.column
+        if node.identifies_row:
+            attrs["identifies_row"] = True
+        if node.description:
+            attrs["description"] = node.description
+        nodes[node.name] = attrs
+    edges: list[Any] = []
+    for edge in dag.edges:
+        if edge.style == "solid" and not edge.note:
+            edges.append(str(edge))
+        else:
+            item = {"edge": str(edge), "style": edge.style}
+            if edge.note:
+                item["note"] = edge.note
+            edges.append(item)
+    data: dict[str, Any] = {"name": dag.name}
+    if dag.title:
+        data["title"] = dag.title
+    if dag.paper:
+        data["paper"] = dict(dag.paper)
+    if dag.description:
+        data["description"] = dag.description
+    data["nodes"] = nodes
+    data["edges"] = edges
+    for criterion, section in (("classical", None), *((v, k) for k, v in _CLAIM_SECTIONS.items())):
+        block: dict[str, list[str]] = {}
+        for recorded in dag.claims:
+            if recorded.criterion != criterion:
+                continue
+            claim = recorded.claim
+            key = "implies" if claim.independent else "not_implies"
+            block.setdefault(key, []).append(str(claim if claim.independent else claim.negated()))
+        if section is None:
+            data.update(block)
+        elif block:
+            data[section] = block
+    return data
+
+
+# -------------------------------------------------------------------------- dagitty
+
+_DAGITTY_TOKEN = re.compile(
+    r'\s*(?:(?P<arrow><->|->|<-|--)|(?P<brace>[{}])|(?P<attrs>\[[^\]]*\])'
+    r'|(?P<name>"[^"]*"|[A-Za-z_][A-Za-z0-9_.]*)|(?P<sep>;))'
+)
+
+
+def parse_dagitty(text: str, source: str = "<string>", name: str | None = None) -> Dag:
+    """Parse dagitty text: ``dag { A -> B; B -> {C D}; U [latent]; T [selected] }``.
+
+    ``latent`` makes a node latent, ``selected`` a selection node, ``label="..."`` its
+    display label; ``exposure``/``outcome``/``pos`` are accepted and ignored. Bidirected
+    (``<->``) and undirected (``--``) edges are refused: iqalign works with DAGs; write
+    a latent common cause instead.
+
+    Examples
+    --------
+    >>> dag = parse_dagitty('dag { U [latent]\\n U -> X; X -> {Q M} }')
+    >>> dag.node("U").role, dag.children("X")
+    ('latent', ('M', 'Q'))
+    """
+    body = text.strip()
+    match = re.match(r"^dag\s*(\w+\s*)?\{(?P<body>.*)\}\s*$", body, re.S)
+    if not match:
+        raise DagFormatError(
+            f"{source}: dagitty text must look like 'dag {{ A -> B; U [latent] }}'"
+        )
+    tokens = _tokenize_dagitty(match.group("body"), source)
+    order: list[str] = []
+    attrs: dict[str, dict[str, Any]] = {}
+    edges: list[Edge] = []
+
+    def declare(node: str) -> None:
+        if node not in attrs:
+            attrs[node] = {}
+            order.append(node)
+
+    statements: list[list[tuple[str, str]]] = [[]]
+    for kind, value in tokens:
+        if kind == "sep":
+            statements.append([])
+        else:
+            statements[-1].append((kind, value))
+    for statement in statements:
+        _read_dagitty_statement(statement, source, declare, attrs, edges)
+    nodes = tuple(
+        Node(
+            name=node,
+            role=attrs[node].get("role", "observed"),
+            label=attrs[node].get("label", ""),
+        )
+        for node in order
+    )
+    return Dag(name=name or "dagitty", nodes=nodes, edges=tuple(edges), source=source)
+
+
+def _tokenize_dagitty(body: str, source: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    # Newlines separate statements, like ';' (dagitty's own grammar).
+    for line_number, line in enumerate(body.splitlines(), start=1):
+        position = 0
+        line = line.split("//")[0]
+        while position < len(line.rstrip()):
+            match = _DAGITTY_TOKEN.match(line, position)
+            if not match or match.end() == position:
+                raise DagFormatError(
+                    f"{source}: line {line_number}: cannot read dagitty text at "
+                    f"{line[position:].strip()[:20]!r}"
+                )
+            kind = match.lastgroup or ""
+            value = match.group(kind).strip('"')
+            tokens.append((kind, value))
+            position = match.end()
+        tokens.append(("sep", "\n"))
+    return tokens
+
+
+def _read_dagitty_statement(statement, source, declare, attrs, edges) -> None:
+    groups: list[list[str]] = []
+    arrows: list[str] = []
+    index = 0
+    while index < len(statement):
+        kind, value = statement[index]
+        if kind == "name":
+            declare(value)
+            groups.append([value])
+        elif kind == "brace" and value == "{":
+            group = []
+            index += 1
+            while index < len(statement) and statement[index] != ("brace", "}"):
+                if statement[index][0] != "name":
+                    raise DagFormatError(f"{source}: unexpected {statement[index][1]!r} inside {{ }}")
+                declare(statement[index][1])
+                group.append(statement[index][1])
+                index += 1
+            groups.append(group)
+        elif kind == "attrs":
+            if not groups or len(groups[-1]) != 1:
+                raise DagFormatError(f"{source}: attributes {value} must follow a node name")
+            _apply_dagitty_attrs(groups[-1][0], value, attrs, source)
+        elif kind == "arrow":
+            if value in ("<->", "--"):
+                raise DagFormatError(
+                    f"{source}: {value!r} edges are not supported: iqalign works with DAGs; "
+                    "replace a bidirected edge A <-> B by a latent common cause U -> A, U -> B"
+                )
+            arrows.append(value)
+        else:
+            raise DagFormatError(f"{source}: unexpected {value!r}")
+        index += 1
+    if len(arrows) != max(len(groups) - 1, 0) and arrows:
+        raise DagFormatError(f"{source}: an edge statement is missing a node around an arrow")
+    for left, arrow, right in zip(groups, arrows, groups[1:], strict=False):
+        for a in left:
+            for b in right:
+                edges.append(Edge(a, b) if arrow == "->" else Edge(b, a))
+
+
+def _apply_dagitty_attrs(node: str, text: str, attrs: dict, source: str) -> None:
+    for item in re.findall(r'(\w+)(?:\s*=\s*("[^"]*"|[^,\]]+))?', text[1:-1]):
+        key, value = item[0], item[1].strip('"')
+        if key == "latent":
+            attrs[node]["role"] = "latent"
+        elif key == "selected":
+            attrs[node]["role"] = "selection"
+        elif key == "label":
+            attrs[node]["label"] = value
+        elif key in ("exposure", "outcome", "pos", "adjusted"):
+            continue
+        else:
+            raise DagFormatError(
+                f"{source}: node {node!r}: unknown dagitty attribute {key!r}; "
+                "supported: latent, selected, label, exposure, outcome, pos"
+            )
+
+
+def format_dagitty(dag: Dag) -> str:
+    """dagitty text for ``dag`` (paste into dagitty.net); latent and selection roles kept.
+
+    Examples
+    --------
+    >>> print(format_dagitty(parse_dagitty("dag { U [latent]; U -> X }")))
+    dag {
+      U [latent]
+      X
+      U -> X
+    }
+    """
+    lines = ["dag {"]
+    for node in dag.nodes:
+        attrs = []
+        if node.role == "latent":
+            attrs.append("latent")
+        elif node.role == "selection":
+            attrs.append("selected")
+        if node.label and node.label != node.name:
+            attrs.append(f'label="{node.label}"')
+        lines.append(f"  {node.name}" + (f" [{','.join(attrs)}]" if attrs else ""))
+    lines += [f"  {edge}" for edge in dag.edges]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- pgmpy
+
+
+def to_pgmpy(dag: Dag):
+    """A ``pgmpy.base.DAG`` with the same edges; latent nodes passed as ``latents``.
+
+    pgmpy is imported here only: it is slow to import and pulls in torch where installed.
+    """
+    try:
+        from pgmpy.base import DAG as PgmpyDAG
+    except ImportError as err:  # pragma: no cover - pgmpy is a core dependency
+        raise ImportError("to_pgmpy needs pgmpy: pip install pgmpy") from err
+    model = PgmpyDAG(latents=set(dag.nodes_with_role("latent")))
+    model.add_nodes_from(dag.node_names)
+    model.add_edges_from((edge.source, edge.target) for edge in dag.edges)
+    return model
+
+
+# ----------------------------------------------------------------- files, built-ins
+
+
+def get_builtin_dag_dir() -> Path:
+    """The folder that holds the built-in DAG files (``dags/`` in the source tree)."""
+    return Path(str(resources.files("iqalign") / "dags"))
+
+
+def list_builtin_dags() -> list[str]:
+    """Names of the built-in DAGs, sorted."""
+    return sorted(path.stem for path in get_builtin_dag_dir().glob("*.yaml"))
+
+
+def load_dag(name_or_path: str | Path) -> Dag:
+    """Load a built-in DAG by name, or a user's ``.yaml`` / dagitty (``.dagitty``, ``.txt``) file.
+
+    Raises
+    ------
+    DagNotFoundError
+        If the argument is neither an existing file nor a built-in name; the message lists
+        the built-ins and close matches.
+    DagFormatError
+        If the file does not parse or validate (``file: field: problem``).
+
+    Examples
+    --------
+    >>> load_dag("shared_features").node("Z").role
+    'latent'
+    """
+    path = Path(name_or_path)
+    text_name = str(name_or_path)
+    looks_like_path = path.suffix.lower() in _YAML_SUFFIXES + _DAGITTY_SUFFIXES or "/" in text_name
+    if path.is_file():
+        return _load_file(path)
+    if not looks_like_path:
+        builtin = get_builtin_dag_dir() / f"{text_name}.yaml"
+        if builtin.is_file():
+            return _load_file(builtin, source=f"dags/{builtin.name}")
+    names = list_builtin_dags()
+    close = difflib.get_close_matches(path.stem, names, n=3)
+    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    what = f"file {str(path)!r} does not exist" if looks_like_path else f"no DAG {text_name!r}"
+    raise DagNotFoundError(
+        f"{what}.{hint} Built-in DAGs: {', '.join(names)}; or pass a path to a .yaml or "
+        ".dagitty file"
+    )
+
+
+def _load_file(path: Path, source: str | None = None) -> Dag:
+    source = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DagFormatError(f"{source}: cannot read the file: {err}") from err
+    if path.suffix.lower() in _DAGITTY_SUFFIXES:
+        return parse_dagitty(text, source=source, name=path.stem)
+    return parse_dag(text, source=source, name=path.stem)
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    if close:
+        return f"; did you mean {', '.join(repr(c) for c in close)}?"
+    return f"; valid fields are {list(choices)}" if len(choices) < 12 else ""

@@ -1,0 +1,264 @@
+"""From a DAG claim to the empirical test that can check it.
+
+The statistics layer never sees nodes, only columns of a scores table. A :class:`TestPlan`
+is the bridge: for a claim about the quality node Q and the performance node M, it names
+the stratifier columns that stand for the conditioning set, the kind of test (pooled or
+stratified), and what the DAG predicts the data will show:
+
+``independent``  Q and M are separated given the stratifiers: M should not be predictable
+                 from Q within strata (a conditional-independence test should not reject);
+``dependent``    they are connected: predictability is possible, not guaranteed (a DAG
+                 allows a dependence; only a faithful distribution must show it).
+
+Some claims cannot be tested, and the plan says why instead of inventing a proxy:
+conditioning on the image X itself leaves one row per stratum; a latent node or a node
+with no column cannot be stratified on; a DAG whose Q or M has no column has nothing to
+test. Selection nodes need no column: the data set is conditioned on them by design, so
+plans are judged with selection nodes conditioned on (and say when that changes the
+answer).
+
+Besides the claims a DAG file records, :func:`plan_tests` derives the claims the scores
+table can test directly: Q vs M pooled, given each mapped node (label, image ID,
+corruption, ...), and given pairs of mapped nodes that share a child (corruption and
+severity together: the paper's groups).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+from typing import TYPE_CHECKING
+
+from iqalign.causal.claims import Claim, parse_claim
+from iqalign.causal.dsep import Reading, _decide, get_determined, list_readings
+
+if TYPE_CHECKING:
+    from iqalign.causal.dag import Dag
+
+__all__ = ["PLAN_READING", "TestPlan", "find_qm_nodes", "plan_claim", "plan_tests"]
+
+# The data set is selected on the task (T) by design, so a plan is judged with selection
+# nodes conditioned on.
+PLAN_READING = Reading("classical", condition_on_selection=True)
+QUALITY_PREFIX = "q_"
+PERFORMANCE_PREFIX = "correct_"
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """One claim, the columns that test it, and the outcome the DAG predicts.
+
+    ``stratifiers`` are scores-table columns; a column ending in ``*`` (``pred_*``) is a
+    pattern the analysis binds to one model. ``refused`` is ``None`` for a testable claim
+    and the reason otherwise.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    dag: str
+    claim: Claim
+    origin: str
+    quality_column: str | None = None
+    performance_column: str | None = None
+    stratifiers: tuple[str, ...] = ()
+    stands_for: tuple[tuple[str, str], ...] = ()
+    test: str | None = None
+    separated: bool | None = None
+    readings_disagree: bool = False
+    refused: str | None = None
+    note: str = ""
+
+    @property
+    def testable(self) -> bool:
+        return self.refused is None
+
+    @property
+    def expected(self) -> str | None:
+        """``"independent"`` / ``"dependent"`` as the DAG predicts; ``None`` when refused."""
+        if self.separated is None:
+            return None
+        return "independent" if self.separated else "dependent"
+
+    @property
+    def expectation(self) -> str:
+        """What the data should show, in words."""
+        if not self.testable:
+            return f"not testable: {self.refused}"
+        where = f"within strata of {', '.join(self.stratifiers)}" if self.stratifiers else "pooled"
+        if self.separated:
+            return f"no predictability of M from Q {where}"
+        return f"predictability of M from Q possible {where} (not guaranteed)"
+
+
+def find_qm_nodes(dag: Dag) -> tuple[str | None, str | None]:
+    """The quality node (column ``q_*``) and performance node (column ``correct_*``), if mapped."""
+    quality = [n.name for n in dag.nodes if (n.column or "").startswith(QUALITY_PREFIX)]
+    performance = [n.name for n in dag.nodes if (n.column or "").startswith(PERFORMANCE_PREFIX)]
+    return (quality[0] if len(quality) == 1 else None, performance[0] if len(performance) == 1 else None)
+
+
+def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
+    """The test plan for one claim about Q and M.
+
+    Examples
+    --------
+    >>> from iqalign.causal import load_dag
+    >>> dag = load_dag("common_corruptions")
+    >>> plan = plan_claim(dag, "Q _||_ M | X0")
+    >>> plan.stratifiers, plan.expected
+    (('image_id',), 'dependent')
+    >>> plan_claim(dag, "Q _||_ M | X").testable
+    False
+    """
+    if isinstance(claim, str):
+        claim = parse_claim(claim)
+    dag.check_nodes(claim.nodes, "claim")
+    quality, performance = find_qm_nodes(dag)
+    base = {"dag": dag.name, "claim": claim, "origin": origin}
+    if quality is None or performance is None:
+        missing = [name for name, node in (("Q", quality), ("M", performance)) if node is None]
+        return TestPlan(
+            **base,
+            refused=(
+                f"no node is mapped to a {' / '.join(missing)} column; give the quality node "
+                f"column: 'q_*' and the performance node column: 'correct_*' in the DAG file"
+            ),
+        )
+    if {claim.left, claim.right} != {frozenset({quality}), frozenset({performance})}:
+        return TestPlan(
+            **base,
+            refused=(
+                f"the statistics layer tests claims between {quality} (quality) and "
+                f"{performance} (performance); this claim is about "
+                f"{', '.join(sorted(claim.left))} and {', '.join(sorted(claim.right))}"
+            ),
+        )
+    stratifiers: list[str] = []
+    stands_for: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for name in sorted(claim.given):
+        node = dag.node(name)
+        if node.role == "selection":
+            notes.append(f"{name} is a selection node: the data set is conditioned on it by design")
+            continue
+        reason = _refusal(dag, name)
+        if reason:
+            return TestPlan(**base, quality_column=dag.node(quality).column,
+                            performance_column=dag.node(performance).column, refused=reason)
+        stratifiers.append(node.column or "")
+        stands_for.append((name, node.column or ""))
+    fixed = sorted(get_determined(dag, claim.given) & {quality, performance})
+    if fixed:
+        return TestPlan(
+            **base,
+            quality_column=dag.node(quality).column,
+            performance_column=dag.node(performance).column,
+            refused=(
+                f"{' and '.join(fixed)} is a function of {', '.join(sorted(claim.given))} "
+                "(nodes marked deterministic), so it is constant within every stratum and "
+                "there is nothing to predict"
+            ),
+        )
+    decision = _decide(dag, frozenset({quality}), frozenset({performance}), claim.given, PLAN_READING)
+    verdicts = {
+        _decide(dag, frozenset({quality}), frozenset({performance}), claim.given, r).separated
+        for r in list_readings(dag)
+    }
+    if len(verdicts) > 1:
+        notes.append("the readings (selection conditioned or not, classical or deterministic) disagree")
+    return TestPlan(
+        **base,
+        quality_column=dag.node(quality).column,
+        performance_column=dag.node(performance).column,
+        stratifiers=tuple(stratifiers),
+        stands_for=tuple(stands_for),
+        test="stratified" if stratifiers else "pooled",
+        separated=decision.separated,
+        readings_disagree=len(verdicts) > 1,
+        note="; ".join(notes),
+    )
+
+
+def _refusal(dag: Dag, name: str) -> str | None:
+    node = dag.node(name)
+    if node.identifies_row:
+        proxies = [n.name for n in dag.nodes if n.column == "image_id"]
+        instead = (
+            f"; the per-image-ID test conditions on {proxies[0]} (column image_id) instead"
+            if proxies
+            else "; a DAG with the clean source image X0 (column image_id), such as "
+            "common_corruptions, supports the per-image-ID test"
+        )
+        return (
+            f"conditioning on {name} itself: each stratum would hold a single image, so Q and M "
+            f"are constants within it and nothing can be estimated{instead}"
+        )
+    if node.role == "latent":
+        return f"{name} is latent: no column can stand for it, so no stratum can be formed"
+    if node.column is None:
+        return (
+            f"no column stands for {name}; add 'column: <name>' to node {name} in the DAG "
+            "file if a scores-table column measures it"
+        )
+    return None
+
+
+def plan_tests(
+    dag: Dag, claims: Iterable[Claim | str] | None = None, *, derived: bool = True
+) -> list[TestPlan]:
+    """Plans for ``claims`` (default: the DAG's recorded claims about Q and M), plus the
+    claims the scores table can test directly when ``derived`` is true.
+
+    Examples
+    --------
+    >>> from iqalign.causal import load_dag
+    >>> plans = plan_tests(load_dag("baseline"))
+    >>> [(str(p.claim), p.testable) for p in plans][:2]
+    [('M _||_ Q | X', False), ('M !_||_ Q | Y', True)]
+    """
+    plans: list[TestPlan] = []
+    seen: set[tuple[frozenset, frozenset, frozenset]] = set()
+    quality, performance = find_qm_nodes(dag)
+    if claims is None:
+        sources = [(r.claim, "paper") for r in dag.claims if r.criterion == "classical"]
+    else:
+        sources = [(parse_claim(c) if isinstance(c, str) else c, "user") for c in claims]
+    for claim, origin in sources:
+        key = (claim.left | claim.right, frozenset(), claim.given)
+        if key in seen:
+            continue
+        seen.add(key)
+        plans.append(plan_claim(dag, claim, origin))
+    if derived and quality and performance:
+        for given in _derived_conditioning_sets(dag, quality, performance):
+            key = (frozenset({quality, performance}), frozenset(), given)
+            if key in seen:
+                continue
+            seen.add(key)
+            separated = _decide(
+                dag, frozenset({quality}), frozenset({performance}), given, PLAN_READING
+            ).separated
+            claim = Claim(frozenset({quality}), frozenset({performance}), given, separated)
+            plan = plan_claim(dag, claim, "derived")
+            if plan.testable:  # derived claims are offered only where a test can run
+                plans.append(plan)
+    return plans
+
+
+def _derived_conditioning_sets(dag: Dag, quality: str, performance: str) -> list[frozenset[str]]:
+    mapped = [
+        n.name
+        for n in dag.nodes
+        if n.column
+        and n.name not in (quality, performance)
+        and n.role not in ("latent", "selection")
+        and not n.identifies_row
+    ]
+    sets: list[frozenset[str]] = [frozenset()]
+    sets += [frozenset({name}) for name in mapped]
+    graph = dag.graph
+    for a, b in combinations(mapped, 2):
+        if set(graph.successors(a)) & set(graph.successors(b)):
+            sets.append(frozenset({a, b}))
+    return sets

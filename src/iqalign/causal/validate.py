@@ -1,0 +1,96 @@
+"""Structural validation of a :class:`~iqalign.causal.dag.Dag`.
+
+Every problem is reported as ``source: field: problem`` with the valid choices, so a
+user editing ``dags/my_claim.yaml`` can fix the file from the message alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from iqalign.errors import DagFormatError
+
+if TYPE_CHECKING:
+    from iqalign.causal.dag import Dag
+
+__all__ = ["validate_dag"]
+
+
+def validate_dag(dag: Dag) -> None:
+    """Raise :class:`DagFormatError` for the first structural problem of ``dag``."""
+    from iqalign.causal.dag import CRITERIA, EDGE_STYLES, ROLES
+
+    where = dag.source
+    if not dag.nodes:
+        raise DagFormatError(f"{where}: nodes: the DAG declares no nodes; declare at least two")
+    names = [node.name for node in dag.nodes]
+    for name, count in Counter(names).items():
+        if count > 1:
+            raise DagFormatError(f"{where}: nodes: node {name!r} is declared {count} times")
+    for node in dag.nodes:
+        if node.role not in ROLES:
+            raise DagFormatError(
+                f"{where}: nodes.{node.name}.role: unknown role {node.role!r}; "
+                f"choose one of {list(ROLES)}"
+            )
+    if not dag.edges:
+        raise DagFormatError(f"{where}: edges: the DAG has no edges; write edges as 'A -> B'")
+    declared = set(names)
+    seen: set[tuple[str, str]] = set()
+    for index, edge in enumerate(dag.edges):
+        field = f'edges[{index}] "{edge}"'
+        for end in (edge.source, edge.target):
+            if end not in declared:
+                close = difflib.get_close_matches(end, names, n=2)
+                hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise DagFormatError(
+                    f"{where}: {field}: node {end!r} is not declared; nodes are {names}.{hint}"
+                )
+        if edge.source == edge.target:
+            raise DagFormatError(f"{where}: {field}: self-loop on {edge.source!r}; a DAG has none")
+        key = (edge.source, edge.target)
+        if key in seen:
+            raise DagFormatError(f"{where}: {field}: duplicate edge; remove one of the two")
+        seen.add(key)
+        if edge.style not in EDGE_STYLES:
+            raise DagFormatError(
+                f"{where}: {field}: unknown style {edge.style!r}; choose one of {list(EDGE_STYLES)}"
+            )
+    _check_acyclic(dag)
+    for node in dag.nodes:
+        if node.deterministic and not any(edge.target == node.name for edge in dag.edges):
+            raise DagFormatError(
+                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents, so "
+                "it cannot be a function of them; drop 'deterministic' or add its parents"
+            )
+    for index, recorded in enumerate(dag.claims):
+        field = f'claims[{index}] "{recorded.claim}"'
+        if recorded.criterion not in CRITERIA:
+            raise DagFormatError(
+                f"{where}: {field}: unknown criterion {recorded.criterion!r}; "
+                f"choose one of {list(CRITERIA)}"
+            )
+        unknown = sorted(recorded.claim.nodes - declared)
+        if unknown:
+            raise DagFormatError(
+                f"{where}: {field}: names undeclared node(s) {unknown}; nodes are {names}"
+            )
+
+
+def _check_acyclic(dag: Dag) -> None:
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(node.name for node in dag.nodes)
+    graph.add_edges_from((edge.source, edge.target) for edge in dag.edges)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    path = " -> ".join([source for source, _ in cycle] + [cycle[0][0]])
+    raise DagFormatError(
+        f"{dag.source}: edges: the graph has a cycle {path}; a DAG must be acyclic, "
+        "remove or reverse one of these edges"
+    )

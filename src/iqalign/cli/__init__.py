@@ -1,0 +1,48 @@
+"""The ``iqalign`` command: one sub-command per user job.
+
+Exit codes (scripts rely on them): 0 success / the DAG implies the stated claim;
+1 a negative answer (claim not implied, a recorded claim not reproduced, a tool missing);
+2 bad input (unknown DAG, malformed file or claim), with a message naming what to fix.
+Heavy libraries are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from iqalign import __version__
+from iqalign.cli.dag import app as dag_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="iqalign",
+    help=(
+        "State a causal claim about image quality (Q) and network performance (M) as a DAG, "
+        "see what it implies, and test it on data."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(dag_app, name="dag")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"iqalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """iqalign: causal claims about image quality and DNN performance, tested on data."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

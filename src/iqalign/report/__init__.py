@@ -1,0 +1,1 @@
+"""iqalign.report: figures, tables and the HTML/Markdown reports (no torch)."""
