@@ -114,7 +114,11 @@ def check_recorded_claims(dag: Dag) -> list[RecordedClaimResult]:
     for recorded in dag.claims:
         claim = recorded.claim
         judgement = judge_d_separation(
-            dag, claim.left, claim.right, claim.given, reading=READING_OF_CRITERION[recorded.criterion]
+            dag,
+            claim.left,
+            claim.right,
+            claim.given,
+            reading=READING_OF_CRITERION[recorded.criterion],
         )
         results.append(RecordedClaimResult(dag.name, recorded, judgement))
     return results

@@ -96,19 +96,23 @@ def parse_claim(text: str) -> Claim:
     if not isinstance(text, str) or not text.strip():
         raise ClaimSyntaxError(_syntax_message(text, "the claim is empty"))
     body = text.strip()
-    for operator, independent in _OPERATORS:
+    for operator, is_independence in _OPERATORS:
         if operator in body:
+            independent = is_independence
             lhs, rest = body.split(operator, 1)
             break
     else:
         raise ClaimSyntaxError(_syntax_message(text, "no '_||_' or '!_||_' operator"))
     rhs, _, given_text = rest.partition("|")
+    if "|" in given_text:
+        raise ClaimSyntaxError(_syntax_message(text, "more than one '|'"))
     left = _parse_side(lhs, text, "left side")
     right = _parse_side(rhs, text, "right side")
     given = _parse_side(given_text, text, "conditioning set", allow_empty=True)
-    if "|" in given_text:
-        raise ClaimSyntaxError(_syntax_message(text, "more than one '|'"))
-    for a, b, what in ((left, right, "both sides"), (left | right, given, "a side and the conditioning set")):
+    for a, b, what in (
+        (left, right, "both sides"),
+        (left | right, given, "a side and the conditioning set"),
+    ):
         overlap = a & b
         if overlap:
             raise ClaimSyntaxError(
@@ -126,7 +130,9 @@ def _parse_side(part: str, text: str, what: str, *, allow_empty: bool = False) -
     for name in names:
         if not _NAME.match(name):
             raise ClaimSyntaxError(
-                _syntax_message(text, f"{name!r} in the {what} is not a node name (letters, digits, _)")
+                _syntax_message(
+                    text, f"{name!r} in the {what} is not a node name (letters, digits, _)"
+                )
             )
     return frozenset(names)
 
@@ -145,7 +151,7 @@ def parse_query(text: str) -> Claim:
     Examples
     --------
     >>> str(parse_query("Q M | X, Y"))
-    'M _||_ Q | X, Y'
+    'Q _||_ M | X, Y'
     """
     if any(operator in text for operator, _ in _OPERATORS):
         return parse_claim(text).as_independence()
@@ -156,4 +162,8 @@ def parse_query(text: str) -> Claim:
             f"cannot parse query {text!r}: expected two nodes then an optional conditioning "
             "set, e.g. 'Q M | X' (or a claim such as 'Q _||_ M | X')"
         )
-    return parse_claim(f"{names[0]} _||_ {names[1]} | {given_text}" if given_text.strip() else f"{names[0]} _||_ {names[1]}")
+    return parse_claim(
+        f"{names[0]} _||_ {names[1]} | {given_text}"
+        if given_text.strip()
+        else f"{names[0]} _||_ {names[1]}"
+    )

@@ -175,7 +175,7 @@ class Dag:
 
     @property
     def observable(self) -> tuple[str, ...]:
-        """Nodes whose values can be in a data set: observed and predicted (not latent/selection)."""
+        """Nodes a data set can hold: observed and predicted (not latent, not selection)."""
         return self.nodes_with_role("observed", "predicted")
 
     @property

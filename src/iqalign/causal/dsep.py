@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from iqalign.errors import QueryError
@@ -57,7 +58,9 @@ class Reading:
     condition_on_selection: bool = False
 
     def __str__(self) -> str:
-        selection = "selection conditioned" if self.condition_on_selection else "selection not conditioned"
+        selection = (
+            "selection conditioned" if self.condition_on_selection else "selection not conditioned"
+        )
         return f"{self.criterion}, {selection}"
 
 
@@ -158,7 +161,9 @@ def list_readings(dag: Dag) -> list[Reading]:
     """The readings worth reporting for ``dag``: classical always; with selection
     conditioned where it has selection nodes; deterministic where it has deterministic nodes."""
     selections = [False, True] if dag.selection_nodes else [False]
-    criteria: list[Criterion] = ["classical", "deterministic"] if dag.deterministic_nodes else ["classical"]
+    criteria: list[Criterion] = (
+        ["classical", "deterministic"] if dag.deterministic_nodes else ["classical"]
+    )
     return [Reading(c, s) for c in criteria for s in selections]
 
 
@@ -284,7 +289,9 @@ class _Decision:
     right_free: frozenset[str]
 
 
-def _decide(dag: Dag, left: frozenset, right: frozenset, given: frozenset, reading: Reading) -> _Decision:
+def _decide(
+    dag: Dag, left: frozenset, right: frozenset, given: frozenset, reading: Reading
+) -> _Decision:
     """The verdict alone (no path enumeration): what hot loops call."""
     import networkx as nx
 
@@ -302,7 +309,9 @@ def _decide(dag: Dag, left: frozenset, right: frozenset, given: frozenset, readi
         separated = True
     else:
         separated = nx.is_d_separator(dag.graph, set(left_free), set(right_free), set(z))
-    return _Decision(separated, z, determined, constants, frozenset(left_free), frozenset(right_free))
+    return _Decision(
+        separated, z, determined, constants, frozenset(left_free), frozenset(right_free)
+    )
 
 
 def _check_query(dag: Dag, left, right, given) -> tuple[frozenset, frozenset, frozenset]:
@@ -317,7 +326,8 @@ def _check_query(dag: Dag, left, right, given) -> tuple[frozenset, frozenset, fr
     ):
         if a & b:
             raise QueryError(
-                f"{dag.name}: {', '.join(sorted(a & b))} appears in {what}; the sets must be disjoint"
+                f"{dag.name}: {', '.join(sorted(a & b))} appears in {what}; "
+                "the sets must be disjoint"
             )
     return left_set, right_set, given_set
 
@@ -351,7 +361,7 @@ def _enumerate_paths(dag, left, right, z, given, determined) -> tuple[tuple[Path
 
 
 def _describe_path(graph, nodes, z, given, determined, descendants, dag) -> Path:
-    arrows = tuple("->" if graph.has_edge(a, b) else "<-" for a, b in zip(nodes, nodes[1:], strict=False))
+    arrows = tuple("->" if graph.has_edge(a, b) else "<-" for a, b in pairwise(nodes))
     steps = []
     for index in range(1, len(nodes) - 1):
         node = nodes[index]
@@ -367,7 +377,11 @@ def _describe_path(graph, nodes, z, given, determined, descendants, dag) -> Path
 
 def _noncollider_step(node, kind, z, given, determined, dag) -> PathStep:
     latent = "latent " if dag.node(node).role == "latent" else ""
-    what = f"chain through {latent}{node}" if kind == "chain" else f"fork at {node} (a {latent}common cause)"
+    what = (
+        f"chain through {latent}{node}"
+        if kind == "chain"
+        else f"fork at {node} (a {latent}common cause)"
+    )
     if node not in z:
         return PathStep(node, kind, True, f"{what}, not conditioned on")
     if node in given:
@@ -382,7 +396,9 @@ def _noncollider_step(node, kind, z, given, determined, dag) -> PathStep:
 
 def _collider_step(node, z, descendants) -> PathStep:
     if node in z:
-        return PathStep(node, "collider", True, f"collider at {node}, opened because {node} is conditioned on")
+        return PathStep(
+            node, "collider", True, f"collider at {node}, opened because {node} is conditioned on"
+        )
     hit = sorted(descendants[node] & z)
     if hit:
         return PathStep(
@@ -391,4 +407,6 @@ def _collider_step(node, z, descendants) -> PathStep:
             True,
             f"collider at {node}, opened because its descendant {', '.join(hit)} is conditioned on",
         )
-    return PathStep(node, "collider", False, f"collider at {node}, not conditioned on (nor any descendant)")
+    return PathStep(
+        node, "collider", False, f"collider at {node}, not conditioned on (nor any descendant)"
+    )

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from iqalign.causal.claims import Claim, parse_claim
+from iqalign.causal.claims import parse_claim
 from iqalign.causal.dag import Dag, Edge, Node, RecordedClaim
 from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError
 
@@ -99,7 +99,8 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
             raise DagFormatError(f"{source}: {key}: unknown field{_suggest(str(key), _TOP_KEYS)}")
     nodes = _parse_nodes(data.get("nodes"), source)
     edges = _parse_edges(data.get("edges"), source)
-    claims = _parse_claim_lists(data, source, "classical", "")
+    declared = [node.name for node in nodes]
+    claims = _parse_claim_lists(data, source, "classical", "", declared)
     for section, criterion in _CLAIM_SECTIONS.items():
         block = data.get(section)
         if block is None:
@@ -113,7 +114,7 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
                 raise DagFormatError(
                     f"{source}: {section}.{key}: unknown field; use 'implies' or 'not_implies'"
                 )
-        claims += _parse_claim_lists(block, source, criterion, f"{section}.")
+        claims += _parse_claim_lists(block, source, criterion, f"{section}.", declared)
     paper = data.get("paper") or {}
     if not isinstance(paper, Mapping):
         raise DagFormatError(f"{source}: paper: expected a mapping such as {{figure: 'Fig. 1'}}")
@@ -131,7 +132,9 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
 
 def _parse_nodes(raw: Any, source: str) -> tuple[Node, ...]:
     if raw is None:
-        raise DagFormatError(f"{source}: nodes: missing; declare every node, e.g. nodes: {{X: {{}}}}")
+        raise DagFormatError(
+            f"{source}: nodes: missing; declare every node, e.g. nodes: {{X: {{}}}}"
+        )
     if isinstance(raw, list):  # a bare list of names: every node observed
         raw = {name: {} for name in raw}
     if not isinstance(raw, Mapping):
@@ -180,9 +183,8 @@ def _parse_edges(raw: Any, source: str) -> tuple[Edge, ...]:
             attrs = item
             for key in attrs:
                 if key not in _EDGE_KEYS:
-                    raise DagFormatError(
-                        f"{source}: edges[{index}].{key}: unknown field{_suggest(str(key), _EDGE_KEYS)}"
-                    )
+                    hint = _suggest(str(key), _EDGE_KEYS)
+                    raise DagFormatError(f"{source}: edges[{index}].{key}: unknown field{hint}")
             item = attrs.get("edge")
         match = _EDGE.match(item) if isinstance(item, str) else None
         if not match:
@@ -202,7 +204,7 @@ def _parse_edges(raw: Any, source: str) -> tuple[Edge, ...]:
 
 
 def _parse_claim_lists(
-    data: Mapping[str, Any], source: str, criterion: str, prefix: str
+    data: Mapping[str, Any], source: str, criterion: str, prefix: str, declared: list[str]
 ) -> tuple[RecordedClaim, ...]:
     recorded = []
     for key, holds in (("implies", True), ("not_implies", False)):
@@ -216,6 +218,12 @@ def _parse_claim_lists(
                 claim = parse_claim(text)
             except ClaimSyntaxError as err:
                 raise DagFormatError(f"{source}: {prefix}{key}[{index}]: {err}") from err
+            unknown = sorted(claim.nodes - set(declared))
+            if unknown:
+                raise DagFormatError(
+                    f"{source}: {prefix}{key}[{index}] {text!r}: names undeclared node(s) "
+                    f"{unknown}; nodes are {declared}"
+                )
             recorded.append(RecordedClaim(claim if holds else claim.negated(), criterion))
     return tuple(recorded)
 
@@ -272,7 +280,7 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
 # -------------------------------------------------------------------------- dagitty
 
 _DAGITTY_TOKEN = re.compile(
-    r'\s*(?:(?P<arrow><->|->|<-|--)|(?P<brace>[{}])|(?P<attrs>\[[^\]]*\])'
+    r"\s*(?:(?P<arrow><->|->|<-|--)|(?P<brace>[{}])|(?P<attrs>\[[^\]]*\])"
     r'|(?P<name>"[^"]*"|[A-Za-z_][A-Za-z0-9_.]*)|(?P<sep>;))'
 )
 
@@ -361,7 +369,9 @@ def _read_dagitty_statement(statement, source, declare, attrs, edges) -> None:
             index += 1
             while index < len(statement) and statement[index] != ("brace", "}"):
                 if statement[index][0] != "name":
-                    raise DagFormatError(f"{source}: unexpected {statement[index][1]!r} inside {{ }}")
+                    raise DagFormatError(
+                        f"{source}: unexpected {statement[index][1]!r} inside {{ }}"
+                    )
                 declare(statement[index][1])
                 group.append(statement[index][1])
                 index += 1
@@ -445,10 +455,12 @@ def to_pgmpy(dag: Dag):
         from pgmpy.base import DAG as PgmpyDAG
     except ImportError as err:  # pragma: no cover - pgmpy is a core dependency
         raise ImportError("to_pgmpy needs pgmpy: pip install pgmpy") from err
-    model = PgmpyDAG(latents=set(dag.nodes_with_role("latent")))
+    model = PgmpyDAG()
     model.add_nodes_from(dag.node_names)
     model.add_edges_from((edge.source, edge.target) for edge in dag.edges)
-    return model
+    latents = dag.nodes_with_role("latent")
+    # pgmpy checks that role variables exist, so roles are attached after the nodes.
+    return model.with_role("latents", list(latents), inplace=False) if latents else model
 
 
 # ----------------------------------------------------------------- files, built-ins

@@ -95,7 +95,10 @@ def find_qm_nodes(dag: Dag) -> tuple[str | None, str | None]:
     """The quality node (column ``q_*``) and performance node (column ``correct_*``), if mapped."""
     quality = [n.name for n in dag.nodes if (n.column or "").startswith(QUALITY_PREFIX)]
     performance = [n.name for n in dag.nodes if (n.column or "").startswith(PERFORMANCE_PREFIX)]
-    return (quality[0] if len(quality) == 1 else None, performance[0] if len(performance) == 1 else None)
+    return (
+        quality[0] if len(quality) == 1 else None,
+        performance[0] if len(performance) == 1 else None,
+    )
 
 
 def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
@@ -144,8 +147,12 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
             continue
         reason = _refusal(dag, name)
         if reason:
-            return TestPlan(**base, quality_column=dag.node(quality).column,
-                            performance_column=dag.node(performance).column, refused=reason)
+            return TestPlan(
+                **base,
+                quality_column=dag.node(quality).column,
+                performance_column=dag.node(performance).column,
+                refused=reason,
+            )
         stratifiers.append(node.column or "")
         stands_for.append((name, node.column or ""))
     fixed = sorted(get_determined(dag, claim.given) & {quality, performance})
@@ -160,13 +167,17 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
                 "there is nothing to predict"
             ),
         )
-    decision = _decide(dag, frozenset({quality}), frozenset({performance}), claim.given, PLAN_READING)
+    decision = _decide(
+        dag, frozenset({quality}), frozenset({performance}), claim.given, PLAN_READING
+    )
     verdicts = {
         _decide(dag, frozenset({quality}), frozenset({performance}), claim.given, r).separated
         for r in list_readings(dag)
     }
     if len(verdicts) > 1:
-        notes.append("the readings (selection conditioned or not, classical or deterministic) disagree")
+        notes.append(
+            "the readings (selection conditioned or not, classical or deterministic) disagree"
+        )
     return TestPlan(
         **base,
         quality_column=dag.node(quality).column,
@@ -215,7 +226,7 @@ def plan_tests(
     >>> from iqalign.causal import load_dag
     >>> plans = plan_tests(load_dag("baseline"))
     >>> [(str(p.claim), p.testable) for p in plans][:2]
-    [('M _||_ Q | X', False), ('M !_||_ Q | Y', True)]
+    [('Q _||_ M | X', False), ('Q !_||_ M', True)]
     """
     plans: list[TestPlan] = []
     seen: set[tuple[frozenset, frozenset, frozenset]] = set()

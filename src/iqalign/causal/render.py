@@ -29,7 +29,9 @@ class GraphvizNotFoundError(IqalignError, RuntimeError):
     """Graphviz's ``dot`` binary is missing; the ``.gv`` source was written instead."""
 
 
-def format_dot(dag: Dag, *, highlight: Claim | str | None = None, reading: Reading | None = None) -> str:
+def format_dot(
+    dag: Dag, *, highlight: Claim | str | None = None, reading: Reading | None = None
+) -> str:
     """Graphviz DOT source for ``dag``, optionally highlighting a query's open paths.
 
     Examples
@@ -53,8 +55,10 @@ def format_dot(dag: Dag, *, highlight: Claim | str | None = None, reading: Readi
                 open_edges.add((a, b) if arrow == "->" else (b, a))
         state = "separated" if judgement.separated else f"{len(judgement.open_paths)} open path(s)"
         caption += f"\n{query.as_independence()}: {state} [{judgement.reading}]"
-    graph = graphviz.Digraph(name=dag.name, graph_attr={"rankdir": "LR", "label": caption,
-                                                        "labelloc": "t", "fontname": "Helvetica"})
+    graph = graphviz.Digraph(
+        name=dag.name,
+        graph_attr={"rankdir": "LR", "label": caption, "labelloc": "t", "fontname": "Helvetica"},
+    )
     graph.attr("node", fontname="Helvetica")
     for node in dag.nodes:
         graph.node(node.name, **_node_attrs(node, node.name in conditioned, query))
@@ -130,8 +134,12 @@ def render_dag(
 
     try:
         data = graphviz.Source(source).pipe(format=fmt)
-    except graphviz.backend.ExecutableNotFound as err:  # dot vanished between the check and the call
+    except (
+        graphviz.backend.ExecutableNotFound
+    ) as err:  # dot vanished between the check and the call
         gv_path.write_text(source, encoding="utf-8")
-        raise GraphvizNotFoundError(f"Graphviz's 'dot' failed to start; source in {gv_path}") from err
+        raise GraphvizNotFoundError(
+            f"Graphviz's 'dot' failed to start; source in {gv_path}"
+        ) from err
     path.write_bytes(data)
     return path

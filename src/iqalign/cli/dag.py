@@ -7,7 +7,7 @@ dagitty (``.dagitty``/``.txt``) file.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -41,13 +41,13 @@ app = typer.Typer(
 NAME_HELP = "A built-in DAG name (see 'iqalign dag list') or a path to a .yaml / .dagitty file."
 
 
-class ReadingChoice(str, Enum):
+class ReadingChoice(StrEnum):
     classical = "classical"
     selection = "selection"
     deterministic = "deterministic"
 
 
-class ShowFormat(str, Enum):
+class ShowFormat(StrEnum):
     text = "text"
     yaml = "yaml"
     json = "json"
@@ -87,7 +87,9 @@ def show(
     if fmt is ShowFormat.yaml:
         import yaml
 
-        console.print(yaml.safe_dump(dag_to_dict(dag), sort_keys=False, allow_unicode=True), markup=False)
+        console.print(
+            yaml.safe_dump(dag_to_dict(dag), sort_keys=False, allow_unicode=True), markup=False
+        )
         return
     if fmt is ShowFormat.json:
         console.print(json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False)
@@ -103,7 +105,9 @@ def show(
 
 def _print_dag(dag: Dag) -> None:
     paper = ", ".join(f"{k} {v}" for k, v in dag.paper.items())
-    console.print(Text.assemble((dag.name, "bold"), f"  {dag.title}", f"  ({paper})" if paper else ""))
+    console.print(
+        Text.assemble((dag.name, "bold"), f"  {dag.title}", f"  ({paper})" if paper else "")
+    )
     if dag.description:
         console.print(Text(dag.description), style="dim")
     nodes = Table("node", "label", "role", "deterministic", "column", "description", box=None)
@@ -122,7 +126,9 @@ def _print_dag(dag: Dag) -> None:
     claims = Table("claim", "reading", "holds", box=None)
     for result in check_recorded_claims(dag):
         claims.add_row(
-            _t(result.recorded.claim), _t(result.recorded.criterion), _t("yes" if result.holds else "NO")
+            _t(result.recorded.claim),
+            _t(result.recorded.criterion),
+            _t("yes" if result.holds else "NO"),
         )
     if dag.claims:
         console.print(claims)
@@ -167,7 +173,9 @@ def paths(
     right: str = typer.Argument(..., help="Second node (or comma-separated nodes)."),
     given: str = typer.Option("", "--given", "-g", help="Conditioning set, e.g. 'X' or 'X,Y'."),
     reading: ReadingChoice = typer.Option(ReadingChoice.classical, "--reading", "-r"),
-    show_all: bool = typer.Option(False, "--all", "-a", help="Also list the blocked paths and why."),
+    show_all: bool = typer.Option(
+        False, "--all", "-a", help="Also list the blocked paths and why."
+    ),
 ) -> None:
     """List the open paths between two nodes given a set, each step labelled and explained.
 
@@ -185,7 +193,9 @@ def paths(
             mark = "open " if step.is_open else "block"
             console.print(Text(f"      {mark}  {step.kind:<8} {step.reason}"), style="dim")
     if not shown:
-        console.print(Text("  no open path" + ("" if show_all else " (use --all to see the blocked ones)")))
+        console.print(
+            Text("  no open path" + ("" if show_all else " (use --all to see the blocked ones)"))
+        )
     if not judgement.separated:
         raise typer.Exit(EXIT_NO)
 
@@ -227,7 +237,9 @@ def render(
     """Draw the DAG (observed solid, latent dashed, predicted filled, selection boxed)."""
     dag = load_dag(name)
     try:
-        written = render_dag(dag, output, highlight=highlight, reading=READING_OF_CRITERION[reading.value])
+        written = render_dag(
+            dag, output, highlight=highlight, reading=READING_OF_CRITERION[reading.value]
+        )
     except GraphvizNotFoundError as err:
         err_console.print(Text.assemble(("error: ", "bold red"), str(err)))
         raise typer.Exit(EXIT_NO) from err
@@ -302,14 +314,22 @@ def claims() -> None:
 @app.command("report")
 @handle_errors
 def report(
-    output: Path = typer.Option(Path("iqalign-causal-report"), "--out", "-o", help="Folder to write."),
-    names: list[str] = typer.Option(None, "--dag", "-d", help="DAGs to include (default: all built-ins)."),
+    output: Path = typer.Option(
+        Path("iqalign-causal-report"), "--out", "-o", help="Folder to write."
+    ),
+    names: list[str] = typer.Option(
+        None, "--dag", "-d", help="DAGs to include (default: all built-ins)."
+    ),
 ) -> None:
     """Write the causal report: every claim checked, every figure drawn, every test planned."""
     from iqalign.report.causal_report import write_causal_report
 
-    result = write_causal_report(output, names or None, progress=lambda msg: console.print(Text(msg)))
-    console.print(Text(f"{result.reproduced}/{result.total} recorded claims reproduced", style="bold"))
+    result = write_causal_report(
+        output, names or None, progress=lambda msg: console.print(Text(msg))
+    )
+    console.print(
+        Text(f"{result.reproduced}/{result.total} recorded claims reproduced", style="bold")
+    )
     if result.missing_dot:
         err_console.print(Text(f"note: {result.missing_dot}"))
     console.print(Text(f"report: {result.index}"))

@@ -62,13 +62,20 @@ def write_causal_report(
     for dag in dags:
         if progress:
             progress(f"{dag.name}: drawing, checking claims, planning tests")
-        (out / "dags" / f"{dag.name}.dagitty").write_text(format_dagitty(dag) + "\n", encoding="utf-8")
+        (out / "dags" / f"{dag.name}.dagitty").write_text(
+            format_dagitty(dag) + "\n", encoding="utf-8"
+        )
         (out / "dags" / f"{dag.name}.gv").write_text(format_dot(dag), encoding="utf-8")
         figures: list[tuple[str, Path]] = [("", out / "figures" / f"{dag.name}.svg")]
         for recorded in dag.claims:
             if recorded.criterion == "classical":
                 claim = recorded.claim
-                figures.append((str(claim.as_independence()), out / "figures" / f"{dag.name}__{_slug(claim)}.svg"))
+                figures.append(
+                    (
+                        str(claim.as_independence()),
+                        out / "figures" / f"{dag.name}__{_slug(claim)}.svg",
+                    )
+                )
         drawn: list[tuple[str, Path]] = []
         for highlight, path in figures:
             try:
@@ -81,7 +88,9 @@ def write_causal_report(
     index = out / "report.md"
     index.write_text("\n".join(md) + "\n", encoding="utf-8")
     with (out / "claims.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["dag", "claim", "reading", "expected", "result", "ok"])
+        writer = csv.DictWriter(
+            handle, fieldnames=["dag", "claim", "reading", "expected", "result", "ok"]
+        )
         writer.writeheader()
         writer.writerows(rows)
     html_path = out / "index.html"
@@ -91,7 +100,9 @@ def write_causal_report(
 
 
 def _slug(claim) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(claim.as_independence()).replace("_||_", "indep")).strip("_")
+    return re.sub(
+        r"[^A-Za-z0-9]+", "_", str(claim.as_independence()).replace("_||_", "indep")
+    ).strip("_")
 
 
 def _summary_table(dags: list[Dag], rows: list[dict[str, str]]) -> list[str]:
@@ -107,8 +118,16 @@ def _summary_table(dags: list[Dag], rows: list[dict[str, str]]) -> list[str]:
             expected = "independent" if claim.independent else "dependent"
             got = "separated" if result.judgement.separated else "connected"
             ok = "yes" if result.holds else "NO"
-            rows.append({"dag": dag.name, "claim": str(claim.as_independence()),
-                         "reading": result.recorded.criterion, "expected": expected, "result": got, "ok": ok})
+            rows.append(
+                {
+                    "dag": dag.name,
+                    "claim": str(claim.as_independence()),
+                    "reading": result.recorded.criterion,
+                    "expected": expected,
+                    "result": got,
+                    "ok": ok,
+                }
+            )
             lines.append(
                 f"| {dag.name} | `{claim.as_independence()}` | {result.recorded.criterion} | "
                 f"{expected} | {got} | {ok} |"
@@ -118,7 +137,14 @@ def _summary_table(dags: list[Dag], rows: list[dict[str, str]]) -> list[str]:
 
 def _dag_section(dag: Dag, drawn: list[tuple[str, Path]], out: Path) -> list[str]:
     paper = ", ".join(f"{k} {v}" for k, v in dag.paper.items())
-    lines = [f"## {dag.name}: {dag.title}", "", f"*Paper: {paper}*" if paper else "", "", dag.description, ""]
+    lines = [
+        f"## {dag.name}: {dag.title}",
+        "",
+        f"*Paper: {paper}*" if paper else "",
+        "",
+        dag.description,
+        "",
+    ]
     for highlight, path in drawn:
         caption = f"open paths of {highlight} in red" if highlight else dag.name
         lines.append(f"![{caption}]({path.relative_to(out).as_posix()})")
@@ -129,11 +155,19 @@ def _dag_section(dag: Dag, drawn: list[tuple[str, Path]], out: Path) -> list[str
     lines += ["", "**Implied independencies among observable nodes (one per pair)**", ""]
     implied = list_implied_independencies(dag)
     lines += [f"- `{c}`" for c in implied] or ["- (none)"]
-    lines += ["", "**Test plan**", "", "| claim | from | stratify by | DAG predicts |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "**Test plan**",
+        "",
+        "| claim | from | stratify by | DAG predicts |",
+        "|---|---|---|---|",
+    ]
     for item in plan_tests(dag):
         strat = ", ".join(item.stratifiers) or "(pooled)"
         what = item.expectation if item.testable else f"refused: {item.refused}"
-        lines.append(f"| `{item.claim}` | {item.origin} | {strat if item.testable else '-'} | {what} |")
+        lines.append(
+            f"| `{item.claim}` | {item.origin} | {strat if item.testable else '-'} | {what} |"
+        )
     return [*lines, ""]
 
 
@@ -141,8 +175,10 @@ def _html_section(dag: Dag, drawn: list[tuple[str, Path]]) -> str:
     figures = []
     for highlight, path in drawn:
         svg = path.read_text(encoding="utf-8")
-        svg = svg[svg.find("<svg"):]  # drop the XML prolog and DOCTYPE for inlining
-        caption = f"open paths of {html.escape(highlight)} in red" if highlight else html.escape(dag.name)
+        svg = svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE for inlining
+        caption = (
+            f"open paths of {html.escape(highlight)} in red" if highlight else html.escape(dag.name)
+        )
         figures.append(f"<figure>{svg}<figcaption>{caption}</figcaption></figure>")
     return f'<section id="{dag.name}"><h2>{html.escape(dag.name)}</h2>{"".join(figures)}</section>'
 
