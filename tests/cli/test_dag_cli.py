@@ -133,10 +133,11 @@ def test_render_and_report(tmp_path):
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## weak_task_guided" in report and "refused" in report
+    assert "(figures/shared_features__Q_indep_M_X.svg)" in report
     assert (tmp_path / "report" / "figures" / "shared_features__Q_indep_M_X.svg").exists()
     assert (tmp_path / "report" / "dags" / "baseline.dagitty").read_text().startswith("dag {")
-    html = (tmp_path / "report" / "index.html").read_text()
-    assert html.count("<svg") >= 9
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert html.count("<svg") >= 9 and "<?xml" not in html
 
 
 def test_render_without_dot_exits_1(tmp_path, monkeypatch):

@@ -332,6 +332,6 @@ def report(
     )
     if result.missing_dot:
         err_console.print(Text(f"note: {result.missing_dot}"))
-    console.print(Text(f"report: {result.index}"))
+    console.print(Text(f"report: {result.html}  (Markdown: {result.markdown})"))
     if result.reproduced != result.total:
         raise typer.Exit(EXIT_NO)

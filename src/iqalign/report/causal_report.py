@@ -2,8 +2,8 @@
 
 Written as a folder a user can open from disk::
 
-    report.md        the report (Markdown; links the figures)
-    index.html       the same, self-contained (figures inlined as SVG)
+    report.html      self-contained (figures inlined as SVG)
+    report.md        the Markdown twin, figures linked from figures/
     figures/NAME.svg every DAG, plus NAME__<claim>.svg with the claim's open paths in red
     dags/NAME.dagitty, dags/NAME.gv   generated exports (paste into dagitty.net)
     claims.csv       one row per recorded claim: DAG, claim, reading, expected, result
@@ -11,16 +11,14 @@ Written as a folder a user can open from disk::
 
 from __future__ import annotations
 
-import csv
-import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from iqalign.causal import (
+    Claim,
     Dag,
-    GraphvizNotFoundError,
     check_claim,
     check_recorded_claims,
     format_dagitty,
@@ -29,16 +27,24 @@ from iqalign.causal import (
     list_implied_independencies,
     load_dag,
     plan_tests,
-    render_dag,
+)
+from iqalign.report.document import (
+    Code,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    write_document,
 )
 
-__all__ = ["CausalReport", "write_causal_report"]
+__all__ = ["CausalReport", "causal_sections", "claims_frame", "dag_figure", "write_causal_report"]
 
 
 @dataclass(frozen=True)
 class CausalReport:
-    index: Path
     html: Path
+    markdown: Path
     total: int
     reproduced: int
     missing_dot: str | None = None
@@ -51,14 +57,16 @@ def write_causal_report(
 ) -> CausalReport:
     """Write the causal report of ``names`` (default: every built-in DAG) into ``out_dir``."""
     out = Path(out_dir)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "dags").mkdir(parents=True, exist_ok=True)
     dags = [load_dag(name) for name in (names or list_builtin_dags())]
-    md: list[str] = ["# iqalign causal report", ""]
-    body: list[str] = []
-    rows: list[dict[str, str]] = []
-    missing_dot: str | None = None
-    md += _summary_table(dags, rows)
+    claims = claims_frame(dags)
+    claims.to_csv(out / "claims.csv", index=False)
+    document = Document("iqalign causal report")
+    document.add(
+        Paragraph("Every claim each DAG file records, checked against the encoded graph."),
+        Table(claims, caption="Recorded claims"),
+    )
+    missing: list[str] = []
     for dag in dags:
         if progress:
             progress(f"{dag.name}: drawing, checking claims, planning tests")
@@ -66,130 +74,96 @@ def write_causal_report(
             format_dagitty(dag) + "\n", encoding="utf-8"
         )
         (out / "dags" / f"{dag.name}.gv").write_text(format_dot(dag), encoding="utf-8")
-        figures: list[tuple[str, Path]] = [("", out / "figures" / f"{dag.name}.svg")]
-        for recorded in dag.claims:
-            if recorded.criterion == "classical":
-                claim = recorded.claim
-                figures.append(
-                    (
-                        str(claim.as_independence()),
-                        out / "figures" / f"{dag.name}__{_slug(claim)}.svg",
-                    )
-                )
-        drawn: list[tuple[str, Path]] = []
-        for highlight, path in figures:
-            try:
-                render_dag(dag, path, highlight=highlight or None)
-                drawn.append((highlight, path))
-            except GraphvizNotFoundError as err:
-                missing_dot = str(err)
-        md += _dag_section(dag, drawn, out)
-        body.append(_html_section(dag, drawn))
-    index = out / "report.md"
-    index.write_text("\n".join(md) + "\n", encoding="utf-8")
-    with (out / "claims.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle, fieldnames=["dag", "claim", "reading", "expected", "result", "ok"]
-        )
-        writer.writeheader()
-        writer.writerows(rows)
-    html_path = out / "index.html"
-    html_path.write_text(_html_page(md, body), encoding="utf-8")
-    reproduced = sum(row["ok"] == "yes" for row in rows)
-    return CausalReport(index, html_path, len(rows), reproduced, missing_dot)
+        document.add(*causal_sections(dag, missing))
+    html_path, md_path = write_document(document, out)
+    reproduced = int((claims["ok"] == "yes").sum())
+    return CausalReport(
+        html_path, md_path, len(claims), reproduced, missing[0] if missing else None
+    )
 
 
-def _slug(claim) -> str:
-    return re.sub(
-        r"[^A-Za-z0-9]+", "_", str(claim.as_independence()).replace("_||_", "indep")
-    ).strip("_")
+def claims_frame(dags: Iterable[Dag]):
+    """One row per recorded claim: dag, claim, reading, paper says, graph gives, ok."""
+    import pandas as pd
 
-
-def _summary_table(dags: list[Dag], rows: list[dict[str, str]]) -> list[str]:
-    lines = [
-        "Every claim each DAG file records, checked against the encoded graph.",
-        "",
-        "| DAG | claim | reading | paper says | graph gives | ok |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = []
     for dag in dags:
         for result in check_recorded_claims(dag):
             claim = result.recorded.claim
-            expected = "independent" if claim.independent else "dependent"
-            got = "separated" if result.judgement.separated else "connected"
-            ok = "yes" if result.holds else "NO"
             rows.append(
                 {
                     "dag": dag.name,
                     "claim": str(claim.as_independence()),
                     "reading": result.recorded.criterion,
-                    "expected": expected,
-                    "result": got,
-                    "ok": ok,
+                    "paper says": "independent" if claim.independent else "dependent",
+                    "graph gives": "separated" if result.judgement.separated else "connected",
+                    "ok": "yes" if result.holds else "NO",
                 }
             )
-            lines.append(
-                f"| {dag.name} | `{claim.as_independence()}` | {result.recorded.criterion} | "
-                f"{expected} | {got} | {ok} |"
+    return pd.DataFrame(rows)
+
+
+def dag_figure(dag: Dag, highlight: Claim | None = None, missing: list[str] | None = None):
+    """The DAG as an SVG :class:`Figure` (``None`` when Graphviz's dot is missing)."""
+    import shutil
+
+    import graphviz
+
+    name = dag.name + (f"__{_slug(highlight)}" if highlight else "")
+    caption = f"{dag.name}: open paths of {highlight} in red" if highlight else dag.name
+    if shutil.which("dot") is None:
+        if missing is not None:
+            missing.append(
+                "Graphviz's 'dot' was not found: figures were left out; install the "
+                "graphviz package (apt-get install graphviz, brew install graphviz)"
             )
-    return [*lines, ""]
+        return None
+    svg = graphviz.Source(format_dot(dag, highlight=highlight)).pipe(format="svg")
+    return Figure(name, svg, "svg", caption)
 
 
-def _dag_section(dag: Dag, drawn: list[tuple[str, Path]], out: Path) -> list[str]:
+def causal_sections(dag: Dag, missing: list[str] | None = None) -> list:
+    """The report blocks of one DAG: figures, readings, implied independencies, test plan."""
+    import pandas as pd
+
     paper = ", ".join(f"{k} {v}" for k, v in dag.paper.items())
-    lines = [
-        f"## {dag.name}: {dag.title}",
-        "",
-        f"*Paper: {paper}*" if paper else "",
-        "",
-        dag.description,
-        "",
+    blocks: list = [Heading(f"{dag.name}: {dag.title}", 2, anchor=dag.name)]
+    if paper:
+        blocks.append(Paragraph(f"Paper: {paper}."))
+    if dag.description:
+        blocks.append(Paragraph(dag.description))
+    qm_claims = [
+        r.claim.as_independence()
+        for r in dag.claims
+        if r.criterion == "classical" and {*r.claim.left, *r.claim.right} == {"Q", "M"}
     ]
-    for highlight, path in drawn:
-        caption = f"open paths of {highlight} in red" if highlight else dag.name
-        lines.append(f"![{caption}]({path.relative_to(out).as_posix()})")
-    lines += ["", "**Q and M under every reading**", ""]
-    qm = [r.claim for r in dag.claims if {*r.claim.left, *r.claim.right} == {"Q", "M"}]
-    for claim in dict.fromkeys(c.as_independence() for c in qm):
-        lines += ["```", check_claim(dag, claim).explain(), "```"]
-    lines += ["", "**Implied independencies among observable nodes (one per pair)**", ""]
-    implied = list_implied_independencies(dag)
-    lines += [f"- `{c}`" for c in implied] or ["- (none)"]
-    lines += [
-        "",
-        "**Test plan**",
-        "",
-        "| claim | from | stratify by | DAG predicts |",
-        "|---|---|---|---|",
-    ]
-    for item in plan_tests(dag):
-        strat = ", ".join(item.stratifiers) or "(pooled)"
-        what = item.expectation if item.testable else f"refused: {item.refused}"
-        lines.append(
-            f"| `{item.claim}` | {item.origin} | {strat if item.testable else '-'} | {what} |"
+    for highlight in [None, *dict.fromkeys(qm_claims)]:
+        figure = dag_figure(dag, highlight, missing)
+        if figure is not None:
+            blocks.append(figure)
+    for claim in dict.fromkeys(qm_claims):
+        blocks.append(Code(check_claim(dag, claim).explain()))
+    implied = [str(c) for c in list_implied_independencies(dag)]
+    blocks.append(
+        Paragraph(
+            "Implied independencies among observable nodes (one per pair): "
+            + ("; ".join(implied) or "none")
+            + "."
         )
-    return [*lines, ""]
-
-
-def _html_section(dag: Dag, drawn: list[tuple[str, Path]]) -> str:
-    figures = []
-    for highlight, path in drawn:
-        svg = path.read_text(encoding="utf-8")
-        svg = svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE for inlining
-        caption = (
-            f"open paths of {html.escape(highlight)} in red" if highlight else html.escape(dag.name)
-        )
-        figures.append(f"<figure>{svg}<figcaption>{caption}</figcaption></figure>")
-    return f'<section id="{dag.name}"><h2>{html.escape(dag.name)}</h2>{"".join(figures)}</section>'
-
-
-def _html_page(md: list[str], sections: list[str]) -> str:
-    text = html.escape("\n".join(md))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>iqalign causal report</title>"
-        "<style>body{font-family:sans-serif;max-width:70em;margin:auto}figure{display:inline-block;"
-        "margin:1em}pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head><body>"
-        "<h1>iqalign causal report</h1>"
-        + "".join(sections)
-        + f"<h2>Full text</h2><pre>{text}</pre></body></html>\n"
     )
+    plan_rows = [
+        {
+            "claim": str(item.claim),
+            "from": item.origin,
+            "stratify by": ", ".join(item.stratifiers) or "(pooled)" if item.testable else "–",
+            "DAG predicts": item.expectation if item.testable else f"refused: {item.refused}",
+        }
+        for item in plan_tests(dag)
+    ]
+    blocks.append(Table(pd.DataFrame(plan_rows), caption=f"{dag.name}: test plan"))
+    return blocks
+
+
+def _slug(claim: Claim) -> str:
+    text = str(claim.as_independence()).replace("_||_", "indep")
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
