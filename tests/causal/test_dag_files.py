@@ -16,6 +16,7 @@ from iqalign.causal import (
     parse_dagitty,
     render_dag,
 )
+from iqalign.errors import DagFormatError
 
 BUILTINS = list_builtin_dags()
 PAPER_DAGS = {
@@ -93,3 +94,28 @@ def test_paper_claims_as_stated_in_spec():
     assert sep(weak, "Q", "M", "X", condition_on_selection=True)
     assert sep(load_dag("common_corruptions"), "Q", "M", "X")
     assert not sep(load_dag("strong_task_guided_two_models"), "Q", "M", "X")
+
+
+def test_applies_to_ties_dags_to_metric_families():
+    strong = load_dag("strong_task_guided").applies_to
+    assert strong.accepts("strong_tg", "lite0", "lite0") and not strong.accepts(
+        "strong_tg", "lite1", "lite0"
+    )
+    two = load_dag("strong_task_guided_two_models").applies_to
+    assert two.accepts("strong_tg", "lite1", "lite0") and not two.accepts(
+        "strong_tg", "lite0", "lite0"
+    )
+    baseline = load_dag("baseline").applies_to
+    assert baseline.accepts("classic_nr", None, "lite0") and not baseline.accepts(
+        "strong_tg", "lite0", "lite0"
+    )
+    assert load_dag("common_corruptions").applies_to.accepts("zsclip", "clip:ViT-B-32", "lite0")
+
+
+def test_applies_to_validation():
+    with pytest.raises(
+        DagFormatError, match=r"applies_to.families: unknown family 'nr'; choose from"
+    ):
+        parse_dag("applies_to: {families: [nr]}\nnodes: {A: {}, B: {}}\nedges: ['A -> B']")
+    with pytest.raises(DagFormatError, match=r"applies_to.q_source: unknown value 'same'"):
+        parse_dag("applies_to: {q_source: same}\nnodes: {A: {}, B: {}}\nedges: ['A -> B']")

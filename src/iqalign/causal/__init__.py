@@ -20,7 +20,7 @@ from iqalign.causal.checks import (
     check_recorded_claims,
 )
 from iqalign.causal.claims import Claim, parse_claim, parse_query
-from iqalign.causal.dag import ROLES, Dag, Edge, Node, RecordedClaim
+from iqalign.causal.dag import QUALITY_FAMILIES, ROLES, AppliesTo, Dag, Edge, Node, RecordedClaim
 from iqalign.causal.dsep import (
     DSeparationJudgement,
     Path,
@@ -50,8 +50,10 @@ from iqalign.causal.render import FORMATS, GraphvizNotFoundError, format_dot, re
 __all__ = [
     "FORMATS",
     "PLAN_READING",
+    "QUALITY_FAMILIES",
     "READING_OF_CRITERION",
     "ROLES",
+    "AppliesTo",
     "Claim",
     "ClaimCheck",
     "DSeparationJudgement",

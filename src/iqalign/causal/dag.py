@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRITERIA",
+    "QUALITY_FAMILIES",
+    "Q_SOURCES",
     "ROLES",
+    "AppliesTo",
     "Dag",
     "Edge",
     "Node",
@@ -47,6 +50,18 @@ __all__ = [
 Role = Literal["observed", "latent", "predicted", "selection"]
 ROLES: tuple[str, ...] = ("observed", "latent", "predicted", "selection")
 EDGE_STYLES: tuple[str, ...] = ("solid", "dashed")
+# The families of quality metric a scores manifest records for each q_* column; a DAG's
+# `applies_to` names the ones whose causal story it tells.
+QUALITY_FAMILIES: tuple[str, ...] = (
+    "classic_nr",
+    "classic_fr",
+    "tv",
+    "strong_tg",
+    "zsclip",
+    "accuracy_estimator",
+)
+# Where a classifier-based Q comes from, relative to the model that defines M.
+Q_SOURCES: tuple[str, ...] = ("any", "same_model", "other_model")
 # How a recorded claim is to be read: classical d-separation with selection nodes not
 # conditioned on (the paper's reading), with selection nodes conditioned on (the data set
 # is selected on them), or D-separation with deterministic nodes.
@@ -93,6 +108,40 @@ class RecordedClaim:
 
 
 @dataclass(frozen=True)
+class AppliesTo:
+    """Which (quality metric, task model) pairs the DAG models.
+
+    ``families`` are quality-metric families (``QUALITY_FAMILIES``; empty = every family);
+    ``q_source`` says whether a classifier-based Q must come from the same model that
+    defines M (``same_model``, Fig. 4), from a different one (``other_model``), or either.
+    """
+
+    families: tuple[str, ...] = ()
+    q_source: str = "any"
+
+    def accepts(self, family: str, q_model: str | None, m_model: str) -> bool:
+        """Does a Q of ``family`` computed from ``q_model`` (None: from the image alone)
+        fit this DAG when M is defined by ``m_model``?
+
+        Examples
+        --------
+        >>> AppliesTo(("strong_tg",), "same_model").accepts("strong_tg", "lite0", "lite0")
+        True
+        >>> AppliesTo(("strong_tg",), "same_model").accepts("strong_tg", "lite1", "lite0")
+        False
+        """
+        if self.families and family not in self.families:
+            return False
+        if q_model is None:  # q_source constrains classifier-based Q only
+            return True
+        if self.q_source == "same_model":
+            return q_model == m_model
+        if self.q_source == "other_model":
+            return q_model != m_model
+        return True
+
+
+@dataclass(frozen=True)
 class Dag:
     """A validated causal DAG. Build with :func:`iqalign.causal.parse_dag` or :func:`load_dag`.
 
@@ -113,6 +162,7 @@ class Dag:
     description: str = ""
     paper: Mapping[str, str] = field(default_factory=dict)
     claims: tuple[RecordedClaim, ...] = ()
+    applies_to: AppliesTo = field(default_factory=AppliesTo)
     source: str = "<memory>"
 
     def __post_init__(self) -> None:

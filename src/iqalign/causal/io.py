@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iqalign.causal.claims import parse_claim
-from iqalign.causal.dag import Dag, Edge, Node, RecordedClaim
+from iqalign.causal.dag import AppliesTo, Dag, Edge, Node, RecordedClaim
 from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError
 
 __all__ = [
@@ -41,6 +41,7 @@ _TOP_KEYS = (
     "not_implies",
     "under_selection",
     "under_determinism",
+    "applies_to",
 )
 _NODE_KEYS = ("role", "label", "deterministic", "column", "identifies_row", "description")
 _EDGE_KEYS = ("edge", "style", "note")
@@ -115,6 +116,7 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
                     f"{source}: {section}.{key}: unknown field; use 'implies' or 'not_implies'"
                 )
         claims += _parse_claim_lists(block, source, criterion, f"{section}.", declared)
+    applies_to = _parse_applies_to(data.get("applies_to"), source)
     paper = data.get("paper") or {}
     if not isinstance(paper, Mapping):
         raise DagFormatError(f"{source}: paper: expected a mapping such as {{figure: 'Fig. 1'}}")
@@ -126,8 +128,30 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
         nodes=nodes,
         edges=edges,
         claims=claims,
+        applies_to=applies_to,
         source=source,
     )
+
+
+def _parse_applies_to(raw: Any, source: str) -> AppliesTo:
+    if raw is None:
+        return AppliesTo()
+    if not isinstance(raw, Mapping):
+        raise DagFormatError(
+            f"{source}: applies_to: expected a mapping such as "
+            "{families: [strong_tg], q_source: same_model}"
+        )
+    for key in raw:
+        if key not in ("families", "q_source"):
+            raise DagFormatError(
+                f"{source}: applies_to.{key}: unknown field; use 'families' or 'q_source'"
+            )
+    families = raw.get("families") or []
+    if isinstance(families, str):
+        families = [families]
+    if not isinstance(families, list):
+        raise DagFormatError(f"{source}: applies_to.families: expected a list of family names")
+    return AppliesTo(tuple(str(f) for f in families), str(raw.get("q_source", "any")))
 
 
 def _parse_nodes(raw: Any, source: str) -> tuple[Node, ...]:
@@ -262,6 +286,11 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         data["description"] = dag.description
     data["nodes"] = nodes
     data["edges"] = edges
+    if dag.applies_to != AppliesTo():
+        data["applies_to"] = {
+            "families": list(dag.applies_to.families),
+            "q_source": dag.applies_to.q_source,
+        }
     for criterion, section in (("classical", None), *((v, k) for k, v in _CLAIM_SECTIONS.items())):
         block: dict[str, list[str]] = {}
         for recorded in dag.claims:

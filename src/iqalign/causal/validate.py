@@ -20,7 +20,7 @@ __all__ = ["validate_dag"]
 
 def validate_dag(dag: Dag) -> None:
     """Raise :class:`DagFormatError` for the first structural problem of ``dag``."""
-    from iqalign.causal.dag import CRITERIA, EDGE_STYLES, ROLES
+    from iqalign.causal.dag import CRITERIA, EDGE_STYLES, Q_SOURCES, QUALITY_FAMILIES, ROLES
 
     where = dag.source
     if not dag.nodes:
@@ -59,6 +59,17 @@ def validate_dag(dag: Dag) -> None:
                 f"{where}: {field}: unknown style {edge.style!r}; choose one of {list(EDGE_STYLES)}"
             )
     _check_acyclic(dag)
+    for family in dag.applies_to.families:
+        if family not in QUALITY_FAMILIES:
+            raise DagFormatError(
+                f"{where}: applies_to.families: unknown family {family!r}; "
+                f"choose from {list(QUALITY_FAMILIES)}"
+            )
+    if dag.applies_to.q_source not in Q_SOURCES:
+        raise DagFormatError(
+            f"{where}: applies_to.q_source: unknown value {dag.applies_to.q_source!r}; "
+            f"choose one of {list(Q_SOURCES)}"
+        )
     for node in dag.nodes:
         if node.deterministic and not any(edge.target == node.name for edge in dag.edges):
             raise DagFormatError(
