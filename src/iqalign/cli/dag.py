@@ -85,11 +85,7 @@ def show(
     """
     dag = load_dag(name)
     if fmt is ShowFormat.yaml:
-        import yaml
-
-        console.print(
-            yaml.safe_dump(dag_to_dict(dag), sort_keys=False, allow_unicode=True), markup=False
-        )
+        console.print(_yaml_text(dag_to_dict(dag)), markup=False)
         return
     if fmt is ShowFormat.json:
         console.print(json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False)
@@ -101,6 +97,21 @@ def show(
         console.print(format_dot(dag), markup=False)
         return
     _print_dag(dag)
+
+
+def _yaml_text(data: dict) -> str:
+    """YAML as a person writes it: multi-line text as a literal block, keys in file order."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _print_dag(dag: Dag) -> None:
