@@ -26,7 +26,9 @@ def null_dag(extra_edges: tuple[str, ...] = ()):
     """Q and M connected only through the image X0: Q _||_ M | X0 holds unless edges are added."""
     text = NULL_DAG
     if extra_edges:
-        text = text.replace('"S -> Q"]', '"S -> Q", ' + ", ".join(f'"{e}"' for e in extra_edges) + "]")
+        text = text.replace(
+            '"S -> Q"]', '"S -> Q", ' + ", ".join(f'"{e}"' for e in extra_edges) + "]"
+        )
     return parse_dag(text)
 
 
@@ -37,11 +39,13 @@ def small_table() -> pd.DataFrame:
     ids = np.repeat([f"img{i}" for i in range(6)], 4)
     q = rng.normal(size=ids.size)
     m = (rng.random(ids.size) < 1 / (1 + np.exp(-q))).astype(int)
-    return pd.DataFrame({
-        "image_id": ids,
-        "label": np.repeat([0, 0, 1, 1, 2, 2], 4),
-        "corruption": np.tile(["none", "fog", "fog", "snow"], 6),
-        "severity": np.tile([0, 1, 2, 1], 6),
-        "q_tv": q,
-        "correct_r34": m,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "image_id": ids,
+            "label": np.repeat([0, 0, 1, 1, 2, 2], 4),
+            "corruption": np.tile(["none", "fog", "fog", "snow"], 6),
+            "severity": np.tile([0, 1, 2, 1], 6),
+            "q_tv": q,
+            "correct_r34": m,
+        }
+    )

@@ -5,7 +5,13 @@ import pytest
 from sklearn.metrics import roc_auc_score as sk_auc
 
 from iqalign.errors import DegenerateDataError
-from iqalign.stats.auc import delong_ci, grouped_midranks, grouped_roc_auc, roc_auc_score, weighted_auc
+from iqalign.stats.auc import (
+    delong_ci,
+    grouped_midranks,
+    grouped_roc_auc,
+    roc_auc_score,
+    weighted_auc,
+)
 
 
 @pytest.mark.parametrize("levels", [None, 3, 10])  # continuous scores, heavy ties, some ties
@@ -64,7 +70,9 @@ def test_weighted_auc_equals_auc_of_repeated_rows():
     s = np.round(rng.normal(size=80), 1)
     weights = rng.integers(0, 4, 80)
     repeated = np.repeat(np.arange(80), weights)
-    assert weighted_auc(y, s)(weights.astype(float)) == pytest.approx(sk_auc(y[repeated], s[repeated]))
+    assert weighted_auc(y, s)(weights.astype(float)) == pytest.approx(
+        sk_auc(y[repeated], s[repeated])
+    )
     assert np.isnan(weighted_auc(y, s)(y))  # only positives weighted: undefined, reported as NaN
 
 

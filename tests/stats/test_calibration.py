@@ -55,7 +55,10 @@ def test_per_image_tests_hold_their_level_under_the_null():
 def test_heterogeneous_null_is_not_anticonservative():
     """Within an image, M varies with severity and Q with corruption (crossed): still a null."""
     dag = parse_dag(NULL_TEXT.replace('"S -> Q"', '"S -> M"'))
-    p = [ci_test(simulate_scores(dag, n_ids=50, seed=s), "sim", "sim", by="image_id").p_value for s in range(1000)]
+    p = [
+        ci_test(simulate_scores(dag, n_ids=50, seed=s), "sim", "sim", by="image_id").p_value
+        for s in range(1000)
+    ]
     rate, _ = _rates(p)
     assert 0.02 <= rate <= 0.07, rate
 
@@ -68,7 +71,9 @@ def test_cluster_robust_variance_holds_the_level_where_the_model_variance_does_n
         model.append(ci_test(table, "sim", "sim", cluster=None).p_value)
     rate, ks = _rates(robust)
     assert 0.03 <= rate <= 0.07 and ks > 0.001, (rate, ks)
-    assert _rates(model)[0] > 0.15  # rows of an image are not independent: the naive test over-rejects
+    assert (
+        _rates(model)[0] > 0.15
+    )  # rows of an image are not independent: the naive test over-rejects
 
 
 def test_planted_dependence_of_modest_size_is_detected():
@@ -103,10 +108,19 @@ def test_cluster_bootstrap_interval_covers_the_population_correlation():
         image, group = np.repeat(np.arange(n_ids), 75), np.tile(np.arange(75), n_ids)
         q = mu_q[group] + r.normal(size=n_ids)[image] + r.normal(size=image.size)
         m = r.random(image.size) < expit(logit(p[group]) + r.normal(size=n_ids)[image])
-        frame = pd.DataFrame({"image_id": image, "corruption": corruption[group].astype(str),
-                              "severity": severity[group], "q_x": q, "correct_x": m.astype(int)})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "image_id": image,
+                "corruption": corruption[group].astype(str),
+                "severity": severity[group],
+                "q_x": q,
+                "correct_x": m.astype(int),
+            }
+        )
         for method in covered:
-            row = group_correlations(frame, "x", "x", n_boot=400, seed=seed, ci_method=method).correlations.iloc[0]
+            row = group_correlations(
+                frame, "x", "x", n_boot=400, seed=seed, ci_method=method
+            ).correlations.iloc[0]
             covered[method] += row["ci_low"] <= truth <= row["ci_high"]
     assert covered["basic-z"] / replicates >= 0.85, covered
     assert covered["percentile"] < covered["basic-z"], covered

@@ -33,7 +33,9 @@ def _conditional_logit(frame):
     x = kept["q_x"].to_numpy() / np.sqrt((centred**2).mean())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ConditionalLogit(kept["correct_x"].to_numpy(), x[:, None], groups=kept["s"].to_numpy())
+        return ConditionalLogit(
+            kept["correct_x"].to_numpy(), x[:, None], groups=kept["s"].to_numpy()
+        )
 
 
 def test_score_test_is_statsmodels_conditional_logit_score_test(strata_table):
@@ -63,8 +65,12 @@ def test_cmh_is_statsmodels_stratified_table_on_median_split(strata_table):
     tables = []
     for _, g in strata_table.groupby("s"):
         upper = g["q_x"] >= g["q_x"].median()
-        cells = np.array([[np.sum(upper & (g["correct_x"] == 1)), np.sum(upper & (g["correct_x"] == 0))],
-                          [np.sum(~upper & (g["correct_x"] == 1)), np.sum(~upper & (g["correct_x"] == 0))]])  # fmt: skip
+        cells = np.array(
+            [
+                [np.sum(upper & (g["correct_x"] == 1)), np.sum(upper & (g["correct_x"] == 0))],
+                [np.sum(~upper & (g["correct_x"] == 1)), np.sum(~upper & (g["correct_x"] == 0))],
+            ]
+        )
         if cells.sum(axis=0).min() > 0 and cells.sum(axis=1).min() > 0:
             tables.append(cells)
     reference = StratifiedTable(np.dstack(tables).astype(float))
@@ -75,7 +81,11 @@ def test_cmh_is_statsmodels_stratified_table_on_median_split(strata_table):
 
 def test_score_test_on_a_binary_q_equals_cmh(strata_table):
     """Mantel's score statistic with 0/1 scores is the CMH statistic (no continuity correction)."""
-    binary = strata_table.assign(q_x=(strata_table["q_x"] > strata_table.groupby("s")["q_x"].transform("median")).astype(float))
+    binary = strata_table.assign(
+        q_x=(strata_table["q_x"] > strata_table.groupby("s")["q_x"].transform("median")).astype(
+            float
+        )
+    )
     score = ci_test(binary, "x", "x", by="s")
     cmh = ci_test(binary, "x", "x", by="s", test="cmh")
     assert score.statistic == pytest.approx(cmh.statistic, rel=1e-9)
@@ -85,12 +95,17 @@ def test_marginal_test_and_cluster_robust_variance():
     rng = np.random.default_rng(1)
     image = np.repeat(np.arange(200), 10)
     q = rng.normal(size=200)[image] + 0.3 * rng.normal(size=image.size)  # Q clustered by image
-    m = (rng.random(image.size) < 0.5 + 0.3 * (rng.random(200)[image] - 0.5)).astype(int)  # M clustered too
+    m = (rng.random(image.size) < 0.5 + 0.3 * (rng.random(200)[image] - 0.5)).astype(
+        int
+    )  # M clustered too
     frame = pd.DataFrame({"image_id": image, "q_x": q, "correct_x": m})
     robust = ci_test(frame, "x", "x")
     model = ci_test(frame, "x", "x", cluster=None)
     assert robust.by == () and robust.n_strata == 1
-    assert robust.variance == "cluster-robust over 200 image_id clusters" and model.variance.startswith("model")
+    assert (
+        robust.variance == "cluster-robust over 200 image_id clusters"
+        and model.variance.startswith("model")
+    )
     assert robust.effect == pytest.approx(model.effect)
     assert np.diff(robust.effect_ci)[0] != pytest.approx(np.diff(model.effect_ci)[0])
 
@@ -119,4 +134,9 @@ def test_results_report_counts_and_baseline(strata_table):
     r = ci_test(strata_table, "x", "x", by="s")
     assert r.n_rows == len(strata_table) and r.n_rows_used == len(_informative(strata_table))
     assert r.accuracy == pytest.approx(strata_table["correct_x"].mean()) and r.prior_ce_loss > 0
-    assert set(r.to_frame().columns) >= {"effect_ci_low", "effect_ci_high", "p_value", "n_strata_used"}
+    assert set(r.to_frame().columns) >= {
+        "effect_ci_low",
+        "effect_ci_high",
+        "p_value",
+        "n_strata_used",
+    }

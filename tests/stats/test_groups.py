@@ -19,14 +19,21 @@ def table():
 def test_group_means_and_correlations_match_pandas_and_scipy(table):
     r = group_correlations(table, "sim", "sim", n_boot=100, seed=0)
     corrupted = table[table["corruption"] != "none"]
-    means = corrupted.groupby(["corruption", "severity"], observed=True).agg(
-        mean_q=("q_sim", "mean"), accuracy=("correct_sim", "mean")).reset_index()  # fmt: skip
+    means = (
+        corrupted.groupby(["corruption", "severity"], observed=True)
+        .agg(mean_q=("q_sim", "mean"), accuracy=("correct_sim", "mean"))
+        .reset_index()
+    )
     merged = r.groups.merge(means, on=["corruption", "severity"], suffixes=("", "_pd"))
     assert len(merged) == r.n_groups == 75
     np.testing.assert_allclose(merged["mean_q"], merged["mean_q_pd"])
     np.testing.assert_allclose(merged["accuracy"], merged["accuracy_pd"])
     everything = r.correlations.set_index(["scope", "method"])
-    for method, test in (("pearson", sps.pearsonr), ("spearman", sps.spearmanr), ("kendall", sps.kendalltau)):
+    for method, test in (
+        ("pearson", sps.pearsonr),
+        ("spearman", sps.spearmanr),
+        ("kendall", sps.kendalltau),
+    ):
         expected = test(r.groups["mean_q"], r.groups["accuracy"])
         assert everything.loc[("all", method), "r"] == pytest.approx(expected.statistic)
         assert everything.loc[("all", method), "p_value"] == pytest.approx(expected.pvalue)

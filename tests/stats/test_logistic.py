@@ -28,7 +28,9 @@ def _sklearn(x, y, C):
     return model.intercept_[0], model.coef_[0, 0]
 
 
-@pytest.mark.parametrize(("penalty", "C"), [("l2", 1.0), ("l2", 0.05), ("l2", 30.0), ("none", np.inf)])
+@pytest.mark.parametrize(
+    ("penalty", "C"), [("l2", 1.0), ("l2", 0.05), ("l2", 30.0), ("none", np.inf)]
+)
 def test_matches_sklearn_per_group(penalty, C):
     x, y, groups, n_groups = _groups(0)
     fits = fit_grouped_logistic(x, y, groups, n_groups, penalty=penalty, C=C)
@@ -66,7 +68,9 @@ def test_separated_groups_none_is_flagged_l2_and_firth_stay_finite():
         assert fits.slope[0] > 1.0  # a large but finite slope for the separated group
     quasi = np.r_[np.zeros(5), 0.0, np.ones(5)]  # overlap at one value: quasi-complete
     labels = np.r_[np.zeros(5), 1.0, np.ones(5)]
-    assert fit_grouped_logistic(quasi, labels, np.zeros(11, dtype=np.int64), 1, penalty="none").separated[0]
+    assert fit_grouped_logistic(
+        quasi, labels, np.zeros(11, dtype=np.int64), 1, penalty="none"
+    ).separated[0]
 
 
 def test_firth_matches_direct_optimisation_of_the_penalised_likelihood():
@@ -85,7 +89,12 @@ def test_firth_matches_direct_optimisation_of_the_penalised_likelihood():
             info = design.T @ (design * w[:, None])
             return np.sum(np.logaddexp(0, eta) - y * eta) - 0.5 * np.linalg.slogdet(info)[1]
 
-        best = minimize(objective, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}).x
+        best = minimize(
+            objective,
+            np.zeros(2),
+            method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000},
+        ).x
         assert [fits.intercept[0], fits.slope[0]] == pytest.approx(best, abs=1e-5)
 
 
@@ -97,7 +106,9 @@ def test_constant_q_keeps_slope_zero_like_sklearn():
         assert fits.constant[0] and fits.slope[0] == 0.0 and fits.fitted[0]
     intercept, slope = _sklearn(x, y, 1.0)
     fits = fit_grouped_logistic(x, y, np.zeros(12, dtype=np.int64), 1)
-    assert slope == pytest.approx(0.0, abs=1e-12) and fits.intercept[0] == pytest.approx(intercept, abs=1e-6)
+    assert slope == pytest.approx(0.0, abs=1e-12) and fits.intercept[0] == pytest.approx(
+        intercept, abs=1e-6
+    )
 
 
 def test_bad_penalty_and_C():

@@ -17,7 +17,10 @@ def test_variant_keeps_every_image_once_and_corrupts_a_fraction(table):
     assert len(variant) == 400 and variant["image_id"].is_unique
     corrupted = variant[variant["corruption"] != "none"]
     assert len(corrupted) == 80
-    assert set(corrupted["severity"]) <= {1, 2, 3} and (variant.loc[variant["corruption"] == "none", "severity"] == 0).all()
+    assert (
+        set(corrupted["severity"]) <= {1, 2, 3}
+        and (variant.loc[variant["corruption"] == "none", "severity"] == 0).all()
+    )
     assert corrupted["corruption"].nunique() > 10  # uniform over the 15 types
     # each row is a real row of the table (same scores)
     merged = variant.merge(table, on=["image_id", "corruption", "severity"], suffixes=("", "_t"))

@@ -22,13 +22,17 @@ def test_matches_sklearn_on_the_same_split(table):
     test = split_by_unit(units, 0.2, np.random.default_rng(4))  # the first draw of the same seed
     q, m = table["q_sim"].to_numpy(), table["correct_sim"].to_numpy()
     mean, sd = q[~test].mean(), q[~test].std()
-    model = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit((q[~test, None] - mean) / sd, m[~test])
+    model = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(
+        (q[~test, None] - mean) / sd, m[~test]
+    )
     proba = model.predict_proba((q[test, None] - mean) / sd)[:, 1]
     assert result.n_test == test.sum() and result.n_ids_test == 30
     assert result.slope == pytest.approx(model.coef_[0, 0], abs=1e-6)
     assert result.auc_score == pytest.approx(roc_auc_score(m[test], proba), abs=1e-9)
     assert result.ce_loss == pytest.approx(log_loss(m[test], proba), abs=1e-7)
-    assert result.prior_ce_loss == pytest.approx(log_loss(m[test], np.full(test.sum(), m[~test].mean())))
+    assert result.prior_ce_loss == pytest.approx(
+        log_loss(m[test], np.full(test.sum(), m[~test].mean()))
+    )
     assert result.raw_auc_score == pytest.approx(roc_auc_score(m[test], q[test]))
     assert result.ce_gain == pytest.approx(result.prior_ce_loss - result.ce_loss)
 
@@ -36,12 +40,14 @@ def test_matches_sklearn_on_the_same_split(table):
 def test_intervals_contain_the_estimates(table):
     r = predictability(table, "sim", "sim", n_boot=300, seed=1)
     for estimate, (low, high) in [
-        (r.auc_score, r.auc_delong_ci), (r.auc_score, r.auc_bootstrap_ci),
-        (r.ce_loss, r.ce_bootstrap_ci), (r.prior_ce_loss, r.prior_ce_bootstrap_ci),
+        (r.auc_score, r.auc_delong_ci),
+        (r.auc_score, r.auc_bootstrap_ci),
+        (r.ce_loss, r.ce_bootstrap_ci),
+        (r.prior_ce_loss, r.prior_ce_bootstrap_ci),
         (r.ce_gain, r.ce_gain_bootstrap_ci),
-    ]:  # fmt: skip
+    ]:
         assert low < estimate < high
-    # rows of an image are correlated: the cluster bootstrap is wider than DeLong's rows-independent CI
+    # an image's rows are correlated: the cluster bootstrap is wider than DeLong (rows independent)
     assert np.diff(r.auc_bootstrap_ci)[0] > np.diff(r.auc_delong_ci)[0]
 
 
@@ -59,7 +65,11 @@ def test_results_serialise(table):
     r = predictability(table, "sim", "sim", n_boot=20)
     assert r.to_dict()["auc_bootstrap_ci"] == list(r.auc_bootstrap_ci)
     frame = r.to_frame()
-    assert len(frame) == 1 and {"auc_bootstrap_ci_low", "auc_bootstrap_ci_high", "prior_ce_loss"} <= set(frame)
+    assert len(frame) == 1 and {
+        "auc_bootstrap_ci_low",
+        "auc_bootstrap_ci_high",
+        "prior_ce_loss",
+    } <= set(frame)
 
 
 def test_degenerate_inputs(table):

@@ -14,9 +14,18 @@ from .conftest import null_dag
 def test_every_builtin_dag_simulates_an_imagenet_c_shaped_table(name):
     table = simulate_scores(name, n_ids=5, seed=0)
     assert len(table) == 5 * 76
-    assert {"image_id", "label", "corruption", "severity", "q_sim", "correct_sim"} <= set(table.columns)
+    assert {"image_id", "label", "corruption", "severity", "q_sim", "correct_sim"} <= set(
+        table.columns
+    )
     assert table.groupby("image_id", observed=True).size().eq(76).all()
-    assert (table["corruption"] == "none").sum() == 5 and set(table["severity"]) == {0, 1, 2, 3, 4, 5}
+    assert (table["corruption"] == "none").sum() == 5 and set(table["severity"]) == {
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    }
     assert table["correct_sim"].isin([0, 1]).all() and np.isfinite(table["q_sim"]).all()
 
 
@@ -31,7 +40,9 @@ def test_seeded_and_configurable():
     a = simulate_scores("common_corruptions", n_ids=20, seed=3)
     assert a.equals(simulate_scores("common_corruptions", n_ids=20, seed=3))
     assert not a.equals(simulate_scores("common_corruptions", n_ids=20, seed=4))
-    iid = simulate_scores("common_corruptions", n_ids=300, layout="iid", metric="clip", model="r34", seed=0)
+    iid = simulate_scores(
+        "common_corruptions", n_ids=300, layout="iid", metric="clip", model="r34", seed=0
+    )
     assert len(iid) == 300 and {"q_clip", "correct_r34", "pred_r34"} <= set(iid.columns)
     assert 0.6 < simulate_scores("baseline", n_ids=200, accuracy=0.7).correct_sim.mean() < 0.8
     notes = a.attrs["iqalign_simulation"]["notes"]

@@ -18,18 +18,36 @@ def table():
     return frame
 
 
-@pytest.mark.parametrize(("by", "penalty", "C"), [
-    ("image_id", "l2", 1.0), ("image_id", "none", np.inf), ("label", "l2", 0.1),
-    ("corruption,severity", "l2", 1.0),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("by", "penalty", "C"),
+    [
+        ("image_id", "l2", 1.0),
+        ("image_id", "none", np.inf),
+        ("label", "l2", 0.1),
+        ("corruption,severity", "l2", 1.0),
+    ],
+)
 def test_vectorised_matches_sklearn_loop(table, by, penalty, C):
     columns = parse_by(by)
     strata, keys = get_stratum_codes(table, columns)
     units = None if "image_id" in columns else pd.factorize(table["image_id"])[0]
     q, m = table["q_sim"].to_numpy(), table["correct_sim"].to_numpy(np.float64)
-    ours = cross_validate_arrays(q, m, strata, len(keys), units, penalty=penalty, C=C, rng=np.random.default_rng(0))
+    ours = cross_validate_arrays(
+        q, m, strata, len(keys), units, penalty=penalty, C=C, rng=np.random.default_rng(0)
+    )
     some = np.arange(min(len(keys), 12))  # the loop is the slow part: compare 12 strata x 5 folds
-    ref = sklearn_cross_validate(q, m, strata, ours.folds, 5, penalty=penalty, C=C, only_strata=some, tol=1e-8, max_iter=10_000)
+    ref = sklearn_cross_validate(
+        q,
+        m,
+        strata,
+        ours.folds,
+        5,
+        penalty=penalty,
+        C=C,
+        only_strata=some,
+        tol=1e-8,
+        max_iter=10_000,
+    )
     at = (some[:, None] * 5 + np.arange(5)).ravel()
     ours = {name: getattr(ours, name)[at] for name in ("status", "auc", "ce", "prior_ce", "slope")}
     assert [FOLD_STATUS[s] for s in ours["status"]] == ref["status"].tolist()
@@ -43,16 +61,25 @@ def test_vectorised_matches_sklearn_loop(table, by, penalty, C):
 
 def test_counts_add_up_and_are_reported(table):
     table = table.copy()
-    table.loc[table["image_id"] == table["image_id"].iloc[0], "correct_sim"] = 1  # a one-class image
+    table.loc[table["image_id"] == table["image_id"].iloc[0], "correct_sim"] = (
+        1  # a one-class image
+    )
     r = stratified_cv(table, "sim", "sim", by="image_id", per_stratum=True)
     assert r.n_folds_total == r.n_strata * 5 == r.n_folds_used + r.n_folds_skipped
     assert r.n_folds_skipped == sum(r.skipped.values())
-    assert r.n_strata_single_class >= 1 and r.skipped["single_class_stratum"] == 5 * r.n_strata_single_class
+    assert (
+        r.n_strata_single_class >= 1
+        and r.skipped["single_class_stratum"] == 5 * r.n_strata_single_class
+    )
     assert r.fold_unit == "row" and r.n_rows == len(table)
-    assert 0 < r.mean_prior_ce_loss and np.isfinite([r.mean_auc_score, r.sd_auc, r.mean_ce_loss]).all()
+    assert (
+        r.mean_prior_ce_loss > 0 and np.isfinite([r.mean_auc_score, r.sd_auc, r.mean_ce_loss]).all()
+    )
     per = r.per_stratum
     assert len(per) == r.n_strata and (per["status"] == "used").sum() == r.n_strata_used
-    assert per.loc[per["status"] != "used", "mean_auc_score"].isna().all()  # NaN only where explained
+    assert (
+        per.loc[per["status"] != "used", "mean_auc_score"].isna().all()
+    )  # NaN only where explained
     assert per.loc[per["status"] == "used", "mean_auc_score"].notna().all()
 
 
@@ -60,7 +87,9 @@ def test_label_folds_never_split_an_image(table):
     strata, keys = get_stratum_codes(table, ["label"])
     units = pd.factorize(table["image_id"])[0]
     q, m = table["q_sim"].to_numpy(), table["correct_sim"].to_numpy(np.float64)
-    folds = cross_validate_arrays(q, m, strata, len(keys), units, rng=np.random.default_rng(0)).folds
+    folds = cross_validate_arrays(
+        q, m, strata, len(keys), units, rng=np.random.default_rng(0)
+    ).folds
     assert (pd.DataFrame({"u": units, "f": folds}).groupby("u")["f"].nunique() == 1).all()
     assert stratified_cv(table, "sim", "sim", by="label").fold_unit == "image_id"
 

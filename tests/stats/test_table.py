@@ -37,7 +37,7 @@ def test_parquet_file_and_folder_of_shards(tmp_path, small_table):
 def test_missing_path_and_empty_folder(tmp_path):
     with pytest.raises(ScoresNotFoundError, match="no such Parquet"):
         load_scores(tmp_path / "nope.parquet")
-    with pytest.raises(ScoresNotFoundError, match="no \\*.parquet files"):
+    with pytest.raises(ScoresNotFoundError, match=r"no \*\.parquet files"):
         load_scores(tmp_path)
     assert issubclass(ScoresNotFoundError, FileNotFoundError)
 
@@ -45,14 +45,16 @@ def test_missing_path_and_empty_folder(tmp_path):
 def test_unreadable_parquet_names_the_file(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    with pytest.raises(ScoresTableError, match="bad.parquet"):
+    with pytest.raises(ScoresTableError, match=r"bad\.parquet"):
         load_scores(bad)
 
 
 def test_misspelt_column_suggests_close_names(small_table):
     with pytest.raises(ColumnNotFoundError, match="Did you mean: 'q_tv'") as info:
         prepare_scores(small_table, "q_tvv", "r34")
-    assert isinstance(info.value, KeyError) and "quality columns (q_*) are ['q_tv']" in str(info.value)
+    assert isinstance(info.value, KeyError) and "quality columns (q_*) are ['q_tv']" in str(
+        info.value
+    )
     with pytest.raises(ColumnNotFoundError, match="correct_r34"):
         prepare_scores(small_table, "tv", "r43")
     with pytest.raises(ColumnNotFoundError, match="'labels'"):
@@ -94,7 +96,9 @@ def test_missing_m_and_string_columns(small_table):
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_q_raises_or_is_dropped_and_counted(small_table, bad):
     small_table.loc[[2, 5], "q_tv"] = bad
-    with pytest.raises(ScoresTableError, match=r"2 non-finite values.*image_id='img0'.*nonfinite='drop'"):
+    with pytest.raises(
+        ScoresTableError, match=r"2 non-finite values.*image_id='img0'.*nonfinite='drop'"
+    ):
         prepare_scores(small_table, "tv", "r34", ["image_id"])
     data = prepare_scores(small_table, "tv", "r34", ["image_id"], nonfinite="drop")
     assert data.n_dropped_nonfinite == 2 and data.n_rows == len(small_table) - 2

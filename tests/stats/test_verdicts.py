@@ -8,15 +8,18 @@ from iqalign.stats import decide_verdict, run_verdicts, simulate_scores
 from .conftest import null_dag
 
 
-@pytest.mark.parametrize(("independent", "p", "ci", "verdict"), [
-    (True, 0.001, (0.2, 0.4), "contradicted"),
-    (True, 0.001, (0.02, 0.05), "contradicted"),  # detected but negligible: still contradicted
-    (True, 0.6, (-0.05, 0.04), "consistent"),
-    (True, 0.6, (-0.3, 0.35), "inconclusive"),
-    (False, 0.001, (0.2, 0.4), "consistent"),
-    (False, 0.6, (-0.05, 0.04), "inconclusive"),
-    (False, 0.6, (-0.3, 0.35), "inconclusive"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("independent", "p", "ci", "verdict"),
+    [
+        (True, 0.001, (0.2, 0.4), "contradicted"),
+        (True, 0.001, (0.02, 0.05), "contradicted"),  # detected but negligible: still contradicted
+        (True, 0.6, (-0.05, 0.04), "consistent"),
+        (True, 0.6, (-0.3, 0.35), "inconclusive"),
+        (False, 0.001, (0.2, 0.4), "consistent"),
+        (False, 0.6, (-0.05, 0.04), "inconclusive"),
+        (False, 0.6, (-0.3, 0.35), "inconclusive"),
+    ],
+)
 def test_rule(independent, p, ci, verdict):
     got, reason = decide_verdict(independent, p, ci, 0.05, 0.1)
     assert got == verdict and reason
@@ -37,7 +40,9 @@ def test_builtin_dag_rows_cover_every_plan_and_bind_patterns():
     assert yhat["stratifiers"] == "pred_*" and yhat["bound_stratifiers"] == "pred_sim"
     tested = rows[rows["verdict"] != "not tested"]
     assert (tested["p_holm"] >= tested["p_value"]).all()
-    assert set(tested["verdict"]) == {"consistent"}  # every claim there is 'connected' and dependence is real
+    assert set(tested["verdict"]) == {
+        "consistent"
+    }  # every claim there is 'connected' and dependence is real
 
 
 def test_missing_prediction_column_is_listed_not_fatal():
@@ -65,4 +70,6 @@ def test_cmh_verdicts_and_margins():
     r = run_verdicts(hypothesis, table, "sim", "sim", test="cmh")
     assert r.margin == 0.16 and r.test == "cmh"
     tiny = run_verdicts(hypothesis, table, "sim", "sim", margin=1e-6).rows.set_index("claim")
-    assert tiny.loc["Q _||_ M | X0", "verdict"] == "inconclusive"  # nothing fits inside a zero margin
+    assert (
+        tiny.loc["Q _||_ M | X0", "verdict"] == "inconclusive"
+    )  # nothing fits inside a zero margin

@@ -12,35 +12,38 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
+from functools import partial
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from iqalign.cli._common import console, err_console, handle_errors
+from iqalign.cli._stats_tables import print_results
 from iqalign.errors import DegenerateDataError
 
 __all__ = ["analyze", "simulate", "write_atomic"]
 
+BY_HELP = "Stratifier column(s), repeatable; 'corruption,severity' combines columns."
 NAME_HELP = "A built-in DAG name (see 'iqalign dag list') or a path to a .yaml / .dagitty file."
 
 
-class PenaltyChoice(str, Enum):
+class PenaltyChoice(StrEnum):
     l2 = "l2"
     none = "none"
     firth = "firth"
 
 
-class TestChoice(str, Enum):
+class TestChoice(StrEnum):
     score = "score"
     lr = "lr"
     cmh = "cmh"
 
 
-class LayoutChoice(str, Enum):
+class LayoutChoice(StrEnum):
     imagenet_c = "imagenet-c"
     iid = "iid"
 
@@ -56,164 +59,118 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _fmt(value: object, digits: int = 4) -> Text:
-    if isinstance(value, float):
-        return Text(f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}")
-    return Text(str(value))
-
-
-def _ci(pair: tuple[float, float]) -> Text:
-    return Text(f"[{pair[0]:.4f}, {pair[1]:.4f}]")
-
-
 @handle_errors
 def analyze(
-    scores: Path = typer.Argument(..., help="A scores table: Parquet file or folder of shards."),
-    q: str = typer.Option(..., "--q", help="Quality column (q_<metric>, or just <metric>)."),
-    m: str = typer.Option(..., "--m", help="Performance column (correct_<model>, or just <model>)."),
-    dag: str | None = typer.Option(None, "--dag", help=NAME_HELP + " Runs every testable claim."),
-    by: list[str] = typer.Option([], "--by", help="Stratifier column(s), repeatable; 'corruption,severity' combines."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for CSV/JSON results."),
-    penalty: PenaltyChoice = typer.Option(PenaltyChoice.l2, "--penalty", help="Logistic penalty."),
-    C: float = typer.Option(1.0, "--C", help="Inverse L2 strength (scikit-learn's C)."),
-    folds: int = typer.Option(5, "--folds", help="Folds of the stratified cross-validation."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
-    test: TestChoice = typer.Option(TestChoice.score, "--test", help="Conditional-independence test."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Level of tests (Holm-adjusted) and intervals."),
-    margin: float | None = typer.Option(None, "--margin", help="Equivalence margin of the verdicts."),
-    per_stratum: bool = typer.Option(False, "--per-stratum", help="Also write per-stratum tables."),
-    mixtures: bool = typer.Option(False, "--mixtures", help="Also run the p_c mixtures (needs clean rows)."),
-    drop_nonfinite: bool = typer.Option(False, "--drop-nonfinite", help="Drop and count rows with NaN/inf Q."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every split, fold and resample."),
+    scores: Annotated[
+        Path, typer.Argument(help="A scores table: Parquet file or folder of shards.")
+    ],
+    q: Annotated[str, typer.Option("--q", help="Quality column (q_<metric>, or <metric>).")],
+    m: Annotated[
+        str, typer.Option("--m", help="Performance column (correct_<model>, or <model>).")
+    ],
+    dag: Annotated[str | None, typer.Option(help=NAME_HELP + " Runs every testable claim.")] = None,
+    by: Annotated[list[str] | None, typer.Option(help=BY_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for CSV/JSON results.")] = None,
+    penalty: Annotated[PenaltyChoice, typer.Option(help="Logistic penalty.")] = PenaltyChoice.l2,
+    C: Annotated[float, typer.Option("--C", help="Inverse L2 strength (sklearn's C).")] = 1.0,
+    folds: Annotated[int, typer.Option(help="Folds of the stratified CV.")] = 5,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    test: Annotated[TestChoice, typer.Option(help="Independence test.")] = TestChoice.score,
+    alpha: Annotated[float, typer.Option(help="Level (Holm-adjusted) and 1 - CI level.")] = 0.05,
+    margin: Annotated[float | None, typer.Option(help="Equivalence margin of verdicts.")] = None,
+    per_stratum: Annotated[bool, typer.Option(help="Also write per-stratum tables.")] = False,
+    mixtures: Annotated[bool, typer.Option(help="Also run the p_c mixtures.")] = False,
+    drop_nonfinite: Annotated[bool, typer.Option(help="Drop and count NaN/inf Q.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of every split, fold and resample.")] = 0,
 ) -> None:
-    """Test whether quality Q predicts performance M: pooled, per group, within strata, per claim."""
+    """Does quality Q predict performance M? Pooled, per group, within strata, per claim."""
     from iqalign import stats
 
     frame = stats.load_scores(scores)
-    nonfinite = "drop" if drop_nonfinite else "raise"
-    common = {"nonfinite": nonfinite, "seed": seed}
-    results: dict[str, object] = {}
-    failed: dict[str, str] = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:  # fmt: skip
-
-        def step(key: str, description: str, run: Callable[[], object]) -> None:
-            task = progress.add_task(description, total=None)
-            try:
-                results[key] = run()
-            except DegenerateDataError as err:  # one analysis undefined: say so, run the others
-                failed[description] = str(err)
-                err_console.print(Text.assemble(("skipped ", "bold yellow"), f"{description}: {err}"))
-            finally:
-                progress.remove_task(task)
-
-        step("pooled", "pooled predictability", lambda: stats.predictability(
-            frame, q, m, penalty=penalty.value, C=C, n_boot=n_boot, **common))  # fmt: skip
-        if {"corruption", "severity", "image_id"} <= set(frame.columns):
-            step("groups", "group correlations (cluster bootstrap)", lambda: stats.group_correlations(
-                frame, q, m, n_boot=n_boot, **common))  # fmt: skip
-        for column in by:
-            step(f"cv:{column}", f"{folds}-fold CV within {column}", lambda c=column: stats.stratified_cv(
-                frame, q, m, c, n_folds=folds, penalty=penalty.value, C=C, per_stratum=per_stratum, **common))  # fmt: skip
-        for column in ["", *by]:
-            step(f"test:{column}", f"{test.value} test given {column or '(nothing)'}", lambda c=column: stats.ci_test(
-                frame, q, m, c, test=test.value, alpha=alpha, nonfinite=nonfinite))  # fmt: skip
-        if dag is not None:
-            step("verdicts", "verdicts", lambda: stats.run_verdicts(
-                dag, frame, q, m, test=test.value, alpha=alpha, margin=margin))  # fmt: skip
-        if mixtures:
-            step("mixtures", "p_c mixtures", lambda: stats.mixture_predictability(
-                frame, q, m, penalty=penalty.value, C=C, n_boot=min(n_boot, 200), seed=seed))  # fmt: skip
-    if not results:
-        raise DegenerateDataError("every analysis was undefined for these data (see the messages above)")
-    _print_all(results)
+    fit = {"penalty": penalty.value, "C": C}
+    common = {"nonfinite": "drop" if drop_nonfinite else "raise", "seed": seed}
+    tests = {"test": test.value, "alpha": alpha}
+    jobs = [
+        (
+            "pooled",
+            "pooled predictability",
+            partial(stats.predictability, frame, q, m, n_boot=n_boot, **fit, **common),
+        )
+    ]
+    if {"corruption", "severity", "image_id"} <= set(frame.columns):
+        jobs.append(
+            (
+                "groups",
+                "group correlations (cluster bootstrap)",
+                partial(stats.group_correlations, frame, q, m, n_boot=n_boot, **common),
+            )
+        )
+    for column in by or []:
+        run = partial(
+            stats.stratified_cv,
+            frame,
+            q,
+            m,
+            column,
+            n_folds=folds,
+            per_stratum=per_stratum,
+            **fit,
+            **common,
+        )
+        jobs.append((f"cv:{column}", f"{folds}-fold CV within {column}", run))
+    for column in ["", *(by or [])]:
+        run = partial(stats.ci_test, frame, q, m, column, nonfinite=common["nonfinite"], **tests)
+        jobs.append((f"test:{column}", f"{test.value} test given {column or '(nothing)'}", run))
+    if dag is not None:
+        jobs.append(
+            (
+                "verdicts",
+                "verdicts",
+                partial(stats.run_verdicts, dag, frame, q, m, margin=margin, **tests),
+            )
+        )
+    if mixtures:
+        jobs.append(
+            (
+                "mixtures",
+                "p_c mixtures",
+                partial(
+                    stats.mixture_predictability,
+                    frame,
+                    q,
+                    m,
+                    n_boot=min(n_boot, 200),
+                    seed=seed,
+                    **fit,
+                ),
+            )
+        )
+    results, failed = _run_jobs(jobs)
+    print_results(results)
     if out is not None:
         _write_all(results, failed, out)
         console.print(Text(f"wrote results to {out}/"))
 
 
-def _print_all(results: dict) -> None:
-    if "pooled" in results:
-        _print_pooled(results["pooled"])
-    if "groups" in results:
-        _print_groups(results["groups"])
-    cv = {k.removeprefix("cv:"): v for k, v in results.items() if k.startswith("cv:")}
-    if cv:
-        _print_cv(cv)
-    tests = {k.removeprefix("test:"): v for k, v in results.items() if k.startswith("test:")}
-    if tests:
-        _print_tests(tests)
-    if "verdicts" in results:
-        _print_verdicts(results["verdicts"])
-    if "mixtures" in results:
-        mix = results["mixtures"]
-        console.print(Text(f"Mixtures: mean AUC over {mix.n_variants} p_c variants {mix.mean_auc_score:.4f} "
-                           f"(SD {mix.sd_auc:.4f}); mean raw AUC of Q {mix.mean_raw_auc_score:.4f}"))  # fmt: skip
-
-
-def _table(title: str, *columns: str) -> Table:
-    return Table(*columns, title=title, box=None, title_justify="left", title_style="bold")
-
-
-def _print_pooled(r) -> None:
-    table = _table("Pooled predictability (80/20 split by image ID)", "Q", "M", "n train/test",
-                   "AUC [bootstrap CI]", "raw AUC of Q", "slope", "CE", "prior CE")  # fmt: skip
-    table.add_row(_fmt(r.q_column), _fmt(r.m_column), Text(f"{r.n_train}/{r.n_test}"),
-                  Text(f"{r.auc_score:.4f} {_ci(r.auc_bootstrap_ci)}"), _fmt(r.raw_auc_score),
-                  Text(f"{r.slope:+.4f}"), _fmt(r.ce_loss), _fmt(r.prior_ce_loss))  # fmt: skip
-    console.print(table)
-
-
-def _print_cv(cv: dict) -> None:
-    table = _table("Stratified cross-validation", "by", "strata used/all", "folds used/all", "skipped",
-                   "mean AUC (SD)", "raw AUC", "mean CE", "prior CE")  # fmt: skip
-    for name, r in cv.items():
-        skipped = ", ".join(f"{k} {v}" for k, v in r.skipped.items() if v) or "none"
-        table.add_row(_fmt(name), Text(f"{r.n_strata_used}/{r.n_strata}"), Text(f"{r.n_folds_used}/{r.n_folds_total}"),
-                      Text(skipped), Text(f"{r.mean_auc_score:.4f} ({r.sd_auc:.4f})"), _fmt(r.mean_raw_auc_score),
-                      _fmt(r.mean_ce_loss), _fmt(r.mean_prior_ce_loss))  # fmt: skip
-    console.print(table)
-
-
-def _print_groups(result) -> None:
-    title = (f"Group level: mean Q vs accuracy ({result.n_groups} groups; CI: cluster bootstrap over "
-             f"{result.unit}, {result.n_boot} resamples)")  # fmt: skip
-    table = _table(title, "scope", "method", "groups", "r", "p", "cluster CI", "group CI")
-    shown = result.correlations[~result.correlations["scope"].str.startswith("corruption=")]
-    for row in shown.itertuples():
-        table.add_row(_fmt(row.scope), _fmt(row.method), _fmt(row.n_groups), _fmt(row.r), _fmt(row.p_value),
-                      _ci((row.ci_low, row.ci_high)), _ci((row.group_ci_low, row.group_ci_high)))  # fmt: skip
-    console.print(table)
-    if len(shown) < len(result.correlations):
-        console.print(Text("(within-corruption correlations: see correlations.csv)", style="dim"))
-
-
-def _print_tests(tests: dict) -> None:
-    from iqalign.stats import holm_adjust
-
-    first = next(iter(tests.values()))
-    holm = holm_adjust([r.p_value for r in tests.values()])
-    table = _table(f"Conditional independence M _||_ Q | strata ({first.test} test)", "given",
-                   "strata used/all", "n used", "statistic", "p", "p (Holm)", "effect [CI]", "variance")  # fmt: skip
-    for (name, r), p_holm in zip(tests.items(), holm, strict=True):
-        table.add_row(_fmt(name or "(nothing)"), Text(f"{r.n_strata_used}/{r.n_strata}"), _fmt(r.n_rows_used),
-                      _fmt(r.statistic), _fmt(r.p_value), _fmt(float(p_holm)),
-                      Text(f"{r.effect:+.4f} {_ci(r.effect_ci)}"), _fmt(r.variance))  # fmt: skip
-    console.print(table)
-    console.print(Text(f"effect: {first.effect_name}", style="dim"))
-
-
-def _print_verdicts(result) -> None:
-    table = _table(f"Verdicts for DAG {result.dag} (alpha {result.alpha:g}, margin {result.margin:g})",
-                   "claim", "expected", "given", "p (Holm)", "effect [CI]", "verdict", "reason")  # fmt: skip
-    for row in result.rows.to_dict("records"):
-        tested = row["verdict"] != "not tested"
-        effect = f"{row['effect']:+.4f} [{row['effect_ci_low']:.4f}, {row['effect_ci_high']:.4f}]" if tested else ""
-        given = row.get("bound_stratifiers") if tested else row["stratifiers"]
-        table.add_row(_fmt(row["claim"]), _fmt(row["expected"] or ""), _fmt(given or ""),
-                      _fmt(float(row["p_holm"])) if tested else Text(""), Text(effect),
-                      _fmt(row["verdict"]), _fmt(row["reason"]))  # fmt: skip
-    console.print(table)
+def _run_jobs(jobs: list[tuple[str, str, Callable[[], object]]]) -> tuple[dict, dict]:
+    """Run each analysis with a spinner; an undefined one is reported and the others still run."""
+    results: dict[str, object] = {}
+    failed: dict[str, str] = {}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        for key, description, run in jobs:
+            task = progress.add_task(description, total=None)
+            try:
+                results[key] = run()
+            except DegenerateDataError as err:
+                failed[description] = str(err)
+                message = Text.assemble(("skipped ", "bold yellow"), f"{description}: {err}")
+                err_console.print(message)
+            finally:
+                progress.remove_task(task)
+    if not results:
+        raise DegenerateDataError("every analysis was undefined for these data (see above)")
+    return results, failed
 
 
 def _write_all(results: dict, failed: dict, out: Path) -> None:
@@ -231,7 +188,13 @@ def _write_all(results: dict, failed: dict, out: Path) -> None:
     cv = [v for k, v in results.items() if k.startswith("cv:")]
     if cv:
         frames["stratified"] = pd.concat([r.to_frame() for r in cv], ignore_index=True)
-        frames.update({f"per_stratum_{'_'.join(r.by)}": r.per_stratum for r in cv if r.per_stratum is not None})
+        frames.update(
+            {
+                f"per_stratum_{'_'.join(r.by)}": r.per_stratum
+                for r in cv
+                if r.per_stratum is not None
+            }
+        )
     tests = [v for k, v in results.items() if k.startswith("test:")]
     if tests:
         frames["citests"] = pd.concat([r.to_frame() for r in tests], ignore_index=True)
@@ -250,25 +213,29 @@ def _write_all(results: dict, failed: dict, out: Path) -> None:
 
 @handle_errors
 def simulate(
-    name: str = typer.Argument(..., help=NAME_HELP),
-    ids: int = typer.Option(1000, "--ids", help="Number of image IDs."),
-    out: Path = typer.Option(..., "--out", help="Parquet file to write."),
-    layout: LayoutChoice = typer.Option(LayoutChoice.imagenet_c, "--layout", help="imagenet-c: 76 rows per ID."),
-    strength: float = typer.Option(1.0, "--strength", help="Strength of every edge (per SD of the parent)."),
-    edge: list[str] = typer.Option([], "--edge", help="Per-edge strength, repeatable: 'X -> Q=0.5'."),
-    noise: float = typer.Option(1.0, "--noise", help="SD of each node's own noise."),
-    accuracy: float = typer.Option(0.7, "--accuracy", help="Accuracy M is centred on."),
-    labels: int = typer.Option(1000, "--labels", help="Number of classes."),
-    metric: str = typer.Option("sim", "--metric", help="Name of the quality column: q_<metric>."),
-    model: str = typer.Option("sim", "--model", help="Name of the model: correct_<model>, pred_<model>."),
-    seed: int = typer.Option(0, "--seed", help="Seed."),
+    name: Annotated[str, typer.Argument(help=NAME_HELP)],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    ids: Annotated[int, typer.Option(help="Number of image IDs.")] = 1000,
+    layout: Annotated[LayoutChoice, typer.Option(help="imagenet-c: 76 rows per ID; iid: one.")] = (
+        LayoutChoice.imagenet_c
+    ),
+    strength: Annotated[float, typer.Option(help="Every edge's strength, per SD of parent.")] = 1.0,
+    edge: Annotated[
+        list[str] | None, typer.Option(help="Per edge, repeatable: 'X -> Q=0.5'.")
+    ] = None,
+    noise: Annotated[float, typer.Option(help="SD of each node's own noise.")] = 1.0,
+    accuracy: Annotated[float, typer.Option(help="Accuracy M is centred on.")] = 0.7,
+    labels: Annotated[int, typer.Option(help="Number of classes.")] = 1000,
+    metric: Annotated[str, typer.Option(help="Quality column name: q_<metric>.")] = "sim",
+    model: Annotated[str, typer.Option(help="Model name: correct_<model>, pred_<model>.")] = "sim",
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Write a synthetic scores table drawn from a structural causal model over a DAG."""
     from iqalign.errors import SimulationError
     from iqalign.stats import simulate_scores
 
     strengths = {}
-    for item in edge:
+    for item in edge or []:
         text, sep, value = item.rpartition("=")
         try:
             strengths[text.strip()] = float(value)
@@ -277,13 +244,26 @@ def simulate(
         if not sep:
             raise SimulationError(f"--edge {item!r}: expected 'A -> B=<number>'")
     frame = simulate_scores(
-        name, ids, layout=layout.value, strength=strength, strengths=strengths, noise=noise,
-        accuracy=accuracy, n_labels=labels, metric=metric, model=model, seed=seed,
-    )  # fmt: skip
+        name,
+        ids,
+        layout=layout.value,
+        strength=strength,
+        strengths=strengths,
+        noise=noise,
+        accuracy=accuracy,
+        n_labels=labels,
+        metric=metric,
+        model=model,
+        seed=seed,
+    )
     write_atomic(out, lambda path: frame.to_parquet(path, index=False))
     info = frame.attrs["iqalign_simulation"]
-    console.print(Text(f"wrote {out}: {len(frame)} rows x {frame.shape[1]} columns "
-                       f"({', '.join(map(str, frame.columns))}); DAG {info['dag']}, seed {seed}"))  # fmt: skip
+    console.print(
+        Text(
+            f"wrote {out}: {len(frame)} rows x {frame.shape[1]} columns "
+            f"({', '.join(map(str, frame.columns))}); DAG {info['dag']}, seed {seed}"
+        )
+    )
     accuracy_column = next((c for c in frame.columns if c.startswith("correct_")), None)
     if accuracy_column:
         console.print(Text(f"accuracy of {accuracy_column}: {frame[accuracy_column].mean():.4f}"))

@@ -49,7 +49,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-
 from iqalign.errors import DegenerateDataError, ScoresTableError
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.auc import grouped_midranks
@@ -116,7 +115,9 @@ def ci_test(
     by = parse_by(by)
     frame = load_scores(table)
     use_cluster = test == "score" and cluster is not None and cluster not in by and cluster in frame
-    data = prepare_scores(frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite)
+    data = prepare_scores(
+        frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite
+    )
     strata, keys = get_stratum_codes(data.frame, by)
     clusters = pd.factorize(data.frame[cluster])[0] if use_cluster else None
     if clusters is not None and np.unique(clusters).size == clusters.size:
@@ -127,12 +128,19 @@ def ci_test(
         fields["variance"] = fields["variance"].replace("clusters", f"{cluster} clusters")
     accuracy = float(data.m.mean())
     return CITestResult(
-        test=test, by=by, q_column=data.q_column, m_column=data.m_column, n_rows=data.n_rows,
-        n_dropped_nonfinite=data.n_dropped_nonfinite, n_strata=len(keys),
-        effect_name=_EFFECT_NAMES[test], accuracy=accuracy,
+        test=test,
+        by=by,
+        q_column=data.q_column,
+        m_column=data.m_column,
+        n_rows=data.n_rows,
+        n_dropped_nonfinite=data.n_dropped_nonfinite,
+        n_strata=len(keys),
+        effect_name=_EFFECT_NAMES[test],
+        accuracy=accuracy,
         prior_ce_loss=float(-(accuracy * np.log(accuracy) + (1 - accuracy) * np.log1p(-accuracy))),
-        alpha=alpha, **fields,
-    )  # fmt: skip
+        alpha=alpha,
+        **fields,
+    )
 
 
 def _informative(q, m, strata, n_strata):
@@ -177,11 +185,17 @@ def _score_test(q, m, strata, n_strata, clusters, alpha):
     effect = score / info
     half = sps.norm.ppf(1 - alpha / 2) * np.sqrt(variance) / info
     return {
-        "n_rows_used": int(rows.sum()), "n_strata_used": int(usable.sum()), "skipped": skipped,
-        "statistic": float(z * z), "df": 1, "p_value": float(sps.chi2.sf(z * z, 1)),
-        "effect": float(effect), "effect_ci": (float(effect - half), float(effect + half)),
-        "variance": label, "notes": (),
-    }  # fmt: skip
+        "n_rows_used": int(rows.sum()),
+        "n_strata_used": int(usable.sum()),
+        "skipped": skipped,
+        "statistic": float(z * z),
+        "df": 1,
+        "p_value": float(sps.chi2.sf(z * z, 1)),
+        "effect": float(effect),
+        "effect_ci": (float(effect - half), float(effect + half)),
+        "variance": label,
+        "notes": (),
+    }
 
 
 def _lr_test(q, m, strata, n_strata, clusters, alpha):
@@ -209,13 +223,23 @@ def _lr_test(q, m, strata, n_strata, clusters, alpha):
     beta, se = float(fit.params[0]), float(fit.bse[0])
     lr = max(2.0 * (float(fit.llf) - float(model.loglike(np.zeros(1)))), 0.0)
     half = sps.norm.ppf(1 - alpha / 2) * se
-    notes = ("the conditional MLE looks infinite (Q separates M within strata)",) if abs(beta) > 15 else ()
+    notes = (
+        ("the conditional MLE looks infinite (Q separates M within strata)",)
+        if abs(beta) > 15
+        else ()
+    )
     return {
-        "n_rows_used": int(rows.sum()), "n_strata_used": int(usable.sum()), "skipped": skipped,
-        "statistic": lr, "df": 1, "p_value": float(sps.chi2.sf(lr, 1)), "effect": beta,
-        "effect_ci": (beta - half, beta + half), "variance": "model (observed information)",
+        "n_rows_used": int(rows.sum()),
+        "n_strata_used": int(usable.sum()),
+        "skipped": skipped,
+        "statistic": lr,
+        "df": 1,
+        "p_value": float(sps.chi2.sf(lr, 1)),
+        "effect": beta,
+        "effect_ci": (beta - half, beta + half),
+        "variance": "model (observed information)",
         "notes": notes,
-    }  # fmt: skip
+    }
 
 
 def _cmh_test(q, m, strata, n_strata, clusters, alpha):
@@ -223,7 +247,9 @@ def _cmh_test(q, m, strata, n_strata, clusters, alpha):
 
     n = np.bincount(strata, minlength=n_strata).astype(np.float64)
     upper = (grouped_midranks(q, strata) - 0.5) >= n[strata] / 2  # ties share a half
-    cells = np.bincount(strata * 4 + upper * 2 + (m == 0), minlength=4 * n_strata).reshape(n_strata, 2, 2)
+    cells = np.bincount(strata * 4 + upper * 2 + (m == 0), minlength=4 * n_strata).reshape(
+        n_strata, 2, 2
+    )
     k = cells[:, :, 0].sum(axis=1)
     in_upper = cells[:, 1, :].sum(axis=1)
     single = (k == 0) | (k == n)
@@ -236,13 +262,17 @@ def _cmh_test(q, m, strata, n_strata, clusters, alpha):
     test = table.test_null_odds(correction=False)
     low, high = table.oddsratio_pooled_confint(alpha=alpha)
     return {
-        "n_rows_used": int(n[usable].sum()), "n_strata_used": int(usable.sum()), "skipped": skipped,
-        "statistic": float(test.statistic), "df": 1, "p_value": float(test.pvalue),
+        "n_rows_used": int(n[usable].sum()),
+        "n_strata_used": int(usable.sum()),
+        "skipped": skipped,
+        "statistic": float(test.statistic),
+        "df": 1,
+        "p_value": float(test.pvalue),
         "effect": float(np.log(table.oddsratio_pooled)),
         "effect_ci": (float(np.log(low)), float(np.log(high))),
         "variance": "model (rows independent within strata)",
         "notes": ("Q split at each stratum's median; tied values stay together",),
-    }  # fmt: skip
+    }
 
 
 def holm_adjust(p_values: Sequence[float]) -> np.ndarray:

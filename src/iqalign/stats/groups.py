@@ -52,7 +52,13 @@ from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
 
-__all__ = ["CI_METHODS", "METHODS", "GroupCorrelationResult", "correlate_rows", "group_correlations"]
+__all__ = [
+    "CI_METHODS",
+    "METHODS",
+    "GroupCorrelationResult",
+    "correlate_rows",
+    "group_correlations",
+]
 
 METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall")
 CI_METHODS: tuple[str, ...] = ("basic-z", "percentile")
@@ -116,17 +122,41 @@ def group_correlations(
     for scope, members in scopes.items():
         for method in METHODS:
             samples = cluster[(scope, method)]
-            rows.append(_row(scope, method, mean_q[members], accuracy[members], samples, ci_method, alpha, rng))
-    notes = [f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
-             "group_ci_*: groups resampled as if independent; p-values treat groups as independent"]  # fmt: skip
+            rows.append(
+                _row(
+                    scope,
+                    method,
+                    mean_q[members],
+                    accuracy[members],
+                    samples,
+                    ci_method,
+                    alpha,
+                    rng,
+                )
+            )
+    notes = [
+        f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
+        "group_ci_*: groups resampled as if independent; p-values treat groups as independent"
+    ]
     if not include_clean and "corruption" in by:
         notes.append("clean rows (corruption 'none') left out")
     return GroupCorrelationResult(
-        q_column=data.q_column, m_column=data.m_column, by=by, unit=unit, n_rows=data.n_rows,
-        n_units=n_units, n_groups=n_groups, n_dropped_nonfinite=data.n_dropped_nonfinite,
-        include_clean=include_clean, n_boot=n_boot, alpha=alpha, ci_method=ci_method, groups=summary,
-        correlations=pd.DataFrame(rows), notes=tuple(notes),
-    )  # fmt: skip
+        q_column=data.q_column,
+        m_column=data.m_column,
+        by=by,
+        unit=unit,
+        n_rows=data.n_rows,
+        n_units=n_units,
+        n_groups=n_groups,
+        n_dropped_nonfinite=data.n_dropped_nonfinite,
+        include_clean=include_clean,
+        n_boot=n_boot,
+        alpha=alpha,
+        ci_method=ci_method,
+        groups=summary,
+        correlations=pd.DataFrame(rows),
+        notes=tuple(notes),
+    )
 
 
 def _per_unit_sums(units, groups, q, m, n_units, n_groups):
@@ -142,7 +172,11 @@ def _per_unit_sums(units, groups, q, m, n_units, n_groups):
 
 
 def _means(totals: np.ndarray, n_groups: int):
-    count, sum_q, sum_m = totals[..., :n_groups], totals[..., n_groups : 2 * n_groups], totals[..., 2 * n_groups :]
+    count, sum_q, sum_m = (
+        totals[..., :n_groups],
+        totals[..., n_groups : 2 * n_groups],
+        totals[..., 2 * n_groups :],
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return count, sum_q / count, sum_m / count
 
@@ -163,13 +197,17 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng):
     out = {(s, meth): np.empty(n_boot) for s in scopes for meth in METHODS}
     for start in range(0, n_boot, _CHUNK):
         size = min(_CHUNK, n_boot - start)
-        draws = rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
+        draws = (
+            rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
+        )
         counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
         for scope, members in scopes.items():
             for method in METHODS:
-                out[(scope, method)][start : start + size] = correlate_rows(mean_q[:, members], accuracy[:, members], method)
+                out[(scope, method)][start : start + size] = correlate_rows(
+                    mean_q[:, members], accuracy[:, members], method
+                )
     return out
 
 
@@ -211,11 +249,15 @@ def _row(scope, method, mean_q, accuracy, cluster_samples, ci_method, alpha, rng
     if np.ptp(mean_q) == 0 or np.ptp(accuracy) == 0:
         which = "mean Q" if np.ptp(mean_q) == 0 else "accuracy"
         if scope == "all":
-            raise DegenerateDataError(f"{which} is the same in every group: correlations are undefined")
+            raise DegenerateDataError(
+                f"{which} is the same in every group: correlations are undefined"
+            )
         r = p = float("nan")
         note = f"{which} constant across the groups of this scope: correlation undefined"
     else:
-        test = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}[method]
+        test = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}[
+            method
+        ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = test(mean_q, accuracy)
@@ -224,16 +266,26 @@ def _row(scope, method, mean_q, accuracy, cluster_samples, ci_method, alpha, rng
     group_samples = correlate_rows(mean_q[draws], accuracy[draws], method)
     invalid = int((~np.isfinite(cluster_samples)).sum())
     if invalid and not note:
-        note = f"{invalid} of {cluster_samples.size} cluster resamples left the correlation undefined and were left out"
+        note = (
+            f"{invalid} of {cluster_samples.size} cluster resamples left the correlation "
+            "undefined and were left out"
+        )
     finite = cluster_samples[np.isfinite(cluster_samples)]
-    row.update(r=r, abs_r=abs(r), p_value=p, cluster_shift=float(finite.mean() - r) if finite.size else np.nan)
+    row.update(
+        r=r,
+        abs_r=abs(r),
+        p_value=p,
+        cluster_shift=float(finite.mean() - r) if finite.size else np.nan,
+    )
     row["ci_low"], row["ci_high"] = _interval(cluster_samples, r, alpha, ci_method)
     row["group_ci_low"], row["group_ci_high"] = _interval(group_samples, r, alpha, ci_method)
     row["note"] = note
     return row
 
 
-def _interval(samples: np.ndarray, estimate: float, alpha: float, method: str) -> tuple[float, float]:
+def _interval(
+    samples: np.ndarray, estimate: float, alpha: float, method: str
+) -> tuple[float, float]:
     low, high = percentile_ci(samples, alpha)
     if method == "percentile" or not np.isfinite(estimate):
         return low, high

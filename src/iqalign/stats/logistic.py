@@ -101,10 +101,14 @@ def fit_grouped_logistic(
     with np.errstate(divide="ignore", invalid="ignore"):
         start = np.log(n1 / (n - n1))  # the intercept-only fit: a good, always-finite start
     params = np.vstack([np.where(active, start, 0.0), np.zeros(n_groups)])
-    params, converged, n_iter = _newton(z, yy, g, n_groups, active, constant, penalty, C, params, max_iter, tol)
+    params, converged, n_iter = _newton(
+        z, yy, g, n_groups, active, constant, penalty, C, params, max_iter, tol
+    )
     intercept = np.where(active, params[0], np.nan)
     slope = np.where(active, params[1], np.nan)
-    return LogisticFits(intercept, slope, center, scale, active, two_class, separated, constant, converged, n_iter)
+    return LogisticFits(
+        intercept, slope, center, scale, active, two_class, separated, constant, converged, n_iter
+    )
 
 
 def _standardisation(x, groups, n, n_groups):
@@ -140,7 +144,9 @@ def _newton(z, y, g, n_groups, active, constant, penalty, C, params, max_iter, t
     halvings = np.zeros(n_groups, dtype=np.int64)
     n_iter = 0
     while n_iter < max_iter:
-        objective, gradient, hessian = _derivatives(z, y, g, n_groups, params, constant, penalty, ridge)
+        objective, gradient, hessian = _derivatives(
+            z, y, g, n_groups, params, constant, penalty, ridge
+        )
         worse = active & (objective > previous_objective + 1e-12 * np.abs(previous_objective))
         worse &= halvings < _MAX_HALVINGS
         if worse.any():  # back off half-way towards the previous point, for those groups only

@@ -91,7 +91,9 @@ class _RowIndex:
         kind_code, kinds = pd.factorize(frame["corruption"].astype(str))
         severity = frame["severity"].to_numpy(np.int64)
         if severity.min() < 0:
-            raise ScoresTableError("column 'severity' has negative values; clean rows have severity 0")
+            raise ScoresTableError(
+                "column 'severity' has negative values; clean rows have severity 0"
+            )
         span = int(severity.max()) + 1
         keys = (id_code.astype(np.int64) * len(kinds) + kind_code) * span + severity
         order = np.argsort(keys, kind="stable")  # the first of duplicate rows wins
@@ -104,12 +106,18 @@ class _RowIndex:
         names = [k for k in self.kinds if k != _CLEAN] if corruptions is None else list(corruptions)
         kind = np.full(n_ids, _CLEAN, dtype=object)
         severity = np.zeros(n_ids, dtype=np.int64)
-        corrupted = rng.permutation(n_ids)[: int(round(p_c * n_ids))]
+        corrupted = rng.permutation(n_ids)[: round(p_c * n_ids)]
         if corrupted.size:
             if not names:
-                raise ScoresTableError("the table has no corrupted rows to mix in (only corruption 'none')")
-            kind[corrupted] = np.asarray(sorted(names), dtype=object)[rng.integers(0, len(names), corrupted.size)]
-            severity[corrupted] = np.asarray(severities)[rng.integers(0, len(severities), corrupted.size)]
+                raise ScoresTableError(
+                    "the table has no corrupted rows to mix in (only corruption 'none')"
+                )
+            kind[corrupted] = np.asarray(sorted(names), dtype=object)[
+                rng.integers(0, len(names), corrupted.size)
+            ]
+            severity[corrupted] = np.asarray(severities)[
+                rng.integers(0, len(severities), corrupted.size)
+            ]
         lookup = {name: code for code, name in enumerate(self.kinds)}
         kind_code = np.array([lookup.get(k, -1) for k in kind], dtype=np.int64)
         wanted = (np.arange(n_ids) * len(self.kinds) + kind_code) * self.n_severities + severity
@@ -119,8 +127,9 @@ class _RowIndex:
             i = int(np.flatnonzero(~found)[0])
             raise ScoresTableError(
                 f"{int((~found).sum())} image IDs lack the row the mixture needs, e.g. "
-                f"image_id={self.ids[i]!r} corruption={kind[i]!r} severity={severity[i]}; a mixture "
-                "needs the clean row and every corruption at the chosen severities for every image ID"
+                f"image_id={self.ids[i]!r} corruption={kind[i]!r} severity={severity[i]}; a "
+                "mixture needs the clean row and every corruption at the chosen severities for "
+                "every image ID"
             )
         return self.rows[at]
 
@@ -144,21 +153,34 @@ def mixture_predictability(
     for p_c, rng in zip(p_values, children, strict=True):
         variant = frame.iloc[index.draw(p_c, (1, 2, 3), None, rng)]
         result = predictability(variant, q, m, penalty=penalty, C=C, n_boot=n_boot, seed=rng)
-        rows.append({
-            "p_c": p_c, "n_rows": result.n_rows, "n_corrupted": int((variant["corruption"].astype(str) != _CLEAN).sum()),
-            "auc_score": result.auc_score, "auc_ci_low": result.auc_bootstrap_ci[0],
-            "auc_ci_high": result.auc_bootstrap_ci[1], "raw_auc_score": result.raw_auc_score,
-            "slope_sign": result.slope_sign, "ce_loss": result.ce_loss, "prior_ce_loss": result.prior_ce_loss,
-            "test_accuracy": result.test_accuracy,
-        })  # fmt: skip
+        rows.append(
+            {
+                "p_c": p_c,
+                "n_rows": result.n_rows,
+                "n_corrupted": int((variant["corruption"].astype(str) != _CLEAN).sum()),
+                "auc_score": result.auc_score,
+                "auc_ci_low": result.auc_bootstrap_ci[0],
+                "auc_ci_high": result.auc_bootstrap_ci[1],
+                "raw_auc_score": result.raw_auc_score,
+                "slope_sign": result.slope_sign,
+                "ce_loss": result.ce_loss,
+                "prior_ce_loss": result.prior_ce_loss,
+                "test_accuracy": result.test_accuracy,
+            }
+        )
     variants = pd.DataFrame(rows)
     auc = variants["auc_score"].to_numpy()
     return MixtureResult(
-        q_column=result.q_column, m_column=result.m_column, penalty=penalty, n_variants=len(rows),
-        n_ids=result.n_rows, mean_auc_score=float(auc.mean()),
+        q_column=result.q_column,
+        m_column=result.m_column,
+        penalty=penalty,
+        n_variants=len(rows),
+        n_ids=result.n_rows,
+        mean_auc_score=float(auc.mean()),
         sd_auc=float(auc.std(ddof=1)) if auc.size > 1 else 0.0,
         mean_raw_auc_score=float(variants["raw_auc_score"].mean()),
         mean_ce_loss=float(variants["ce_loss"].mean()),
-        mean_prior_ce_loss=float(variants["prior_ce_loss"].mean()), variants=variants,
+        mean_prior_ce_loss=float(variants["prior_ce_loss"].mean()),
+        variants=variants,
         notes=("auc_ci_*: bootstrap over test image IDs within each variant",),
-    )  # fmt: skip
+    )

@@ -105,10 +105,19 @@ def predictability(
     data = prepare_scores(table, q, m, [unit], nonfinite=nonfinite)
     units = pd.factorize(data.frame[unit])[0]
     return predictability_arrays(
-        data.q, data.m, units, q_column=data.q_column, m_column=data.m_column, penalty=penalty,
-        C=C, test_size=test_size, n_boot=n_boot, alpha=alpha, rng=np.random.default_rng(seed),
+        data.q,
+        data.m,
+        units,
+        q_column=data.q_column,
+        m_column=data.m_column,
+        penalty=penalty,
+        C=C,
+        test_size=test_size,
+        n_boot=n_boot,
+        alpha=alpha,
+        rng=np.random.default_rng(seed),
         n_dropped_nonfinite=data.n_dropped_nonfinite,
-    )  # fmt: skip
+    )
 
 
 def predictability_arrays(
@@ -151,22 +160,40 @@ def predictability_arrays(
         "the bootstrap holds the fitted model fixed (test-set sampling error only)",
     ]
     if boot["invalid"]:
-        notes.append(f"{boot['invalid']} of {n_boot} bootstrap resamples had one class and were left out")
+        notes.append(
+            f"{boot['invalid']} of {n_boot} bootstrap resamples had one class and were left out"
+        )
     return PredictabilityResult(
-        q_column=q_column, m_column=m_column, penalty=penalty, C=C if penalty == "l2" else None,
-        n_rows=int(q.size), n_train=int(train.sum()), n_test=int(test.sum()),
-        n_ids_train=int(np.unique(units[train]).size), n_ids_test=int(np.unique(units[test]).size),
-        n_dropped_nonfinite=n_dropped_nonfinite, train_accuracy=prior, test_accuracy=float(y.mean()),
-        intercept=float(fits.intercept[0]), slope=slope, slope_sign=int(np.sign(slope)),
-        auc_score=delong.auc, auc_delong_ci=(delong.low, delong.high),
-        auc_bootstrap_ci=percentile_ci(boot["auc"], alpha), raw_auc_score=raw,
-        oriented_auc_score=max(raw, 1.0 - raw), ce_loss=float(loss.mean()),
-        ce_bootstrap_ci=percentile_ci(boot["ce"], alpha), prior_ce_loss=float(prior_loss.mean()),
+        q_column=q_column,
+        m_column=m_column,
+        penalty=penalty,
+        C=C if penalty == "l2" else None,
+        n_rows=int(q.size),
+        n_train=int(train.sum()),
+        n_test=int(test.sum()),
+        n_ids_train=int(np.unique(units[train]).size),
+        n_ids_test=int(np.unique(units[test]).size),
+        n_dropped_nonfinite=n_dropped_nonfinite,
+        train_accuracy=prior,
+        test_accuracy=float(y.mean()),
+        intercept=float(fits.intercept[0]),
+        slope=slope,
+        slope_sign=int(np.sign(slope)),
+        auc_score=delong.auc,
+        auc_delong_ci=(delong.low, delong.high),
+        auc_bootstrap_ci=percentile_ci(boot["auc"], alpha),
+        raw_auc_score=raw,
+        oriented_auc_score=max(raw, 1.0 - raw),
+        ce_loss=float(loss.mean()),
+        ce_bootstrap_ci=percentile_ci(boot["ce"], alpha),
+        prior_ce_loss=float(prior_loss.mean()),
         prior_ce_bootstrap_ci=percentile_ci(boot["prior"], alpha),
         ce_gain=float(prior_loss.mean() - loss.mean()),
         ce_gain_bootstrap_ci=percentile_ci(boot["prior"] - boot["ce"], alpha),
-        n_boot=n_boot, alpha=alpha, notes=tuple(notes),
-    )  # fmt: skip
+        n_boot=n_boot,
+        alpha=alpha,
+        notes=tuple(notes),
+    )
 
 
 def _check_pooled(q: np.ndarray, m: np.ndarray, q_column: str, m_column: str) -> None:
@@ -203,11 +230,13 @@ def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
     codes, unit = np.unique(units, return_inverse=True)
     n_units = codes.size
     unit = unit.ravel()
-    per_unit = np.vstack([
-        np.bincount(unit, minlength=n_units).astype(np.float64),
-        np.bincount(unit, weights=loss, minlength=n_units),
-        np.bincount(unit, weights=prior_loss, minlength=n_units),
-    ])  # fmt: skip
+    per_unit = np.vstack(
+        [
+            np.bincount(unit, minlength=n_units).astype(np.float64),
+            np.bincount(unit, weights=loss, minlength=n_units),
+            np.bincount(unit, weights=prior_loss, minlength=n_units),
+        ]
+    )
     auc_of = weighted_auc(y, eta)
     out = {"auc": np.empty(n_boot), "ce": np.empty(n_boot), "prior": np.empty(n_boot)}
     for start in range(0, n_boot, _BOOT_CHUNK):
@@ -226,4 +255,8 @@ def _resample_counts(n_units: int, size: int, rng: np.random.Generator) -> np.nd
     """``size`` bootstrap resamples of ``n_units`` clusters, as multiplicities (size x n_units)."""
     draws = rng.integers(0, n_units, size=(size, n_units))
     draws += (np.arange(size) * n_units)[:, None]
-    return np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units).astype(np.float64)
+    return (
+        np.bincount(draws.ravel(), minlength=size * n_units)
+        .reshape(size, n_units)
+        .astype(np.float64)
+    )

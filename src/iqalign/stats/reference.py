@@ -50,12 +50,20 @@ def sklearn_cross_validate(
         idx = order[bounds[stratum] : bounds[stratum + 1]]
         for fold in range(n_folds):
             test, train = idx[folds[idx] == fold], idx[folds[idx] != fold]
-            row = {"stratum": int(stratum), "fold": fold, "status": _skip(q, m, train, test, penalty)}
+            row = {
+                "stratum": int(stratum),
+                "fold": fold,
+                "status": _skip(q, m, train, test, penalty),
+            }
             if row["status"] == "used":
                 scaler = StandardScaler().fit(q[train, None])
-                model = LogisticRegression(C=np.inf if penalty == "none" else C, tol=tol, max_iter=max_iter)
+                model = LogisticRegression(
+                    C=np.inf if penalty == "none" else C, tol=tol, max_iter=max_iter
+                )
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # ConvergenceWarning: counted by the caller if needed
+                    warnings.simplefilter(
+                        "ignore"
+                    )  # ConvergenceWarning: counted by the caller if needed
                     model.fit(scaler.transform(q[train, None]), m[train])
                 x_test = scaler.transform(q[test, None])
                 prior = float(m[train].mean())

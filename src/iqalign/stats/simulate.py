@@ -51,10 +51,22 @@ if TYPE_CHECKING:
 __all__ = ["IMAGENET_C_CORRUPTIONS", "LAYOUTS", "SEVERITIES", "simulate_scores"]
 
 IMAGENET_C_CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
-    "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast",
-    "elastic_transform", "pixelate", "jpeg_compression",
-)  # fmt: skip
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 LAYOUTS: tuple[str, ...] = ("imagenet-c", "iid")
 DESIGN_COLUMNS: tuple[str, ...] = ("image_id", "label", "corruption", "severity")
@@ -92,11 +104,17 @@ def simulate_scores(
     values, notes = _draw_nodes(dag, design, weights, noise, accuracy, deterministic, rng)
     frame = _assemble(dag, design, values, metric, model, n_labels, rng, notes)
     frame.attrs["iqalign_simulation"] = {
-        "dag": dag.name, "n_ids": n_ids, "layout": layout, "strength": strength,
-        "strengths": dict(strengths or {}), "noise": noise, "accuracy": accuracy,
-        "deterministic": deterministic, "seed": seed if isinstance(seed, int) else None,
+        "dag": dag.name,
+        "n_ids": n_ids,
+        "layout": layout,
+        "strength": strength,
+        "strengths": dict(strengths or {}),
+        "noise": noise,
+        "accuracy": accuracy,
+        "deterministic": deterministic,
+        "seed": seed if isinstance(seed, int) else None,
         "notes": notes,
-    }  # fmt: skip
+    }
     return frame
 
 
@@ -108,12 +126,16 @@ def _check_settings(n_ids, layout, noise, accuracy, n_labels) -> None:
     if not 0.0 < accuracy < 1.0:
         raise SimulationError(f"accuracy must be strictly between 0 and 1, got {accuracy}")
     if n_labels < 2:
-        raise SimulationError(f"n_labels must be at least 2 (a wrong prediction needs a class), got {n_labels}")
+        raise SimulationError(
+            f"n_labels must be at least 2 (a wrong prediction needs a class), got {n_labels}"
+        )
     if noise < 0:
         raise SimulationError(f"noise must be non-negative, got {noise}")
 
 
-def _design(n_ids: int, layout: str, n_labels: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _design(
+    n_ids: int, layout: str, n_labels: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Row-level design codes: image, label, condition (0 = clean), corruption, severity."""
     if layout == "imagenet-c":
         image = np.repeat(np.arange(n_ids), _N_CONDITIONS)
@@ -124,10 +146,17 @@ def _design(n_ids: int, layout: str, n_labels: int, rng: np.random.Generator) ->
     label_of_image = rng.permutation(n_ids) % n_labels
     corruption = np.where(condition == 0, 0, (condition - 1) // len(SEVERITIES) + 1)
     severity = np.where(condition == 0, 0, (condition - 1) % len(SEVERITIES) + 1)
-    return {"image": image, "label": label_of_image[image], "corruption": corruption, "severity": severity}
+    return {
+        "image": image,
+        "label": label_of_image[image],
+        "corruption": corruption,
+        "severity": severity,
+    }
 
 
-def _edge_weights(dag: Dag, strength: float, strengths: Mapping[str, float]) -> dict[tuple[str, str], float]:
+def _edge_weights(
+    dag: Dag, strength: float, strengths: Mapping[str, float]
+) -> dict[tuple[str, str], float]:
     weights = {(e.source, e.target): float(strength) for e in dag.edges}
     for text, value in strengths.items():
         parts = [p.strip() for p in str(text).split("->")]
@@ -141,10 +170,16 @@ def _edge_weights(dag: Dag, strength: float, strengths: Mapping[str, float]) -> 
     return weights
 
 
-def _design_signal(column: str, design: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def _design_signal(
+    column: str, design: dict[str, np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
     if column == "severity":
         return -design["severity"].astype(np.float64)
-    codes = {"image_id": design["image"], "label": design["label"], "corruption": design["corruption"]}[column]
+    codes = {
+        "image_id": design["image"],
+        "label": design["label"],
+        "corruption": design["corruption"],
+    }[column]
     effect = rng.normal(size=int(codes.max()) + 1)
     if column == "corruption":
         effect[0] = 0.0  # clean
@@ -168,8 +203,10 @@ def _draw_nodes(dag, design, weights, noise, accuracy, deterministic, rng):
         if node.column in DESIGN_COLUMNS:
             values[name] = _design_signal(node.column, design, rng)
             if parents:
-                notes.append(f"{name} takes column {node.column!r} from the layout: edges from "
-                             f"{', '.join(parents)} into it are not simulated")  # fmt: skip
+                notes.append(
+                    f"{name} takes column {node.column!r} from the layout: edges from "
+                    f"{', '.join(parents)} into it are not simulated"
+                )
             continue
         if node.role == "selection":
             values[name] = np.zeros(n)
@@ -200,13 +237,21 @@ def _output_name(column: str, metric: str, model: str) -> str:
 def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.DataFrame:
     n_images = int(design["image"].max()) + 1
     width = max(6, len(str(n_images - 1)))
-    frame = pd.DataFrame({
-        "image_id": pd.Categorical.from_codes(design["image"], [f"sim{i:0{width}d}" for i in range(n_images)]),
-        "label": design["label"].astype(np.int64),
-        "corruption": pd.Categorical.from_codes(design["corruption"], ("none", *IMAGENET_C_CORRUPTIONS)),
-        "severity": design["severity"].astype(np.int64),
-    })  # fmt: skip
-    mapped = [n for n in dag.nodes if n.column and n.column not in DESIGN_COLUMNS and n.role != "latent"]
+    frame = pd.DataFrame(
+        {
+            "image_id": pd.Categorical.from_codes(
+                design["image"], [f"sim{i:0{width}d}" for i in range(n_images)]
+            ),
+            "label": design["label"].astype(np.int64),
+            "corruption": pd.Categorical.from_codes(
+                design["corruption"], ("none", *IMAGENET_C_CORRUPTIONS)
+            ),
+            "severity": design["severity"].astype(np.int64),
+        }
+    )
+    mapped = [
+        n for n in dag.nodes if n.column and n.column not in DESIGN_COLUMNS and n.role != "latent"
+    ]
     names = [_output_name(n.column, metric, model) for n in mapped]
     performance = None
     for node, out in zip(mapped, names, strict=True):
@@ -220,7 +265,9 @@ def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.Da
             frame[out] = values[node.name]
     predictions = [n for n in mapped if n.column.startswith("pred_")]
     if predictions and performance is not None:
-        wrong = (design["label"] + 1 + rng.integers(0, n_labels - 1, design["label"].size)) % n_labels
+        wrong = (
+            design["label"] + 1 + rng.integers(0, n_labels - 1, design["label"].size)
+        ) % n_labels
         frame["pred_" + performance[0].removeprefix("correct_")] = np.where(
             performance[1] == 1, design["label"], wrong
         ).astype(np.int64)

@@ -36,7 +36,7 @@ def split_by_unit(units: np.ndarray, test_size: float, rng: np.random.Generator)
         raise DegenerateDataError(
             f"a train/test split by image ID needs at least 2 image IDs; the table has {n_units}"
         )
-    n_test = min(max(int(round(test_size * n_units)), 1), n_units - 1)
+    n_test = min(max(round(test_size * n_units), 1), n_units - 1)
     in_test = np.zeros(n_units, dtype=bool)
     in_test[rng.permutation(n_units)[:n_test]] = True
     return in_test[inverse.ravel()]

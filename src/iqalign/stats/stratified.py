@@ -46,11 +46,23 @@ from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
 from iqalign.stats.splits import assign_folds
 from iqalign.stats.table import get_stratum_codes, prepare_scores
 
-__all__ = ["FOLD_STATUS", "FoldScores", "StratifiedCVResult", "cross_validate_arrays", "parse_by", "stratified_cv"]
+__all__ = [
+    "FOLD_STATUS",
+    "FoldScores",
+    "StratifiedCVResult",
+    "cross_validate_arrays",
+    "parse_by",
+    "stratified_cv",
+]
 
 FOLD_STATUS: tuple[str, ...] = (
-    "used", "single_class_stratum", "empty", "train_single_class", "test_single_class", "separated",
-)  # fmt: skip
+    "used",
+    "single_class_stratum",
+    "empty",
+    "train_single_class",
+    "test_single_class",
+    "separated",
+)
 
 
 def parse_by(by: str | Sequence[str]) -> tuple[str, ...]:
@@ -138,13 +150,22 @@ def stratified_cv(
     if not by:
         raise ValueError("by names no column; give one or more stratifier columns")
     fold_unit = unit if unit is not None and unit not in by else None
-    data = prepare_scores(table, q, m, [*by, *([fold_unit] if fold_unit else [])], nonfinite=nonfinite)
+    data = prepare_scores(
+        table, q, m, [*by, *([fold_unit] if fold_unit else [])], nonfinite=nonfinite
+    )
     strata, keys = get_stratum_codes(data.frame, by)
     units = pd.factorize(data.frame[fold_unit])[0] if fold_unit else None
     scores = cross_validate_arrays(
-        data.q, data.m, strata, len(keys), units, n_folds=n_folds, penalty=penalty, C=C,
+        data.q,
+        data.m,
+        strata,
+        len(keys),
+        units,
+        n_folds=n_folds,
+        penalty=penalty,
+        C=C,
         rng=np.random.default_rng(seed),
-    )  # fmt: skip
+    )
     return _summarise(data, by, keys, strata, scores, penalty, C, fold_unit or "row", per_stratum)
 
 
@@ -168,11 +189,15 @@ def cross_validate_arrays(
     positives = np.bincount(strata, weights=m, minlength=n_strata)
     two_class = (positives > 0) & (positives < size)
     eta = np.zeros(q.size)
-    per_fit = {k: np.zeros(n_fit, dtype=bool) for k in ("fitted", "separated", "constant", "converged")}
+    per_fit = {
+        k: np.zeros(n_fit, dtype=bool) for k in ("fitted", "separated", "constant", "converged")
+    }
     slope = np.full(n_fit, np.nan)
     for fold in range(n_folds):
         train = (folds != fold) & two_class[strata]
-        fits = fit_grouped_logistic(q[train], m[train], strata[train], n_strata, penalty=penalty, C=C)
+        fits = fit_grouped_logistic(
+            q[train], m[train], strata[train], n_strata, penalty=penalty, C=C
+        )
         test = (folds == fold) & two_class[strata]
         eta[test] = np.nan_to_num(fits.decision_function(q[test], strata[test]))
         at = np.arange(n_strata) * n_folds + fold
@@ -192,9 +217,18 @@ def cross_validate_arrays(
         prior = train_pos / train_n
         prior_ce = -(test_pos * np.log(prior) + (n_test - test_pos) * np.log1p(-prior)) / n_test
     return FoldScores(
-        n_folds, folds, status, auc, raw, np.where(used, ce, np.nan), np.where(used, prior_ce, np.nan),
-        np.where(used, slope, np.nan), n_test, used & per_fit["constant"], per_fit["converged"] | ~used,
-    )  # fmt: skip
+        n_folds,
+        folds,
+        status,
+        auc,
+        raw,
+        np.where(used, ce, np.nan),
+        np.where(used, prior_ce, np.nan),
+        np.where(used, slope, np.nan),
+        n_test,
+        used & per_fit["constant"],
+        per_fit["converged"] | ~used,
+    )
 
 
 def _status(two_class, n_test, test_pos, train_n, train_pos, per_fit) -> np.ndarray:
@@ -212,11 +246,15 @@ def _status(two_class, n_test, test_pos, train_n, train_pos, per_fit) -> np.ndar
     return status
 
 
-def _summarise(data, by, keys, strata, scores, penalty, C, fold_unit, per_stratum) -> StratifiedCVResult:
+def _summarise(
+    data, by, keys, strata, scores, penalty, C, fold_unit, per_stratum
+) -> StratifiedCVResult:
     used = scores.used
     n_strata = len(keys)
     if not used.any():
-        counts = {FOLD_STATUS[c]: int((scores.status == c).sum()) for c in range(1, len(FOLD_STATUS))}
+        counts = {
+            FOLD_STATUS[c]: int((scores.status == c).sum()) for c in range(1, len(FOLD_STATUS))
+        }
         raise DegenerateDataError(
             f"no usable fold within strata of {', '.join(by)} ({n_strata} strata x "
             f"{scores.n_folds} folds); skipped: {counts}. M needs both classes within strata"
@@ -224,27 +262,45 @@ def _summarise(data, by, keys, strata, scores, penalty, C, fold_unit, per_stratu
     stratum_used = used.reshape(n_strata, scores.n_folds).any(axis=1)
     single = int((scores.status.reshape(n_strata, -1)[:, 0] == 1).sum())
     skipped = {FOLD_STATUS[c]: int((scores.status == c).sum()) for c in range(1, len(FOLD_STATUS))}
-    notes = [f"folds keep each {fold_unit} on one side" if fold_unit != "row" else "folds split rows"]
+    notes = [
+        f"folds keep each {fold_unit} on one side" if fold_unit != "row" else "folds split rows"
+    ]
     if scores.constant_q.any():
-        notes.append(f"{int(scores.constant_q.sum())} used folds had Q constant in training: slope 0, AUC 0.5")
+        notes.append(
+            f"{int(scores.constant_q.sum())} used folds had Q constant in training: "
+            "slope 0, AUC 0.5"
+        )
     return StratifiedCVResult(
-        by=by, q_column=data.q_column, m_column=data.m_column, penalty=penalty,
-        C=C if penalty == "l2" else None, n_folds=scores.n_folds, fold_unit=fold_unit,
-        n_rows=data.n_rows, n_dropped_nonfinite=data.n_dropped_nonfinite,
-        accuracy=float(data.m.mean()), n_strata=n_strata, n_strata_used=int(stratum_used.sum()),
-        n_strata_single_class=single, n_folds_total=int(scores.status.size),
-        n_folds_used=int(used.sum()), n_folds_skipped=int((~used).sum()), skipped=skipped,
+        by=by,
+        q_column=data.q_column,
+        m_column=data.m_column,
+        penalty=penalty,
+        C=C if penalty == "l2" else None,
+        n_folds=scores.n_folds,
+        fold_unit=fold_unit,
+        n_rows=data.n_rows,
+        n_dropped_nonfinite=data.n_dropped_nonfinite,
+        accuracy=float(data.m.mean()),
+        n_strata=n_strata,
+        n_strata_used=int(stratum_used.sum()),
+        n_strata_single_class=single,
+        n_folds_total=int(scores.status.size),
+        n_folds_used=int(used.sum()),
+        n_folds_skipped=int((~used).sum()),
+        skipped=skipped,
         n_folds_constant_q=int(scores.constant_q.sum()),
         n_folds_not_converged=int((~scores.converged).sum()),
-        mean_auc_score=float(np.nanmean(scores.auc)), sd_auc=_sd(scores.auc),
+        mean_auc_score=float(np.nanmean(scores.auc)),
+        sd_auc=_sd(scores.auc),
         mean_raw_auc_score=float(np.nanmean(scores.raw_auc)),
         share_positive_slope=float(np.mean(scores.slope[used] > 0)),
-        mean_ce_loss=float(np.nanmean(scores.ce)), sd_ce=_sd(scores.ce),
+        mean_ce_loss=float(np.nanmean(scores.ce)),
+        sd_ce=_sd(scores.ce),
         mean_prior_ce_loss=float(np.nanmean(scores.prior_ce)),
         mean_ce_gain=float(np.nanmean(scores.prior_ce - scores.ce)),
         per_stratum=_per_stratum(keys, strata, data.m, scores) if per_stratum else None,
         notes=tuple(notes),
-    )  # fmt: skip
+    )
 
 
 def _sd(values: np.ndarray) -> float:
@@ -260,8 +316,12 @@ def _per_stratum(keys: pd.DataFrame, strata, m, scores: FoldScores) -> pd.DataFr
     table["accuracy"] = np.bincount(strata, weights=m, minlength=len(keys)) / table["n_rows"]
     used = scores.used.reshape(-1, k)
     table["n_folds_used"] = used.sum(axis=1)
-    for name, column in (("auc", "mean_auc_score"), ("raw_auc", "mean_raw_auc_score"),
-                         ("ce", "mean_ce_loss"), ("prior_ce", "mean_prior_ce_loss")):  # fmt: skip
+    for name, column in (
+        ("auc", "mean_auc_score"),
+        ("raw_auc", "mean_raw_auc_score"),
+        ("ce", "mean_ce_loss"),
+        ("prior_ce", "mean_prior_ce_loss"),
+    ):
         values = getattr(scores, name).reshape(-1, k)
         total = np.where(used, values, 0.0).sum(axis=1)
         table[column] = np.where(used.any(axis=1), total / np.maximum(used.sum(axis=1), 1), np.nan)

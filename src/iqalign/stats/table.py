@@ -33,9 +33,9 @@ import pandas as pd
 from iqalign.errors import ColumnNotFoundError, ScoresNotFoundError, ScoresTableError
 
 __all__ = [
-    "QUALITY_PREFIX",
     "PERFORMANCE_PREFIX",
     "PREDICTION_PREFIX",
+    "QUALITY_PREFIX",
     "ScoresData",
     "get_stratum_codes",
     "load_scores",
@@ -65,7 +65,9 @@ class ScoresData:
         return int(self.q.size)
 
 
-def load_scores(source: pd.DataFrame | str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def load_scores(
+    source: pd.DataFrame | str | Path, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """A scores table from a DataFrame, a Parquet file or a folder of Parquet shards.
 
     A folder is read as every ``*.parquet`` file below it (sorted by path); other files
@@ -77,7 +79,9 @@ def load_scores(source: pd.DataFrame | str | Path, columns: Sequence[str] | None
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
         if not files:
-            raise ScoresNotFoundError(f"{path}: folder holds no *.parquet files; expected shards of a scores table")
+            raise ScoresNotFoundError(
+                f"{path}: folder holds no *.parquet files; expected shards of a scores table"
+            )
     elif path.is_file():
         files = [path]
     else:
@@ -143,10 +147,13 @@ def prepare_scores(
     dropped = int(keep.size - keep.sum())
     if dropped and nonfinite == "raise":
         first = int(np.flatnonzero(~keep)[0])
-        where = f" (first at image_id={frame['image_id'].iloc[first]!r})" if "image_id" in frame else ""
+        where = (
+            f" (first at image_id={frame['image_id'].iloc[first]!r})" if "image_id" in frame else ""
+        )
         raise ScoresTableError(
-            f"column {q_column!r} has {dropped} non-finite values (NaN or inf) of {keep.size}{where}; "
-            "fix the scores or pass nonfinite='drop' (CLI: --drop-nonfinite) to drop and count them"
+            f"column {q_column!r} has {dropped} non-finite values (NaN or inf) of "
+            f"{keep.size}{where}; fix the scores or pass nonfinite='drop' "
+            "(CLI: --drop-nonfinite) to drop and count them"
         )
     if keep.sum() == 0:
         raise ScoresTableError(f"column {q_column!r} has no finite values")
@@ -192,11 +199,15 @@ def _binary(column: pd.Series, name: str) -> np.ndarray:
 
 def _numeric(column: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
-        raise ScoresTableError(f"column {name!r} (quality Q) must be numeric; it has dtype {column.dtype}")
+        raise ScoresTableError(
+            f"column {name!r} (quality Q) must be numeric; it has dtype {column.dtype}"
+        )
     return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def get_stratum_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+def get_stratum_codes(
+    frame: pd.DataFrame, columns: Sequence[str]
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer stratum codes ``0..S-1`` (sorted by key) and the key of each stratum.
 
     With no columns every row is in stratum 0.
@@ -215,7 +226,9 @@ def get_stratum_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.n
     for name in columns:
         codes, uniques = pd.factorize(frame[name], sort=True)
         if (codes < 0).any():
-            raise ScoresTableError(f"column {name!r} has missing values; a stratifier must be complete")
+            raise ScoresTableError(
+                f"column {name!r} has missing values; a stratifier must be complete"
+            )
         if combined.size and int(combined.max()) + 1 > 2**62 // max(len(uniques), 1):
             # re-compress so that the product of many columns' sizes never overflows int64
             _, combined = np.unique(combined, return_inverse=True)

@@ -40,7 +40,7 @@ Examples
 >>> table = simulate_scores(dag, n_ids=100, seed=0)
 >>> result = run_verdicts(dag, table, "q_sim", "correct_sim")
 >>> result.rows[["claim", "verdict"]].iloc[3:5].values.tolist()
-[['M !_||_ Q | X0', 'consistent'], ['M !_||_ Q | Y', 'consistent']]
+[['Q !_||_ M | X0', 'consistent'], ['Q !_||_ M | Y', 'consistent']]
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ class VerdictResult(ResultMixin):
         return self.rows.copy()
 
 
-def decide_verdict(expect_independent: bool, p_holm: float, ci: tuple[float, float], alpha: float, margin: float) -> tuple[str, str]:
+def decide_verdict(
+    expect_independent: bool, p_holm: float, ci: tuple[float, float], alpha: float, margin: float
+) -> tuple[str, str]:
     """The verdict and its reason, by the rule in the module docs.
 
     Examples
@@ -98,8 +100,14 @@ def decide_verdict(expect_independent: bool, p_holm: float, ci: tuple[float, flo
             tail = f"; the effect is negligible in size (interval inside {band})" if inside else ""
             return "contradicted", f"dependence detected (Holm-adjusted p < {alpha:g}){tail}"
         if inside:
-            return "consistent", f"no dependence detected and the effect interval lies inside {band}"
-        return "inconclusive", f"no dependence detected, but the effect interval reaches beyond {band}"
+            return (
+                "consistent",
+                f"no dependence detected and the effect interval lies inside {band}",
+            )
+        return (
+            "inconclusive",
+            f"no dependence detected, but the effect interval reaches beyond {band}",
+        )
     if rejects:
         return "consistent", f"dependence detected (Holm-adjusted p < {alpha:g}), as the DAG allows"
     tail = f"; the effect interval lies inside {band}" if inside else ""
@@ -122,7 +130,10 @@ def run_verdicts(
 
     dag = load_dag(dag) if isinstance(dag, str | Path) else dag
     frame = load_scores(table)
-    q_column, m_column = resolve_column(frame, q, "quality"), resolve_column(frame, m, "performance")
+    q_column, m_column = (
+        resolve_column(frame, q, "quality"),
+        resolve_column(frame, m, "performance"),
+    )
     margin = DEFAULT_MARGINS[test] if margin is None else margin
     rows = []
     for plan in plan_tests(dag):
@@ -141,10 +152,16 @@ def run_verdicts(
     _apply_holm(table_rows, alpha, margin)
     notes = _column_notes(dag, q_column, m_column)
     return VerdictResult(
-        dag=dag.name, q_column=q_column, m_column=m_column, test=test, alpha=alpha, margin=margin,
+        dag=dag.name,
+        q_column=q_column,
+        m_column=m_column,
+        test=test,
+        alpha=alpha,
+        margin=margin,
         n_tested=int(table_rows["p_value"].notna().sum()) if "p_value" in table_rows else 0,
-        rows=table_rows, notes=tuple(notes),
-    )  # fmt: skip
+        rows=table_rows,
+        notes=tuple(notes),
+    )
 
 
 def _base_row(plan) -> dict:
@@ -152,10 +169,14 @@ def _base_row(plan) -> dict:
     if plan.readings_disagree:
         notes.append("readings disagree: see 'iqalign dag check'")
     return {
-        "claim": str(plan.claim), "origin": plan.origin,
-        "expected": None if plan.separated is None else ("separated" if plan.separated else "connected"),
-        "stratifiers": ", ".join(plan.stratifiers), "plan_note": "; ".join(notes),
-    }  # fmt: skip
+        "claim": str(plan.claim),
+        "origin": plan.origin,
+        "expected": None
+        if plan.separated is None
+        else ("separated" if plan.separated else "connected"),
+        "stratifiers": ", ".join(plan.stratifiers),
+        "plan_note": "; ".join(notes),
+    }
 
 
 def _bind(frame: pd.DataFrame, column: str, m_column: str) -> str:
@@ -167,13 +188,20 @@ def _bind(frame: pd.DataFrame, column: str, m_column: str) -> str:
 
 def _result_fields(result) -> dict:
     return {
-        "bound_stratifiers": ", ".join(result.by), "test": result.test, "variance": result.variance,
-        "n_rows_used": result.n_rows_used, "n_strata": result.n_strata,
-        "n_strata_used": result.n_strata_used, "n_strata_skipped": sum(result.skipped.values()),
-        "accuracy": result.accuracy, "statistic": result.statistic, "p_value": result.p_value,
-        "effect": result.effect, "effect_ci_low": result.effect_ci[0],
+        "bound_stratifiers": ", ".join(result.by),
+        "test": result.test,
+        "variance": result.variance,
+        "n_rows_used": result.n_rows_used,
+        "n_strata": result.n_strata,
+        "n_strata_used": result.n_strata_used,
+        "n_strata_skipped": sum(result.skipped.values()),
+        "accuracy": result.accuracy,
+        "statistic": result.statistic,
+        "p_value": result.p_value,
+        "effect": result.effect,
+        "effect_ci_low": result.effect_ci[0],
         "effect_ci_high": result.effect_ci[1],
-    }  # fmt: skip
+    }
 
 
 def _apply_holm(rows: pd.DataFrame, alpha: float, margin: float) -> None:
@@ -184,9 +212,12 @@ def _apply_holm(rows: pd.DataFrame, alpha: float, margin: float) -> None:
     for i in np.flatnonzero(rows["p_value"].notna().to_numpy()):
         row = rows.iloc[i]
         verdict, reason = decide_verdict(
-            row["expected"] == "separated", float(row["p_holm"]),
-            (float(row["effect_ci_low"]), float(row["effect_ci_high"])), alpha, margin,
-        )  # fmt: skip
+            row["expected"] == "separated",
+            float(row["p_holm"]),
+            (float(row["effect_ci_low"]), float(row["effect_ci_high"])),
+            alpha,
+            margin,
+        )
         rows.loc[rows.index[i], ["verdict", "reason"]] = [verdict, reason]
 
 
