@@ -78,6 +78,7 @@ class GroupCorrelationResult(ResultMixin):
     n_units: int
     n_groups: int
     n_dropped_nonfinite: int
+    accuracy: float  # the prior-only baseline over the rows used
     include_clean: bool
     n_boot: int
     alpha: float
@@ -149,6 +150,7 @@ def group_correlations(
         n_units=n_units,
         n_groups=n_groups,
         n_dropped_nonfinite=data.n_dropped_nonfinite,
+        accuracy=float(data.m.mean()),
         include_clean=include_clean,
         n_boot=n_boot,
         alpha=alpha,

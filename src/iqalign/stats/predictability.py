@@ -242,7 +242,7 @@ def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
     for start in range(0, n_boot, _BOOT_CHUNK):
         size = min(_BOOT_CHUNK, n_boot - start)
         counts = _resample_counts(n_units, size, rng)
-        sums = counts @ per_unit.T
+        sums = np.einsum("bu,ku->bk", counts, per_unit)  # no BLAS threads for a thin product
         out["ce"][start : start + size] = sums[:, 1] / sums[:, 0]
         out["prior"][start : start + size] = sums[:, 2] / sums[:, 0]
         for i in range(size):

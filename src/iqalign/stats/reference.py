@@ -70,7 +70,7 @@ def sklearn_cross_validate(
                 row.update(
                     auc=roc_auc_score(m[test], model.decision_function(x_test)),
                     ce=log_loss(m[test], model.predict_proba(x_test)[:, 1], labels=[0, 1]),
-                    prior_ce=log_loss(m[test], np.full(test.size, prior), labels=[0, 1]),
+                    prior_ce=-np.mean(m[test] * np.log(prior) + (1 - m[test]) * np.log1p(-prior)),
                     slope=float(model.coef_[0, 0]),
                 )
             rows.append(row)
