@@ -85,6 +85,8 @@ def test_basic_interval_corrects_the_attenuation_shift(table):
     assert p["ci_high"] < b["r"]  # ... so far, with 80 images, that the percentile CI misses r
     # the basic interval reflects r* - r about r: it moves up by the shift, and stays below 1
     assert b["ci_low"] > p["ci_low"] and b["ci_high"] > p["ci_high"] and b["ci_high"] < 1.0
+    assert b["ci_low"] <= b["r_bias_corrected"] <= b["ci_high"] and b["r_bias_corrected"] > b["r"]
+    assert np.isclose(b["r_bias_corrected"], p["r_bias_corrected"])  # reported with either method
 
 
 def test_clean_rows_are_left_out_unless_asked(table):

@@ -108,3 +108,21 @@ def test_constant_q_folds_are_counted(table):
     r = stratified_cv(table.assign(q_sim=1.0), "sim", "sim", by="image_id")
     assert r.n_folds_constant_q == r.n_folds_used and r.mean_auc_score == 0.5
     assert any("constant in training" in note for note in r.notes)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "none", "firth"])
+def test_separated_strata_never_warn_or_nan(table, penalty):
+    """Q separates M perfectly in some images: no overflow, no NaN; 'none' counts them."""
+    import warnings
+
+    separated = table.copy()
+    first = separated["image_id"].isin(separated["image_id"].unique()[:10])
+    separated.loc[first, "q_sim"] = separated.loc[first, "correct_sim"] + 0.01 * np.arange(
+        first.sum()
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = stratified_cv(separated, "sim", "sim", by="image_id", penalty=penalty, per_stratum=True)
+    assert np.isfinite([r.mean_auc_score, r.mean_ce_loss, r.mean_prior_ce_loss, r.sd_auc]).all()
+    assert (r.skipped["separated"] > 0) == (penalty == "none")
+    assert r.n_folds_not_converged == 0

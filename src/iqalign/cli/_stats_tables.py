@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.table import Table
 from rich.text import Text
 
@@ -11,11 +13,19 @@ __all__ = ["print_results"]
 
 
 def _fmt(value: object, digits: int = 4) -> Text:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("")
     if isinstance(value, float):
-        return Text(
-            f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
-        )
+        if value == 0.0:
+            return Text("0")
+        small = abs(value) < 1e-3
+        return Text(f"{value:.{digits}g}" if small else f"{value:.{digits}f}")
     return Text(str(value))
+
+
+def _p(value: float) -> Text:
+    """A p-value; one that underflowed to 0 is shown as below the smallest double."""
+    return Text("< 1e-300") if value == 0.0 else _fmt(value)
 
 
 def _ci(pair: tuple[float, float]) -> Text:
@@ -103,10 +113,11 @@ def _print_cv(cv: dict) -> None:
 
 def _print_groups(result) -> None:
     title = (
-        f"Group level: mean Q vs accuracy ({result.n_groups} groups; CI: cluster bootstrap over "
-        f"{result.unit}, {result.n_boot} resamples)"
+        f"Group level: mean Q vs accuracy ({result.n_groups} groups; cluster CI: bootstrap over "
+        f"{result.unit}, {result.n_boot} resamples, {result.ci_method}, around r bias-corr.)"
     )
-    table = _table(title, "scope", "method", "groups", "r", "p", "cluster CI", "group CI")
+    columns = ("scope", "method", "groups", "r", "p", "r bias-corr.", "cluster CI", "group CI")
+    table = _table(title, *columns)
     shown = result.correlations[~result.correlations["scope"].str.startswith("corruption=")]
     for row in shown.itertuples():
         table.add_row(
@@ -114,7 +125,8 @@ def _print_groups(result) -> None:
             _fmt(row.method),
             _fmt(row.n_groups),
             _fmt(row.r),
-            _fmt(row.p_value),
+            _p(row.p_value),
+            _fmt(row.r_bias_corrected),
             _ci((row.ci_low, row.ci_high)),
             _ci((row.group_ci_low, row.group_ci_high)),
         )
@@ -145,8 +157,8 @@ def _print_tests(tests: dict) -> None:
             Text(f"{r.n_strata_used}/{r.n_strata}"),
             _fmt(r.n_rows_used),
             _fmt(r.statistic),
-            _fmt(r.p_value),
-            _fmt(float(p_holm)),
+            _p(r.p_value),
+            _p(float(p_holm)),
             Text(f"{r.effect:+.4f} {_ci(r.effect_ci)}"),
             _fmt(r.variance),
         )
@@ -175,9 +187,9 @@ def _print_verdicts(result) -> None:
         given = row.get("bound_stratifiers") if tested else row["stratifiers"]
         table.add_row(
             _fmt(row["claim"]),
-            _fmt(row["expected"] or ""),
+            _fmt(row["expected"]),
             _fmt(given or ""),
-            _fmt(float(row["p_holm"])) if tested else Text(""),
+            _p(float(row["p_holm"])) if tested else Text(""),
             Text(effect),
             _fmt(row["verdict"]),
             _fmt(row["reason"]),
