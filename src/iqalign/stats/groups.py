@@ -124,22 +124,13 @@ def group_correlations(
     scopes = _scopes(keys, by)
     rng = np.random.default_rng(seed)
     cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng)
-    rows = []
-    for scope, members in scopes.items():
-        for method in METHODS:
-            samples = cluster[(scope, method)]
-            rows.append(
-                _row(
-                    scope,
-                    method,
-                    mean_q[members],
-                    accuracy[members],
-                    samples,
-                    ci_method,
-                    alpha,
-                    rng,
-                )
-            )
+    rows = [
+        _row(
+            scope, method, mean_q[at], accuracy[at], cluster[(scope, method)], ci_method, alpha, rng
+        )
+        for scope, at in scopes.items()
+        for method in METHODS
+    ]
     notes = [
         f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
         "group_ci_*: groups resampled as if independent; p-values treat groups as independent"

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import ColumnNotFoundError, DegenerateDataError
+from iqalign.errors import ColumnNotFoundError, DegenerateDataError, ScoresTableError
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.citests import ci_test, holm_adjust
 from iqalign.stats.table import PERFORMANCE_PREFIX, load_scores, resolve_column
@@ -144,7 +144,7 @@ def run_verdicts(
         try:
             by = tuple(_bind(frame, column, m_column) for column in plan.stratifiers)
             result = ci_test(frame, q_column, m_column, by, test=test, cluster=cluster, alpha=alpha)
-        except (ColumnNotFoundError, DegenerateDataError) as err:
+        except (ColumnNotFoundError, DegenerateDataError, ScoresTableError) as err:
             rows.append({**row, "verdict": "not tested", "reason": str(err)})
             continue
         rows.append({**row, **_result_fields(result)})
