@@ -120,7 +120,13 @@ def analyze(
         jobs.append((f"cv:{column}", f"{folds}-fold CV within {column}", run))
     for column in ["", *(by or [])]:
         run = partial(stats.ci_test, frame, q, m, column, nonfinite=common["nonfinite"], **tests)
-        jobs.append((f"test:{column}", f"{test.value} test given {column or '(nothing)'}", run))
+        jobs.append(
+            (
+                f"test:{column or '(nothing)'}",
+                f"{test.value} test given {column or '(nothing)'}",
+                run,
+            )
+        )
     if dag is not None:
         jobs.append(
             (
