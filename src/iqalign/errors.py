@@ -10,12 +10,17 @@ from __future__ import annotations
 
 __all__ = [
     "ClaimSyntaxError",
+    "ColumnNotFoundError",
     "DagFormatError",
     "DagNotFoundError",
+    "DegenerateDataError",
     "IqalignError",
     "MissingDependencyError",
     "NodeNotFoundError",
     "QueryError",
+    "ScoresNotFoundError",
+    "ScoresTableError",
+    "SimulationError",
 ]
 
 
@@ -48,3 +53,26 @@ class MissingDependencyError(IqalignError, ImportError):
 
 class QueryError(IqalignError, ValueError):
     """A d-separation query whose sets overlap or are empty."""
+
+
+class ScoresTableError(IqalignError, ValueError):
+    """A scores table cannot be analysed as given (empty, non-binary M, non-finite Q, ...)."""
+
+
+class ColumnNotFoundError(IqalignError, KeyError):
+    """A scores table lacks a column an analysis needs; the message suggests close names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ScoresNotFoundError(IqalignError, FileNotFoundError):
+    """No scores table (Parquet file or folder of shards) at the given path."""
+
+
+class DegenerateDataError(IqalignError, ValueError):
+    """The data leave a statistic undefined (one class of M, constant Q, no usable stratum)."""
+
+
+class SimulationError(IqalignError, ValueError):
+    """A synthetic-data request names an unknown edge, layout or an impossible setting."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from iqalign import __version__
+from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
 
 __all__ = ["app", "main"]
@@ -26,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dag_app, name="dag")
+app.command("analyze")(analyze)
+app.command("simulate")(simulate)
 
 
 def _version(value: bool) -> None:

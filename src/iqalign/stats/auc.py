@@ -1,0 +1,187 @@
+"""Area under the ROC curve: one sample, many groups at once, DeLong and weighted versions.
+
+Throughout :mod:`iqalign.stats`, ``*_score`` is higher-better and ``*_loss`` lower-better.
+
+The AUC is the Mann-Whitney statistic: the probability that a random positive scores
+above a random negative, ties counting one half. With mid-ranks ``r`` over the pooled
+sample, ``AUC = (sum of positives' ranks - n1 (n1 + 1) / 2) / (n1 n0)``, which equals
+scikit-learn's trapezoidal ``roc_auc_score`` exactly, ties included. Ranking every group
+in one ``lexsort`` lets :func:`grouped_roc_auc` compute 10^5 per-stratum AUCs without a
+Python loop.
+
+A group with one class has no AUC: :func:`grouped_roc_auc` returns NaN there together
+with the class counts, and the callers count such groups and report them.
+
+The DeLong et al. (1988) variance uses the structural components (fast form of Sun & Xu
+2014); it treats rows as independent. Rows that share an image are not independent, so
+the analyses pair it with a bootstrap over image IDs, which uses :func:`weighted_auc`.
+
+Examples
+--------
+>>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+0.75
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from iqalign.errors import DegenerateDataError
+
+__all__ = [
+    "AucCI",
+    "WeightedAuc",
+    "delong_ci",
+    "grouped_midranks",
+    "grouped_roc_auc",
+    "roc_auc_score",
+    "weighted_auc",
+]
+
+
+def roc_auc_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """AUC of ``y_score`` for binary ``y_true`` (ties count one half, as in scikit-learn)."""
+    y, score = _validate(y_true, y_score)
+    auc, _, _ = grouped_roc_auc(y, score, np.zeros(y.size, dtype=np.int64), 1)
+    return float(auc[0])
+
+
+def _validate(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    score = np.asarray(y_score, dtype=np.float64).ravel()
+    if y.size != score.size:
+        raise ValueError(f"y_true has {y.size} values but y_score has {score.size}")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("y_true must hold only 0 and 1")
+    if not np.all(np.isfinite(score)):
+        raise ValueError("y_score has non-finite values")
+    n_pos = int(y.sum())
+    if n_pos in (0, y.size):
+        raise DegenerateDataError(
+            f"AUC is undefined: y_true has one class (n={y.size}, positives={n_pos})"
+        )
+    return y, score
+
+
+def grouped_midranks(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Mid-ranks (1-based, ties averaged) of ``values`` within each group, in input order."""
+    n = values.size
+    order = np.lexsort((values, groups))
+    g = groups[order]
+    v = values[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    new_run = new_group.copy()
+    new_run[1:] |= v[1:] != v[:-1]
+    position = np.arange(n)
+    group_start = np.maximum.accumulate(np.where(new_group, position, 0))
+    run_start = position[new_run]
+    run_end = np.append(run_start[1:], n) - 1
+    run_of = np.cumsum(new_run) - 1
+    # mean of the 1-based ranks first..last inside the run, counted from the group start
+    mid = (run_start + run_end) / 2.0 + 1.0
+    ranks = np.empty(n)
+    ranks[order] = mid[run_of] - group_start
+    return ranks
+
+
+def grouped_roc_auc(
+    y: np.ndarray, score: np.ndarray, groups: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AUC of ``score`` within each group ``0..n_groups-1``, and its positive/negative counts.
+
+    Groups with one class (or no rows) get NaN; ``n_pos`` and ``n_neg`` say why.
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 0, 1, 1, 1.0])
+    >>> s = np.array([0.2, 0.9, 0.5, 0.1, 0.3, 0.4])
+    >>> auc, n_pos, n_neg = grouped_roc_auc(y, s, np.array([0, 0, 1, 1, 2, 2]), 3)
+    >>> auc.tolist(), n_neg.tolist()
+    ([1.0, 0.0, nan], [1.0, 1.0, 0.0])
+    """
+    ranks = grouped_midranks(score, groups)
+    n_pos = np.bincount(groups, weights=y, minlength=n_groups)
+    n_all = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    n_neg = n_all - n_pos
+    rank_sum = np.bincount(groups, weights=ranks * y, minlength=n_groups)
+    defined = (n_pos > 0) & (n_neg > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    auc[~defined] = np.nan
+    return auc, n_pos, n_neg
+
+
+@dataclass(frozen=True)
+class AucCI:
+    """An AUC with its DeLong standard error and a (clipped) normal confidence interval."""
+
+    auc: float
+    se: float
+    low: float
+    high: float
+
+
+def delong_ci(y_true: ArrayLike, y_score: ArrayLike, alpha: float = 0.05) -> AucCI:
+    """DeLong's variance of the AUC and the normal ``1 - alpha`` interval, clipped to [0, 1].
+
+    Rows are treated as independent.
+
+    Examples
+    --------
+    >>> ci = delong_ci([0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    >>> round(ci.auc, 4), round(ci.se, 4)
+    (0.8889, 0.1571)
+    """
+    from scipy.stats import norm
+
+    y, score = _validate(y_true, y_score)
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    zeros = np.zeros(y.size, dtype=np.int64)
+    rank_all = grouped_midranks(score, zeros)
+    rank_pos = grouped_midranks(score[pos], zeros[:n1])
+    rank_neg = grouped_midranks(score[~pos], zeros[:n0])
+    v10 = (rank_all[pos] - rank_pos) / n0  # per positive: share of negatives below it
+    v01 = 1.0 - (rank_all[~pos] - rank_neg) / n1  # per negative: share of positives above it
+    auc = float(v10.mean())
+    var = (v10.var(ddof=1) if n1 > 1 else 0.0) / n1 + (v01.var(ddof=1) if n0 > 1 else 0.0) / n0
+    se = float(np.sqrt(var))
+    z = float(norm.ppf(1 - alpha / 2))
+    return AucCI(auc, se, max(0.0, auc - z * se), min(1.0, auc + z * se))
+
+
+@dataclass(frozen=True)
+class WeightedAuc:
+    """Precomputed ranks of one sample so that re-weighted AUCs cost O(n) each."""
+
+    y: np.ndarray
+    level: np.ndarray  # dense rank of each score: 0..n_levels-1
+    n_levels: int
+
+    def __call__(self, weights: np.ndarray) -> float:
+        """The AUC with row weights (a bootstrap resample's multiplicities); NaN if one class."""
+        pos = np.bincount(self.level, weights=weights * self.y, minlength=self.n_levels)
+        neg = np.bincount(self.level, weights=weights * (1.0 - self.y), minlength=self.n_levels)
+        below = np.cumsum(neg) - neg
+        total = pos.sum() * neg.sum()
+        if total == 0:
+            return float("nan")
+        # not `@`: a threaded BLAS dot thrashes on a busy machine for these small vectors
+        return float(np.sum(pos * (below + 0.5 * neg)) / total)
+
+
+def weighted_auc(y: np.ndarray, score: np.ndarray) -> WeightedAuc:
+    """Prepare ``y`` and ``score`` for :meth:`WeightedAuc.__call__` with row weights.
+
+    Examples
+    --------
+    >>> prepared = weighted_auc(np.array([0, 1, 0, 1.0]), np.array([0.1, 0.4, 0.5, 0.8]))
+    >>> prepared(np.ones(4)), prepared(np.array([2, 1, 0, 1.0]))
+    (0.75, 1.0)
+    """
+    levels, level = np.unique(score, return_inverse=True)
+    return WeightedAuc(np.asarray(y, dtype=np.float64), level.ravel(), int(levels.size))

@@ -1,0 +1,238 @@
+"""Scores tables: load them (DataFrame, Parquet file or folder of shards) and check them.
+
+A scores table has one row per scored image: ``image_id`` (the clean source image X0),
+``label`` (Y), ``corruption`` and ``severity`` (clean = ``"none"``, 0), and per quality
+metric ``q_<metric>`` (float) and per task model ``correct_<model>`` (0/1) and
+``pred_<model>``. Every analysis in :mod:`iqalign.stats` starts with
+:func:`prepare_scores`, which resolves the Q and M columns (``--q clipiqa`` finds
+``q_clipiqa``), checks that M is binary and Q finite, and hands back numpy arrays. Bad
+input gets an :class:`~iqalign.errors.IqalignError` that names the column and value and
+says how to fix it: never a traceback from inside pandas, never a silent NaN.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"image_id": ["a", "a", "b"], "q_tv": [0.1, 0.5, 0.3],
+...                       "correct_r34": [0, 1, 1]})
+>>> data = prepare_scores(frame, "tv", "r34")
+>>> data.q_column, data.m_column, data.n_rows
+('q_tv', 'correct_r34', 3)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from iqalign.errors import ColumnNotFoundError, ScoresNotFoundError, ScoresTableError
+
+__all__ = [
+    "PERFORMANCE_PREFIX",
+    "PREDICTION_PREFIX",
+    "QUALITY_PREFIX",
+    "ScoresData",
+    "get_stratum_codes",
+    "load_scores",
+    "prepare_scores",
+    "resolve_column",
+]
+
+QUALITY_PREFIX = "q_"
+PERFORMANCE_PREFIX = "correct_"
+PREDICTION_PREFIX = "pred_"
+_PREFIX_OF_KIND = {"quality": QUALITY_PREFIX, "performance": PERFORMANCE_PREFIX, "column": ""}
+
+
+@dataclass(frozen=True)
+class ScoresData:
+    """Validated Q, M and the extra columns an analysis asked for (rows aligned)."""
+
+    q_column: str
+    m_column: str
+    q: np.ndarray  # float64, finite
+    m: np.ndarray  # float64, exactly 0.0 or 1.0
+    frame: pd.DataFrame  # the kept rows: extra columns only, index 0..n-1
+    n_dropped_nonfinite: int = 0
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.q.size)
+
+
+def load_scores(
+    source: pd.DataFrame | str | Path, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A scores table from a DataFrame, a Parquet file or a folder of Parquet shards.
+
+    A folder is read as every ``*.parquet`` file below it (sorted by path); other files
+    (the JSON manifest, temporary names of shards being written) are ignored.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source if columns is None else source[list(columns)]
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        if not files:
+            raise ScoresNotFoundError(
+                f"{path}: folder holds no *.parquet files; expected shards of a scores table"
+            )
+    elif path.is_file():
+        files = [path]
+    else:
+        raise ScoresNotFoundError(f"{path}: no such Parquet file or folder")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for file in files:
+        try:
+            tables.append(pq.read_table(file, columns=list(columns) if columns else None))
+        except (pa.ArrowException, OSError) as err:
+            raise ScoresTableError(f"{file}: cannot be read as Parquet ({err})") from err
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as err:
+        raise ScoresTableError(f"{path}: shards have incompatible columns ({err})") from err
+    return table.to_pandas()
+
+
+def resolve_column(frame: pd.DataFrame, name: str, kind: str = "column") -> str:
+    """The column ``name`` names: itself, or ``q_<name>`` / ``correct_<name>`` by ``kind``.
+
+    ``kind`` is ``"quality"``, ``"performance"`` or ``"column"``.
+    """
+    prefix = _PREFIX_OF_KIND[kind]
+    if name in frame.columns:
+        return name
+    if prefix and prefix + name in frame.columns:
+        return prefix + name
+    candidates = [str(c) for c in frame.columns if str(c).startswith(prefix)] if prefix else []
+    choices = candidates or [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(name, choices, n=3) + difflib.get_close_matches(
+        prefix + name, choices, n=3
+    )
+    hint = f" Did you mean: {', '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""
+    listing = f"{kind} columns ({prefix}*) are {candidates}" if prefix else f"columns are {choices}"
+    raise ColumnNotFoundError(f"the scores table has no {kind} column {name!r}; {listing}.{hint}")
+
+
+def prepare_scores(
+    table: pd.DataFrame | str | Path,
+    q: str,
+    m: str,
+    extra: Sequence[str] = (),
+    *,
+    nonfinite: Literal["raise", "drop"] = "raise",
+) -> ScoresData:
+    """Resolve and check Q, M and the ``extra`` columns; return aligned numpy arrays.
+
+    Non-finite Q raises (``nonfinite="raise"``) or drops the rows and counts them
+    (``"drop"``). M must hold only 0/1 (or booleans).
+    """
+    frame = load_scores(table)
+    if len(frame) == 0:
+        raise ScoresTableError("the scores table is empty (0 rows); nothing to analyse")
+    q_column = resolve_column(frame, q, "quality")
+    m_column = resolve_column(frame, m, "performance")
+    extra = [resolve_column(frame, name) for name in dict.fromkeys(extra)]
+    m_values = _binary(frame[m_column], m_column)
+    q_values = _numeric(frame[q_column], q_column)
+    keep = np.isfinite(q_values)
+    dropped = int(keep.size - keep.sum())
+    if dropped and nonfinite == "raise":
+        first = int(np.flatnonzero(~keep)[0])
+        where = (
+            f" (first at image_id={frame['image_id'].iloc[first]!r})" if "image_id" in frame else ""
+        )
+        raise ScoresTableError(
+            f"column {q_column!r} has {dropped} non-finite values (NaN or inf) of "
+            f"{keep.size}{where}; fix the scores or pass nonfinite='drop' "
+            "(CLI: --drop-nonfinite) to drop and count them"
+        )
+    if keep.sum() == 0:
+        raise ScoresTableError(f"column {q_column!r} has no finite values")
+    kept = frame.loc[keep, extra] if dropped else frame[extra]
+    for name in extra:
+        if kept[name].isna().any():
+            raise ScoresTableError(
+                f"column {name!r} has {int(kept[name].isna().sum())} missing values; "
+                "a stratifier or grouping column must be complete"
+            )
+    return ScoresData(
+        q_column=q_column,
+        m_column=m_column,
+        q=q_values[keep],
+        m=m_values[keep],
+        frame=kept.reset_index(drop=True),
+        n_dropped_nonfinite=dropped,
+    )
+
+
+def _binary(column: pd.Series, name: str) -> np.ndarray:
+    if column.isna().any():
+        raise ScoresTableError(
+            f"column {name!r} (performance M) has {int(column.isna().sum())} missing values; "
+            "M must be 0/1 for every row"
+        )
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64)
+    if not pd.api.types.is_numeric_dtype(column):
+        raise ScoresTableError(
+            f"column {name!r} (performance M) must be 0/1 or boolean; it has dtype {column.dtype}"
+        )
+    values = column.to_numpy(dtype=np.float64)
+    bad = (values != 0.0) & (values != 1.0)
+    if bad.any():
+        found = sorted(set(np.unique(values[bad]).tolist()))[:5]
+        raise ScoresTableError(
+            f"column {name!r} (performance M) must be 0/1 (correct or not); found {bad.sum()} "
+            f"other values, e.g. {found}; per-image correctness, not accuracy, is expected"
+        )
+    return values
+
+
+def _numeric(column: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        raise ScoresTableError(
+            f"column {name!r} (quality Q) must be numeric; it has dtype {column.dtype}"
+        )
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def get_stratum_codes(
+    frame: pd.DataFrame, columns: Sequence[str]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer stratum codes ``0..S-1`` (sorted by key) and the key of each stratum.
+
+    With no columns every row is in stratum 0.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"c": ["b", "a", "b"], "s": [1, 1, 2]})
+    >>> codes, keys = get_stratum_codes(frame, ["c", "s"])
+    >>> codes.tolist(), keys.to_dict("list")
+    ([1, 0, 2], {'c': ['a', 'b', 'b'], 's': [1, 1, 2]})
+    """
+    columns = list(columns)
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for name in columns:
+        codes, uniques = pd.factorize(frame[name], sort=True)
+        if (codes < 0).any():
+            raise ScoresTableError(
+                f"column {name!r} has missing values; a stratifier must be complete"
+            )
+        if combined.size and int(combined.max()) + 1 > 2**62 // max(len(uniques), 1):
+            # re-compress so that the product of many columns' sizes never overflows int64
+            _, combined = np.unique(combined, return_inverse=True)
+        combined = combined * len(uniques) + codes
+    uniques, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    keys = frame[columns].iloc[first].reset_index(drop=True)
+    return codes.astype(np.int64), keys
