@@ -13,6 +13,7 @@ import typer
 from iqalign import __version__
 from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
+from iqalign.cli.report import report
 
 __all__ = ["app", "main"]
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(dag_app, name="dag")
 app.command("analyze")(analyze)
 app.command("simulate")(simulate)
+app.command("report")(report)
 
 
 def _version(value: bool) -> None:

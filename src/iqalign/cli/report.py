@@ -1,0 +1,82 @@
+"""``iqalign report RUN_DIR``: figures, tables and verdicts of a scored run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from iqalign.cli._common import console, handle_errors
+
+__all__ = ["report"]
+
+
+@handle_errors
+def report(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A folder written by 'iqalign score' (or a scores table).")
+    ],
+    dag: Annotated[
+        list[str] | None,
+        typer.Option("--dag", "-d", help="DAGs to test (repeatable; default: every built-in DAG)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: RUN_DIR/report).")
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Bootstrap resamples for every interval.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of splits, folds and bootstraps.")] = 0,
+) -> None:
+    """Analyse a scored run against the DAGs; write report.html (self-contained) and report.md."""
+    from iqalign.report.run_report import write_run_report
+
+    result = _with_progress(
+        lambda progress: write_run_report(
+            run_dir, dags=dag, out_dir=out, n_boot=n_boot, seed=seed, progress=progress
+        )
+    )
+    print_report_summary(result)
+
+
+def _with_progress(job):
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("analysing", total=None)
+        return job(lambda message: progress.update(task, description=message))
+
+
+def print_report_summary(result) -> None:
+    """What a user wants at the end: the headline numbers and where the report is."""
+    from rich.table import Table
+
+    if not result.summary.empty:
+        table = Table(
+            "family",
+            "Q from",
+            "pairs",
+            "mean AUC",
+            "min AUC",
+            "max AUC",
+            "mean |SRCC|",
+            title="pooled AUC of P(M | Q), by metric family",
+            box=None,
+        )
+        for row in result.summary.itertuples(index=False):
+            table.add_row(*[Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row])
+        console.print(table)
+    console.print(Text(f"analysis tables: {result.analysis_dir}"))
+    console.print(
+        Text(
+            f"report: {result.html}  (Markdown: {result.markdown})  [{result.seconds:.0f} s]",
+            style="bold",
+        )
+    )

@@ -1,0 +1,297 @@
+"""The run report: from a scored run folder to figures, tables and verdicts.
+
+``write_run_report(run_dir)`` reads the scores and manifest, runs
+:func:`~iqalign.report.run_analysis.analyze_run` (or reuses ``analysis/`` when asked),
+and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
+
+1. summary: data, models, and which family of quality metric predicts correctness best;
+2. tables shaped like the paper's Tables 1-4, one per metric family;
+3. accuracy vs mean Q per (corruption, severity) group (Fig. 3/5/7), per model;
+4. stratified predictability per image ID and per label (Fig. 20) with skipped counts;
+5. per DAG: its figure with the tested claims' paths highlighted, the verdicts, and the
+   refused claims with their reasons;
+6. run metadata: versions, seeds, weights, time taken.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
+from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
+from iqalign.report.run_analysis import RunAnalysis, analyze_run, read_metric_infos, read_run
+from iqalign.report.tables import (
+    FAMILY_TITLES,
+    family_summary,
+    paper_table,
+    stratified_table,
+    verdict_details,
+    verdict_summary,
+)
+
+__all__ = ["RunReport", "build_run_document", "write_run_report"]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    html: Path
+    markdown: Path
+    analysis_dir: Path
+    seconds: float
+    summary: pd.DataFrame
+
+
+def write_run_report(
+    run_dir: str | Path,
+    *,
+    dags: Sequence[str] | None = None,
+    out_dir: str | Path | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> RunReport:
+    """Analyse ``run_dir`` against ``dags`` (default: every built-in DAG) and write the report."""
+    from iqalign.causal import list_builtin_dags
+
+    started = time.perf_counter()
+    run = Path(run_dir)
+    out = Path(out_dir) if out_dir else run / "report"
+    table, manifest = read_run(run)
+    metrics = read_metric_infos(table, manifest)
+    dag_names = list(dags) if dags else list_builtin_dags()
+    analysis = analyze_run(
+        table, metrics, dags=dag_names, n_boot=n_boot, seed=seed, progress=progress
+    )
+    analysis_dir = analysis.save(out / "analysis")
+    if progress:
+        progress("writing the report")
+    document = build_run_document(
+        table, manifest, analysis, dag_names, title=f"iqalign report: {run.name}"
+    )
+    html, markdown = write_document(document, out)
+    summary = family_summary(analysis.pooled, analysis.correlations)
+    return RunReport(html, markdown, analysis_dir, time.perf_counter() - started, summary)
+
+
+def build_run_document(
+    table: pd.DataFrame,
+    manifest: dict[str, Any],
+    analysis: RunAnalysis,
+    dag_names: Sequence[str],
+    title: str = "iqalign report",
+) -> Document:
+    """Every section of the run report as document blocks."""
+    document = Document(title)
+    document.add(*_summary_section(table, analysis))
+    document.add(*_paper_tables_section(analysis))
+    document.add(*_group_section(analysis))
+    document.add(*_stratified_section(analysis))
+    document.add(*_verdict_section(analysis, dag_names))
+    document.add(*_metadata_section(manifest, analysis))
+    return document
+
+
+def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
+    models = analysis.settings.get("models", [])
+    n_metrics = len(analysis.settings.get("metrics", []))
+    corrupted = table[table["corruption"] != "none"]
+    data = (
+        f"{len(table)} scored images from {table['image_id'].nunique()} source images "
+        f"({(table['corruption'] == 'none').sum()} clean, {len(corrupted)} corrupted: "
+        f"{corrupted['corruption'].nunique()} corruptions × "
+        f"{corrupted['severity'].nunique()} severities); {n_metrics} quality columns; "
+        f"task models: {', '.join(models)}."
+    )
+    accuracy = pd.DataFrame(
+        [
+            {
+                "model (M)": model,
+                "clean accuracy": table.loc[
+                    table["corruption"] == "none", f"correct_{model}"
+                ].mean(),
+                "corrupted accuracy": corrupted[f"correct_{model}"].mean(),
+                "overall accuracy": table[f"correct_{model}"].mean(),
+            }
+            for model in models
+        ]
+    )
+    summary = family_summary(analysis.pooled, analysis.correlations)
+    blocks: list = [
+        Heading("Summary", 2, anchor="summary"),
+        Paragraph(data),
+        Table(accuracy, caption="Accuracy of each task model"),
+    ]
+    if not summary.empty:
+        blocks += [
+            Paragraph(_headline(summary)),
+            Table(summary, caption="Pooled AUC of P(M | Q) and group |SRCC|, by metric family"),
+        ]
+    return blocks
+
+
+def _headline(summary: pd.DataFrame) -> str:
+    best = summary.iloc[0]
+    lines = [
+        f"Best predictor of correctness: {best['family']} (Q from {best['Q from']}), "
+        f"mean held-out AUC {best['mean AUC']:.3f} over {best['pairs']} (model, metric) pairs."
+    ]
+    classic = summary[summary["family"].isin(["classic_nr", "tv"])]
+    strong = summary[(summary["family"] == "strong_tg") & (summary["Q from"] == "other model")]
+    if not classic.empty and not strong.empty:
+        c, s = classic["mean AUC"].max(), strong["mean AUC"].iloc[0]
+        verdict = (
+            "far better than" if s - c >= 0.1 else ("better than" if s > c else "NOT better than")
+        )
+        lines.append(
+            f"Strong task-guided Q from a different classifier than M (the paper's fair test) "
+            f"predicts M {verdict} the classic no-reference metrics: mean AUC {s:.3f} vs at best "
+            f"{c:.3f}."
+        )
+    return " ".join(lines)
+
+
+def _paper_tables_section(analysis: RunAnalysis) -> list:
+    blocks: list = [
+        Heading("Correlation and predictability (paper Tables 1–4)", 2, anchor="tables"),
+        Paragraph(
+            "AUC and cross-entropy (CE) of a logistic P(M=1 | Q) on standardised Q "
+            "(L2, C=1), fitted on 80 % of the image IDs and scored on the other 20 %; "
+            "prior CE predicts the training accuracy for everyone. |KRCC|, |PLCC|, "
+            "|SRCC|: across the (corruption, severity) groups, intervals from a cluster "
+            "bootstrap over image IDs. 'raw AUC of Q' is the AUC of Q itself: below "
+            "0.5 for a negative quality signal such as entropy, whose slope is '-'."
+        ),
+    ]
+    if analysis.pooled.empty:
+        return [
+            *blocks,
+            Paragraph("No pooled result could be computed (see 'Analyses not possible')."),
+        ]
+    for family in dict.fromkeys(analysis.pooled["family"]):
+        frame = paper_table(analysis.pooled, analysis.correlations, family)
+        blocks.append(Table(frame, caption=FAMILY_TITLES.get(family, family)))
+    return blocks
+
+
+def _group_section(analysis: RunAnalysis) -> list:
+    blocks: list = [Heading("Accuracy vs quality per group (paper Fig. 3/5/7)", 2, anchor="groups")]
+    if analysis.groups.empty:
+        return [*blocks, Paragraph("No group-level result (see 'Analyses not possible').")]
+    for model in analysis.settings.get("models", []):
+        metrics = list(
+            dict.fromkeys(analysis.groups.loc[analysis.groups["model"] == model, "metric"])
+        )
+        if metrics:
+            blocks.append(
+                group_scatter_grid(analysis.groups, analysis.correlations, model, metrics)
+            )
+    return blocks
+
+
+def _stratified_section(analysis: RunAnalysis) -> list:
+    blocks: list = [
+        Heading(
+            "Predictability within image IDs and labels (paper Fig. 20)", 2, anchor="stratified"
+        ),
+        Paragraph(
+            "5-fold cross-validation inside each stratum. Strata and folds where M has a "
+            "single class have no AUC: they are counted, never dropped silently."
+        ),
+    ]
+    if analysis.stratified.empty:
+        return [*blocks, Paragraph("No stratified result (see 'Analyses not possible').")]
+    for model in analysis.settings.get("models", []):
+        if (analysis.stratified["model"] == model).any():
+            blocks.append(stratified_auc_bars(analysis.stratified, model))
+    blocks.append(
+        Table(stratified_table(analysis.stratified), caption="Stratified cross-validation")
+    )
+    return blocks
+
+
+def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
+    from iqalign.causal import load_dag, plan_tests
+    from iqalign.report.causal_report import dag_figure
+
+    blocks: list = [
+        Heading("What the DAGs predict, and what the data say", 2, anchor="verdicts"),
+        Paragraph(VERDICT_RULE),
+    ]
+    for name in dag_names:
+        dag = load_dag(name)
+        blocks.append(Heading(f"{dag.name}: {dag.title}", 3, anchor=f"dag-{dag.name}"))
+        plans = plan_tests(dag)
+        testable = [p for p in plans if p.testable]
+        highlight = testable[0].claim.as_independence() if testable else None
+        figure = dag_figure(dag, highlight)
+        if figure is not None:
+            blocks.append(figure)
+        summary = (
+            verdict_summary(analysis.verdicts, dag.name)
+            if not analysis.verdicts.empty
+            else pd.DataFrame()
+        )
+        if summary.empty:
+            blocks.append(
+                Paragraph(
+                    f"No (model, metric) pair of this run fits {dag.name}'s applies_to "
+                    f"({', '.join(dag.applies_to.families) or 'any family'}; Q source "
+                    f"{dag.applies_to.q_source}), so none was tested."
+                )
+            )
+        else:
+            blocks.append(
+                Table(summary, caption=f"{dag.name}: verdicts per claim, counted over pairs")
+            )
+            blocks.append(
+                Table(
+                    verdict_details(analysis.verdicts, dag.name),
+                    caption=f"{dag.name}: every tested claim",
+                    floatfmt="{:.3g}",
+                )
+            )
+        refused = [p for p in plans if not p.testable]
+        if refused:
+            reasons = pd.DataFrame(
+                [{"claim": str(p.claim), "why it cannot be tested": p.refused} for p in refused]
+            )
+            blocks.append(Table(reasons, caption=f"{dag.name}: claims no column can test"))
+    return blocks
+
+
+VERDICT_RULE = (
+    "Each testable claim is checked with the conditional logistic score test of M on Q "
+    "within strata (cluster-robust by image ID), Holm-adjusted over the claims of one DAG "
+    "and (model, metric) pair, alpha 0.05. Independence predicted: rejection -> "
+    "contradicted; no rejection with the effect interval inside ±0.1 log-odds per SD of Q "
+    "-> consistent; otherwise inconclusive. Dependence predicted: rejection -> consistent; "
+    "otherwise inconclusive (a DAG allows a dependence, it does not force one). Details: "
+    "docs/stats.md."
+)
+
+
+def _metadata_section(manifest: dict[str, Any], analysis: RunAnalysis) -> list:
+    blocks: list = [Heading("Run metadata", 2, anchor="metadata")]
+    if not analysis.failures.empty:
+        blocks.append(
+            Table(
+                analysis.failures[["model", "metric", "analysis", "reason"]],
+                caption="Analyses not possible on these data (and why)",
+            )
+        )
+    keep = {k: manifest[k] for k in manifest if k != "columns"}
+    blocks.append(Paragraph(f"Analysis settings: {json.dumps(analysis.settings, default=str)}"))
+    if keep:
+        blocks.append(Code(json.dumps(keep, indent=2, default=str)))
+    else:
+        blocks.append(
+            Paragraph("No manifest.json: the scores table was not written by iqalign score.")
+        )
+    return blocks

@@ -1,0 +1,203 @@
+"""Report tables shaped like the paper's: Tables 1-4, Fig. 20's numbers, verdicts.
+
+Pure functions from the analysis tables of :mod:`iqalign.report.run_analysis` to small
+display frames with formatted intervals. Numbers stay numbers where a reader sorts by
+them (AUC, CE); intervals are rendered as ``[low, high]`` text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FAMILY_TITLES",
+    "family_summary",
+    "paper_table",
+    "stratified_table",
+    "verdict_details",
+    "verdict_summary",
+]
+
+FAMILY_TITLES = {
+    "classic_nr": "Classic no-reference IQA (paper Table 1)",
+    "tv": "Total variation (paper Table 1)",
+    "classic_fr": "Full-reference IQA against the clean image",
+    "strong_tg": "Strong task-guided IQA (paper Table 2)",
+    "zsclip": "Weak task-guided ZSCLIP-IQA (paper Table 3)",
+    "accuracy_estimator": "Label-free accuracy estimators (MSP, ATC, DoC)",
+    "unknown": "Quality columns without manifest metadata",
+}
+
+
+def _interval(low, high, digits: int = 3) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _abs_interval(low, high) -> str:
+    """The interval of |r| from the interval of r."""
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    if low <= 0 <= high:
+        return f"[0.000, {max(abs(low), abs(high)):.3f}]"
+    a, b = sorted((abs(low), abs(high)))
+    return f"[{a:.3f}, {b:.3f}]"
+
+
+def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -> pd.DataFrame:
+    """One row per (model, metric) of ``family``: AUC, CE and prior CE on the held-out
+    20 %, and |KRCC|, |PLCC|, |SRCC| across all (corruption, severity) groups."""
+    rows = []
+    part = pooled[pooled["family"] == family] if not pooled.empty else pooled
+    for record in part.to_dict("records"):
+        corr = _all_scope(correlations, record["model"], record["metric"])
+        row = {
+            "model (M)": record["model"],
+            "metric (Q)": record["metric"],
+            "Q from": record["q_source"] or "image",
+            "AUC": record["auc_score"],
+            "AUC 95% CI": _interval(
+                record["auc_bootstrap_ci_low"], record["auc_bootstrap_ci_high"]
+            ),
+            "raw AUC of Q": record["raw_auc_score"],
+            "slope": "+"
+            if record["slope_sign"] > 0
+            else ("-" if record["slope_sign"] < 0 else "0"),
+            "CE": record["ce_loss"],
+            "prior CE": record["prior_ce_loss"],
+        }
+        for method, label in (("kendall", "|KRCC|"), ("pearson", "|PLCC|"), ("spearman", "|SRCC|")):
+            if method in corr.index:
+                row[label] = abs(corr.loc[method, "r"])
+                row[f"{label} CI"] = _abs_interval(
+                    corr.loc[method, "ci_low"], corr.loc[method, "ci_high"]
+                )
+            else:
+                row[label], row[f"{label} CI"] = np.nan, "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _all_scope(correlations: pd.DataFrame, model: str, metric: str) -> pd.DataFrame:
+    if correlations.empty:
+        return pd.DataFrame(columns=["r", "ci_low", "ci_high"])
+    mask = (
+        (correlations["model"] == model)
+        & (correlations["metric"] == metric)
+        & (correlations["scope"] == "all")
+    )
+    return correlations[mask].set_index("method")
+
+
+def family_summary(pooled: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
+    """Per family (and, for classifier-based Q, same vs other model): mean and range of the
+    pooled AUC and of |SRCC| over the (model, metric) pairs."""
+    if pooled.empty:
+        return pd.DataFrame()
+    frame = pooled.copy()
+    frame["Q from"] = np.where(
+        frame["q_source"].eq(""),
+        "image",
+        np.where(frame["same_model"], "same model as M", "other model"),
+    )
+    srcc = []
+    for record in frame.to_dict("records"):
+        corr = _all_scope(correlations, record["model"], record["metric"])
+        srcc.append(abs(corr.loc["spearman", "r"]) if "spearman" in corr.index else np.nan)
+    frame["abs_srcc"] = srcc
+    summary = (
+        frame.groupby(["family", "Q from"], sort=False)
+        .agg(
+            pairs=("auc_score", "size"),
+            mean_auc=("auc_score", "mean"),
+            min_auc=("auc_score", "min"),
+            max_auc=("auc_score", "max"),
+            mean_abs_srcc=("abs_srcc", "mean"),
+        )
+        .reset_index()
+        .sort_values("mean_auc", ascending=False)
+    )
+    return summary.rename(
+        columns={
+            "mean_auc": "mean AUC",
+            "min_auc": "min AUC",
+            "max_auc": "max AUC",
+            "mean_abs_srcc": "mean |SRCC|",
+        }
+    )
+
+
+def stratified_table(stratified: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 20's numbers with the skipped-strata counts beside them."""
+    if stratified.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "model (M)": stratified["model"],
+            "metric (Q)": stratified["metric"],
+            "within": stratified["by"],
+            "strata used/all": [
+                f"{u}/{a}"
+                for u, a in zip(stratified["n_strata_used"], stratified["n_strata"], strict=True)
+            ],
+            "folds used/all": [
+                f"{u}/{a}"
+                for u, a in zip(
+                    stratified["n_folds_used"], stratified["n_folds_total"], strict=True
+                )
+            ],
+            "skipped folds": stratified["skipped"],
+            "mean AUC": stratified["mean_auc_score"],
+            "SD AUC": stratified["sd_auc"],
+            "mean CE": stratified["mean_ce_loss"],
+            "prior CE": stratified["mean_prior_ce_loss"],
+        }
+    )
+
+
+def verdict_summary(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
+    """Per claim of ``dag``: what the DAG predicts, how it is tested, and the count of
+    (model, metric) pairs per verdict."""
+    part = verdicts[verdicts["dag"] == dag]
+    tested = part[part["verdict"] != "not tested"]
+    if tested.empty:
+        return pd.DataFrame()
+    counts = tested.pivot_table(
+        index="claim", columns="verdict", values="model", aggfunc="count", fill_value=0
+    )
+    first = tested.drop_duplicates("claim").set_index("claim")
+    frame = pd.DataFrame(
+        {
+            "DAG predicts": first["expected"].map(
+                {"separated": "independent", "connected": "dependent"}
+            ),
+            "stratify by": first["stratifiers"].fillna("").replace("", "(pooled)"),
+            "test": first["test"],
+        }
+    )
+    for verdict in ("consistent", "contradicted", "inconclusive"):
+        frame[verdict] = counts[verdict] if verdict in counts.columns else 0
+    return frame.reset_index()
+
+
+def verdict_details(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
+    """One row per (model, metric, tested claim): effect with CI, Holm p, verdict."""
+    part = verdicts[(verdicts["dag"] == dag) & (verdicts["verdict"] != "not tested")]
+    if part.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "model (M)": part["model"],
+            "metric (Q)": part["metric"],
+            "claim": part["claim"],
+            "effect": part["effect"],
+            "effect CI": [
+                _interval(a, b)
+                for a, b in zip(part["effect_ci_low"], part["effect_ci_high"], strict=True)
+            ],
+            "p (Holm)": part["p_holm"],
+            "verdict": part["verdict"],
+        }
+    )
