@@ -36,7 +36,9 @@ from iqalign.report.tables import (
     verdict_summary,
 )
 
-__all__ = ["RunReport", "build_run_document", "write_run_report"]
+__all__ = ["SMALL_RUN_IDS", "RunReport", "build_run_document", "write_run_report"]
+
+SMALL_RUN_IDS = 100  # below this many source images the report warns about rough intervals
 
 
 @dataclass(frozen=True)
@@ -228,11 +230,18 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
         dag = load_dag(name)
         blocks.append(Heading(f"{dag.name}: {dag.title}", 3, anchor=f"dag-{dag.name}"))
         plans = plan_tests(dag)
-        testable = [p for p in plans if p.testable]
-        highlight = testable[0].claim.as_independence() if testable else None
-        figure = dag_figure(dag, highlight)
-        if figure is not None:
-            blocks.append(figure)
+        tested = (
+            set(analysis.verdicts.loc[analysis.verdicts["dag"] == dag.name, "claim"])
+            if not analysis.verdicts.empty
+            else set()
+        )
+        highlights = [
+            p.claim.as_independence() for p in plans if p.testable and str(p.claim) in tested
+        ]
+        for highlight in highlights or [None]:
+            figure = dag_figure(dag, highlight)
+            if figure is not None:
+                blocks.append(figure)
         summary = (
             verdict_summary(analysis.verdicts, dag.name)
             if not analysis.verdicts.empty

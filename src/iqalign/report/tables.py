@@ -183,21 +183,21 @@ def verdict_summary(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
 
 
 def verdict_details(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
-    """One row per (model, metric, tested claim): effect with CI, Holm p, verdict."""
+    """One row per (model, metric), one column per tested claim; a cell holds the verdict,
+    the effect (log-odds per SD of Q) and the Holm-adjusted p-value."""
     part = verdicts[(verdicts["dag"] == dag) & (verdicts["verdict"] != "not tested")]
     if part.empty:
         return pd.DataFrame()
-    return pd.DataFrame(
-        {
-            "model (M)": part["model"],
-            "metric (Q)": part["metric"],
-            "claim": part["claim"],
-            "effect": part["effect"],
-            "effect CI": [
-                _interval(a, b)
-                for a, b in zip(part["effect_ci_low"], part["effect_ci_high"], strict=True)
-            ],
-            "p (Holm)": part["p_holm"],
-            "verdict": part["verdict"],
-        }
+    cells = part.assign(
+        cell=[
+            f"{verdict} ({effect:+.2f}, p={p:.2g})" if pd.notna(effect) and pd.notna(p) else verdict
+            for verdict, effect, p in zip(
+                part["verdict"], part["effect"], part["p_holm"], strict=True
+            )
+        ]
     )
+    wide = cells.pivot_table(
+        index=["model", "metric"], columns="claim", values="cell", aggfunc="first", sort=False
+    )
+    wide = wide[list(dict.fromkeys(part["claim"]))]
+    return wide.reset_index().rename(columns={"model": "model (M)", "metric": "metric (Q)"})
