@@ -36,6 +36,13 @@ def test_html_and_markdown_from_the_same_blocks(tmp_path):
     assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
 
 
+def test_markdown_escapes_pipes_in_headers_and_cells(tmp_path):
+    frame = pd.DataFrame({"Q _||_ M | Y": ["a | b"]})
+    _, md_path = write_document(Document("t").add(Table(frame)), tmp_path)
+    assert "| Q _\\|\\|_ M \\| Y |" in md_path.read_text()
+    assert "| a \\| b |" in md_path.read_text()
+
+
 def test_png_figures_are_data_uris(tmp_path):
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 20
     html_path, _ = write_document(Document("t").add(Figure("p", png, "png")), tmp_path)

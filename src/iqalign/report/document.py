@@ -201,7 +201,7 @@ def _block_markdown(block: Block) -> Sequence[str]:
 def _table_markdown(table: Table) -> list[str]:
     frame = table.frame
     lines = [f"*{table.caption}*", ""] if table.caption else []
-    lines.append("| " + " | ".join(str(c) for c in frame.columns) + " |")
+    lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |")
     lines.append("|" + "---|" * len(frame.columns))
     for values in frame.itertuples(index=False):
         cells = [_cell(v, table.floatfmt).replace("|", "\\|") for v in values]
