@@ -140,3 +140,12 @@ def test_results_report_counts_and_baseline(strata_table):
         "p_value",
         "n_strata_used",
     }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_matches_statsmodels_on_random_p_values_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.choice(
+        np.r_[rng.uniform(size=20), [0.01, 0.01, 0.5, 1.0, 0.0]], size=int(rng.integers(1, 40))
+    )
+    np.testing.assert_allclose(holm_adjust(p), multipletests(p, method="holm")[1])

@@ -283,11 +283,14 @@ def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
     >>> holm_adjust([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
-    from statsmodels.stats.multitest import multipletests
-
+    # Written out rather than statsmodels' multipletests, which runs gc.collect() on every
+    # call (66 ms each: most of a report's verdict time); the test suite checks the two agree.
     p = np.asarray(p_values, dtype=np.float64)
     adjusted = np.full(p.shape, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        adjusted[finite] = multipletests(p[finite], method="holm")[1]
+    finite = np.flatnonzero(np.isfinite(p))
+    if finite.size:
+        order = finite[np.argsort(p[finite], kind="stable")]
+        m = order.size
+        stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        adjusted[order] = np.minimum(stepped, 1.0)
     return adjusted
