@@ -12,10 +12,16 @@ __all__ = [
     "ClaimSyntaxError",
     "DagFormatError",
     "DagNotFoundError",
+    "DataSourceError",
+    "ImageDecodeError",
     "IqalignError",
     "MissingDependencyError",
     "NodeNotFoundError",
     "QueryError",
+    "RunMismatchError",
+    "ScoringConfigError",
+    "UnknownNameError",
+    "WeightsNotFoundError",
 ]
 
 
@@ -48,3 +54,30 @@ class MissingDependencyError(IqalignError, ImportError):
 
 class QueryError(IqalignError, ValueError):
     """A d-separation query whose sets overlap or are empty."""
+
+
+class ScoringConfigError(IqalignError, ValueError):
+    """A scoring setting (CLI option or config-file field) has a value that cannot work."""
+
+
+class UnknownNameError(IqalignError, KeyError):
+    """A metric, model, corruption or data layout name that no registry holds."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WeightsNotFoundError(IqalignError, FileNotFoundError):
+    """A weight file is missing and cannot be downloaded; the message lists the places looked in."""
+
+
+class DataSourceError(IqalignError, ValueError):
+    """A data folder, label file or image layout that cannot be read as asked."""
+
+
+class ImageDecodeError(IqalignError, ValueError):
+    """One image cannot be decoded (truncated, not an image, too large); the run skips it."""
+
+
+class RunMismatchError(IqalignError, ValueError):
+    """An output folder holds a run with different settings, so it cannot be resumed."""

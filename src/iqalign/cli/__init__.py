@@ -12,6 +12,7 @@ import typer
 
 from iqalign import __version__
 from iqalign.cli.dag import app as dag_app
+from iqalign.cli.score import metrics_app, models_app, score_command
 
 __all__ = ["app", "main"]
 
@@ -26,6 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dag_app, name="dag")
+app.command("score")(score_command)
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(models_app, name="models")
 
 
 def _version(value: bool) -> None:
