@@ -9,7 +9,7 @@ only when a command runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -42,28 +42,63 @@ def _pairs(values: list[str] | None, option: str, cast: Any = str) -> dict[str, 
 
 @handle_errors
 def score_command(
-    data: str = typer.Option(None, "--data", help="'demo' or a folder of images."),
-    out: str = typer.Option(None, "--out", help="Output folder (re-run to resume)."),
-    layout: str = typer.Option(None, "--layout", help="imagenet | imagenet-c | folder (guessed)."),
-    labels: str = typer.Option(None, "--labels", help="Label file (CSV file,label; devkit)."),
-    models: str = typer.Option(None, "--models", help="Task models, comma-separated."),
-    metrics: str = typer.Option(None, "--metrics", help="Quality metrics, comma-separated."),
-    corruptions: str = typer.Option(None, "--corruptions", help="all | none | NAMES."),
-    severities: str = typer.Option(None, "--severities", help="e.g. 1-5 or 1,3,5."),
-    mixture: str = typer.Option(None, "--mixture", help="Mixture p_c values, e.g. 0.01,0.05."),
-    device: str = typer.Option(None, "--device", help="auto | cuda | cpu."),
-    precision: str = typer.Option(None, "--precision", help="auto | bf16 | fp16 | fp32."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Rows per batch (0: auto)."),
-    workers: int = typer.Option(None, "--workers", help="Decode/corrupt processes (-1: auto)."),
-    seed: int = typer.Option(None, "--seed", help="Seed of corruptions and mixtures."),
-    limit: int = typer.Option(None, "--limit", help="Score only the first N images."),
-    weights: list[str] = typer.Option(None, "--weights", help="NAME=PATH of a weight file."),
-    atc_threshold: list[str] = typer.Option(
-        None, "--atc-threshold", help="MODEL=T for runs without clean rows."
-    ),
-    doc_offset: list[str] = typer.Option(None, "--doc-offset", help="MODEL=OFFSET, likewise."),
-    config: Path = typer.Option(None, "--config", help="TOML file with the same settings."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    data: Annotated[
+        str | None, typer.Option("--data", help="'demo' or a folder of images.")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Output folder (re-run to resume).")
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option("--layout", help="imagenet | imagenet-c | folder (guessed).")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Label file (CSV file,label; devkit).")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Task models, comma-separated.")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option("--metrics", help="Quality metrics, comma-separated.")
+    ] = None,
+    corruptions: Annotated[
+        str | None, typer.Option("--corruptions", help="all | none | NAMES.")
+    ] = None,
+    severities: Annotated[
+        str | None, typer.Option("--severities", help="e.g. 1-5 or 1,3,5.")
+    ] = None,
+    mixture: Annotated[
+        str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="auto | bf16 | fp16 | fp32.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Rows per batch (0: auto).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Decode/corrupt processes (-1: auto).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of corruptions and mixtures.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Score only the first N images.")
+    ] = None,
+    weights: Annotated[
+        list[str] | None, typer.Option("--weights", help="NAME=PATH of a weight file.")
+    ] = None,
+    atc_threshold: Annotated[
+        list[str] | None,
+        typer.Option("--atc-threshold", help="MODEL=T for runs without clean rows."),
+    ] = None,
+    doc_offset: Annotated[
+        list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file with the same settings.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
     from iqalign.scoring.config import from_values, load_config
@@ -134,7 +169,7 @@ class _RichProgress:
 @metrics_app.command("list")
 @handle_errors
 def list_metrics_command(
-    family: str = typer.Option(None, "--family", help="Only this family."),
+    family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the quality metrics: family, orientation, weights, usable offline now."""
     from iqalign.scoring.metrics import PYIQA_WEIGHT_FREE, list_metrics
@@ -161,7 +196,7 @@ def list_metrics_command(
 @models_app.command("list")
 @handle_errors
 def list_models_command(
-    family: str = typer.Option(None, "--family", help="Only this family."),
+    family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the task models: family, input size, weight file, usable offline now."""
     from iqalign.scoring.models import list_models

@@ -49,7 +49,8 @@ def brisque_package_files() -> tuple[Path, Path]:
     spec = importlib.util.find_spec("brisque")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
-            "brisque_live needs the brisque package (its LIVE model): pip install 'iqalign[scoring]'"
+            "brisque_live needs the brisque package (its LIVE model): "
+            "pip install 'iqalign[scoring]'"
         )
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     return folder / "svm.txt", folder / "normalize.pickle"
@@ -67,7 +68,12 @@ def parse_libsvm_model(text: str) -> dict[str, Any]:
         coef.append(float(parts[0]))
         row = {int(k): float(v) for k, v in (p.split(":") for p in parts[1:])}
         vectors.append([row.get(i, 0.0) for i in range(1, 37)])
-    return {"gamma": float(fields["gamma"]), "rho": float(fields["rho"]), "coef": coef, "sv": vectors}
+    return {
+        "gamma": float(fields["gamma"]),
+        "rho": float(fields["rho"]),
+        "coef": coef,
+        "sv": vectors,
+    }
 
 
 def convert_live_svm(destination: Path) -> Path:
@@ -162,6 +168,21 @@ def _scale_features(grey: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=1)
 
 
+@cache
+def _aggd_grid_cpu() -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    grid = torch.arange(0.2, 10.0, 0.001, dtype=torch.float64)
+    phi = torch.exp(2 * torch.lgamma(2 / grid) - torch.lgamma(1 / grid) - torch.lgamma(3 / grid))
+    return grid, phi
+
+
+def _aggd_grid(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """alpha grid 0.2..10 (step 0.001) and the AGGD moment ratio phi(alpha) on it."""
+    grid, phi = _aggd_grid_cpu()
+    return grid.to(device), phi.to(device)
+
+
 def _aggd_fit(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Asymmetric generalised Gaussian fit per row (the package's moment matching)."""
     import torch
@@ -172,9 +193,12 @@ def _aggd_fit(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     gamma_hat = left / right.clamp_min(1e-12)
     r_hat = x.abs().mean(1) ** 2 / (x**2).mean(1).clamp_min(1e-12)
     big_r = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
-    grid = torch.arange(0.2, 10.0, 0.001, device=x.device, dtype=torch.float64)
-    phi = torch.exp(2 * torch.lgamma(2 / grid) - torch.lgamma(1 / grid) - torch.lgamma(3 / grid))
-    alpha = grid[(phi[None, :] - big_r[:, None].double()).abs().argmin(1)].to(x.dtype)
+    grid, phi = _aggd_grid(x.device)
+    # phi rises with alpha: a binary search, then the nearer of the two neighbours.
+    target = big_r.double().clamp(phi[0], phi[-1]).contiguous()
+    upper = torch.searchsorted(phi, target).clamp(1, len(phi) - 1)
+    nearer = (phi[upper] - target) < (target - phi[upper - 1])
+    alpha = grid[torch.where(nearer, upper, upper - 1)].to(x.dtype)
     ratio = torch.exp(torch.lgamma(2 / alpha) - torch.lgamma(1 / alpha))
     mean = (right - left) * torch.exp(0.5 * (torch.lgamma(1 / alpha) - torch.lgamma(3 / alpha)))
     return alpha, mean * ratio, left, right

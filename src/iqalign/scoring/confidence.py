@@ -99,7 +99,7 @@ def fit_atc_threshold(scores: np.ndarray, correct: np.ndarray) -> float:
     0.5
     """
     ordered = np.sort(np.asarray(scores, dtype=np.float64))
-    n_above = int(round(float(np.mean(correct)) * len(ordered)))
+    n_above = round(float(np.mean(correct)) * len(ordered))
     if n_above >= len(ordered):
         return float(np.nextafter(ordered[0], -np.inf))
     return float(ordered[len(ordered) - n_above - 1])

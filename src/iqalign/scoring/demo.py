@@ -34,6 +34,9 @@ class DemoPhoto:
     why: str  # the annotator's note
 
 
+# pyiqa's wheel installs these test photographs beside the package, not inside it.
+_PYIQA_FRAMES = "tests/test_efficiency_img_dir"
+
 # fmt: off
 DEMO_PHOTOS: tuple[DemoPhoto, ...] = (
     DemoPhoto("chelsea", "skimage", "skimage/data/chelsea.png", (281, 282, 285),
@@ -49,14 +52,15 @@ DEMO_PHOTOS: tuple[DemoPhoto, ...] = (
     DemoPhoto("china", "sklearn", "sklearn/datasets/images/china.jpg", (698, 663),
               "a Chinese temple tower (Summer Palace): palace, monastery"),
     DemoPhoto("grace_hopper", "matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
-              (652, 457, 906), "a naval officer's portrait: military uniform; bow tie / Windsor tie"),
+              (652, 457, 906),
+              "a naval officer's portrait: military uniform; bow tie / Windsor tie"),
     DemoPhoto("sailboat", "pyiqa", "ResultsCalibra/ref_dir/I06.bmp", (780, 914),
               "a sailing boat at anchor: schooner, yawl"),
     DemoPhoto("lighthouse", "pyiqa", "ResultsCalibra/ref_dir/I19.bmp", (437, 716),
               "a lighthouse behind a white picket fence: beacon/lighthouse, picket fence"),
-    DemoPhoto("beach_sunset", "pyiqa", "tests/test_efficiency_img_dir/frame_7gzdcz9sif0ekg31.jpg",
+    DemoPhoto("beach_sunset", "pyiqa", f"{_PYIQA_FRAMES}/frame_7gzdcz9sif0ekg31.jpg",
               (978, 977), "a walker on a beach at sunset: seashore, sandbar"),
-    DemoPhoto("garden_fountain", "pyiqa", "tests/test_efficiency_img_dir/frame_4wrwr48cdk6rbcjl.jpg",
+    DemoPhoto("garden_fountain", "pyiqa", f"{_PYIQA_FRAMES}/frame_4wrwr48cdk6rbcjl.jpg",
               (562, 646), "a fountain in a formal hedge garden: fountain, maze"),
 )
 # fmt: on

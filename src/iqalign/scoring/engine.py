@@ -37,9 +37,9 @@ __all__ = ["Progress", "RunResult", "resolve_device", "score"]
 class Progress(Protocol):
     """What the engine reports while it works (the CLI draws a bar from it)."""
 
-    def start(self, total_rows: int, done_rows: int) -> None: ...  # noqa: D102
-    def advance(self, rows: int) -> None: ...  # noqa: D102
-    def close(self) -> None: ...  # noqa: D102
+    def start(self, total_rows: int, done_rows: int) -> None: ...
+    def advance(self, rows: int) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -138,8 +138,9 @@ class _Timer:
 class _View:
     """The batch as metrics see it (``refs01`` built only if a metric asks)."""
 
-    def __init__(self, images01: Any, refs: Any, ref_index: Any) -> None:
-        self.images01, self._refs, self._ref_index = images01, refs, ref_index
+    def __init__(self, images: Any, refs: Any, ref_index: Any) -> None:
+        self.images01 = images.float().div_(255)  # once per chunk, shared by all scorers
+        self._refs, self._ref_index = refs, ref_index
         self.logits: dict[str, Any] = {}
         self.logit_scales: dict[str, float] = {}
 
@@ -161,11 +162,13 @@ class _Run:
         )  # fmt: skip
         self.amp = _precision(config, device)
         cuda = device.type == "cuda"
-        self.batch_size = config.batch_size or (256 if cuda else 32)
+        self.batch_size = config.batch_size or (256 if cuda else 8)
         renders = max(len(w.renders) for w in work)
         self.images_per_batch = max(1, self.batch_size // renders)
         per_shard = config.shard_images or max(1, 8192 // renders)
-        self.shards = [(lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)]
+        self.shards = [
+            (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
+        ]
         self.timer = _Timer(device)
         self.timings: dict[str, float] = defaultdict(float)
         self.rows_scored = 0
@@ -175,8 +178,9 @@ class _Run:
 
         s = self.scorers
         self.store.write_manifest({
-            "format": "iqalign-scores/1", "status": status, "fingerprint": self.config.fingerprint(),
-            "config": self.config.to_dict(), "scores_path": "shards/",
+            "format": "iqalign-scores/1", "status": status,
+            "fingerprint": self.config.fingerprint(), "config": self.config.to_dict(),
+            "scores_path": "shards/",
             "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
             "columns": m.column_entries(s.metrics, s.classifiers),
             "models": m.model_entries(s.classifiers, s.task_models),
@@ -239,26 +243,46 @@ class _Run:
         s = self.scorers
         if batch["images"] is None:
             return np.empty((0, len(s.metrics))), np.empty((0, len(s.task_models)), np.int64)
-        autocast = torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
+        images = batch["images"].to(self.device, non_blocking=True)
+        q_parts, p_parts = [], []
+        # Loader batches hold whole source images (all their variants); the networks run
+        # on chunks of batch_size rows -- on the CPU, large activations cost more in page
+        # faults than they gain.
+        for lo in range(0, len(images), self.batch_size):
+            rows = slice(lo, lo + self.batch_size)
+            view = _View(images[rows], batch["refs"], batch["ref_index"][rows])
+            q, p = self._compute_chunk(view)
+            q_parts.append(q)
+            p_parts.append(p)
+        q = torch.cat(q_parts).cpu().numpy()
+        p = torch.cat(p_parts).cpu().numpy().astype(np.int64)
+        self.timer.collect()
+        return q, p
+
+    def _compute_chunk(self, view: _View) -> tuple[Any, Any]:
+        import torch
+
+        s = self.scorers
         with torch.inference_mode():
-            images01 = batch["images"].to(self.device, non_blocking=True).float().div_(255)
-            view = _View(images01, batch["refs"], batch["ref_index"])
             for name, classifier in s.classifiers.items():
-                with self.timer.section(name), autocast:
-                    view.logits[name] = classifier(images01)
+                with self.timer.section(name), self._autocast(True):
+                    view.logits[name] = classifier(view.images01)
                 view.logit_scales[name] = classifier.logit_scale
             values = []
             for metric in s.metrics:
-                use_amp = metric.spec.amp and self.amp is not None
-                with self.timer.section(metric.key), torch.autocast(
-                    self.device.type, dtype=self.amp, enabled=use_amp
-                ):
+                with self.timer.section(metric.key), self._autocast(metric.spec.amp):
                     values.append(metric.compute(view).to(torch.float64))
+            n = len(view.images01)
+            q = torch.stack(values, 1) if values else torch.empty((n, 0), dtype=torch.float64)
             preds = [view.logits[m].argmax(dim=1) for m in s.task_models]
-            q = torch.stack(values, 1).cpu().numpy() if values else np.empty((len(images01), 0))
-            p = torch.stack(preds, 1).cpu().numpy() if preds else np.empty((len(images01), 0))
-        self.timer.collect()
-        return q, p.astype(np.int64)
+            p = torch.stack(preds, 1) if preds else torch.empty((n, 0), dtype=torch.int64)
+        return q, p
+
+    def _autocast(self, allowed: bool) -> Any:
+        import torch
+
+        enabled = allowed and self.amp is not None
+        return torch.autocast(self.device.type, dtype=self.amp, enabled=enabled)
 
     def finish(self, started: float) -> RunResult:
         """Fit run-wide estimators, write the final shards and the manifest."""

@@ -49,7 +49,9 @@ def _fit(store: RunStore, config: ScoreConfig, scorers: Scorers, metric: Any) ->
     table = store.read_part_columns([metric.column, correct, "corruption", "variant"])
     clean = pc.and_(pc.equal(table["corruption"], "none"), pc.is_null(table["variant"]))
     clean_rows = table.filter(clean)
-    given_table = config.atc_thresholds if metric.postprocess.startswith("atc") else config.doc_offsets
+    given_table = (
+        config.atc_thresholds if metric.postprocess.startswith("atc") else config.doc_offsets
+    )
     given = given_table.get(metric.column, given_table.get(source))
     return fit_estimator(
         metric.postprocess,

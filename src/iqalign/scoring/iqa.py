@@ -158,9 +158,13 @@ def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) 
 
     config = DEFAULT_CONFIGS[spec.name]
     options = _pyiqa_weight_options(spec.name, config, weights.get(spec.name))
-    with guard_downloads(spec.name), record_weight_files() as files:
-        with contextlib.redirect_stdout(io.StringIO()):  # pyiqa prints every file it loads
-            model = pyiqa.create_metric(spec.name, device="cpu", **options)
+    # pyiqa prints every file it loads: keep stdout for our own output.
+    with (
+        guard_downloads(spec.name),
+        record_weight_files() as files,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        model = pyiqa.create_metric(spec.name, device="cpu", **options)
     return _FunctionMetric(spec, model.net, weight_files=tuple(dict.fromkeys(files)))
 
 

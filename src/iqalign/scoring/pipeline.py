@@ -78,8 +78,8 @@ def resize_center_crop(image: PILImage.Image) -> np.ndarray:
     size = (RESIZE, new_long) if width <= height else (new_long, RESIZE)
     if image.size != size:
         image = image.resize(size, Image.Resampling.BILINEAR)
-    left = int(round((size[0] - CROP) / 2.0))
-    top = int(round((size[1] - CROP) / 2.0))
+    left = round((size[0] - CROP) / 2.0)
+    top = round((size[1] - CROP) / 2.0)
     return np.asarray(image.crop((left, top, left + CROP, top + CROP)), dtype=np.uint8)
 
 
@@ -106,7 +106,7 @@ def mixture_draws(
 ) -> dict[str, tuple[str, int]]:
     """The corrupted IDs of mixture ``p`` and their (corruption, severity)."""
     ranked = sorted(image_ids, key=lambda i: (_hash01(seed, "mixture", p, i), i))
-    chosen = ranked[: int(round(p * len(image_ids)))]
+    chosen = ranked[: round(p * len(image_ids))]
     draws = {}
     for image_id in chosen:
         rng = np.random.default_rng(int(_hash01(seed, "mixture-draw", p, image_id) * 2**63))

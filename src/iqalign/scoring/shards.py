@@ -31,7 +31,10 @@ def table_schema(run: Any) -> pa.Schema:
     ]
     for name in run.scorers.task_models:
         column = run.scorers.classifiers[name].column
-        fields += [pa.field(f"pred_{column}", pa.int64()), pa.field(f"correct_{column}", pa.int64())]
+        fields += [
+            pa.field(f"pred_{column}", pa.int64()),
+            pa.field(f"correct_{column}", pa.int64()),
+        ]
     fields += [pa.field(m.column, pa.float64()) for m in run.scorers.metrics]
     return pa.schema(fields)
 

@@ -28,7 +28,8 @@ __all__ = ["IMAGE_SUFFIXES", "LAYOUTS", "ImageItem", "guess_layout", "load_sourc
 
 LAYOUTS = ("imagenet", "imagenet-c", "folder", "demo")
 IMAGE_SUFFIXES = frozenset(
-    ".jpg .jpeg .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .jfif".split()
+    {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+    | {".ppm", ".pgm", ".pbm"}
 )
 _WNID = re.compile(r"^n\d{8}$")
 

@@ -80,7 +80,7 @@ def _missing(name: str, arch: str, tag: str, err: Exception) -> str:
         where = "the Hugging Face cache"
     return (
         f"{name}: open_clip weights {arch!r}/{tag!r} are not cached (looked in {where} and "
-        f"~/.cache/clip) and we are offline ({err}). Set [score.weights] \"{name}\" = "
+        f'~/.cache/clip) and we are offline ({err}). Set [score.weights] "{name}" = '
         "'/path/checkpoint' (a state dict or open_clip checkpoint file)."
     )
 
