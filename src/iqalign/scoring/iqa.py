@@ -14,7 +14,7 @@ import io
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
-from iqalign.errors import WeightsNotFoundError
+from iqalign.errors import MissingDependencyError, WeightsNotFoundError
 from iqalign.scoring.confidence import RAW_SCORE, logit_score
 from iqalign.scoring.metrics import MetricSpec, metric_column
 from iqalign.scoring.weights import (
@@ -164,8 +164,32 @@ def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) 
         record_weight_files() as files,
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        model = pyiqa.create_metric(spec.name, device="cpu", **options)
+        try:
+            model = pyiqa.create_metric(spec.name, device="cpu", **options)
+        except (WeightsNotFoundError, MissingDependencyError):
+            raise
+        except ModuleNotFoundError as err:
+            raise MissingDependencyError(
+                f"pyiqa metric {spec.name!r} needs the package {err.name!r}: pip install {err.name}"
+            ) from err
+        except Exception as err:  # hub/urllib/transformers each fail their own way offline
+            if not is_offline():
+                raise
+            raise WeightsNotFoundError(_offline_message(spec.name, err)) from err
     return _FunctionMetric(spec, model.net, weight_files=tuple(dict.fromkeys(files)))
+
+
+def _offline_message(name: str, err: Exception) -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE as hub_cache
+    except ImportError:  # pragma: no cover - pyiqa depends on huggingface_hub
+        hub_cache = "the Hugging Face cache"
+    reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+    places = f"{torch_hub_dir() / 'pyiqa'}, {torch_hub_dir() / 'checkpoints'}, {hub_cache}"
+    return (
+        f"{name}: pyiqa could not load its weights offline ({type(err).__name__}: {reason}); "
+        f"looked in: {places}. Copy the files there, or set [score.weights] {name} = '/path/file'."
+    )
 
 
 def _pyiqa_weight_options(name: str, config: dict[str, Any], explicit: str | None) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iqalign.errors import MissingDependencyError, WeightsNotFoundError
-from iqalign.scoring.models import Classifier
-from iqalign.scoring.weights import is_offline
+from iqalign.scoring.models import Classifier, slug
+from iqalign.scoring.weights import describe_file, is_offline, record_weight_files, torch_hub_dir
 
 if TYPE_CHECKING:
     import torch
@@ -44,10 +44,11 @@ def load_clip_classifier(
     pretrained = _pretrained_source(name, arch, weights, tag)
     quick_gelu = bool((open_clip.get_pretrained_cfg(arch, pretrained) or {}).get("quick_gelu"))
     try:
-        model = open_clip.create_model(
-            arch, pretrained=pretrained, require_pretrained=True, force_quick_gelu=quick_gelu,
-            weights_only=False,
-        )  # fmt: skip
+        with record_weight_files() as files:
+            model = open_clip.create_model(
+                arch, pretrained=pretrained, require_pretrained=True,
+                force_quick_gelu=quick_gelu, weights_only=False,
+            )  # fmt: skip
     except RuntimeError as err:
         if weights or not is_offline():
             raise
@@ -58,7 +59,7 @@ def load_clip_classifier(
     return ClipClassifier(
         name, model, input_size=size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
         interpolation=cfg.get("interpolation", "bicubic"), prompts=prompts,
-        weight_files=(str(pretrained),) if weights else (),
+        weight_files=tuple(dict.fromkeys(files)),
     )  # fmt: skip
 
 
@@ -89,7 +90,7 @@ class ClipClassifier(Classifier):
     """open_clip model + W (class text embeddings): logits = tau * cos(e, W)."""
 
     def __init__(self, name: str, model: Any, *, prompts: str, **kwargs: Any) -> None:
-        super().__init__(name, model, logit_scale=float(model.logit_scale.exp()), **kwargs)
+        super().__init__(name, model, logit_scale=float(model.logit_scale.detach().exp()), **kwargs)
         self.prompts = prompts
         self._text: torch.Tensor | None = None
 
@@ -100,7 +101,36 @@ class ClipClassifier(Classifier):
         return self
 
     def class_embeddings(self, device: torch.device) -> torch.Tensor:
-        """W^T: ``(d, 1000)`` unit-norm class embeddings for the chosen prompts."""
+        """W^T: ``(d, 1000)`` unit-norm class embeddings for the chosen prompts.
+
+        Embedding 1000 prompts (80,000 for the ensemble) takes seconds on a GPU but minutes
+        on a CPU, so the result is cached next to the weights, keyed by the checkpoint's
+        SHA-256, the architecture, the prompts and the open_clip version.
+        """
+        import torch
+
+        cache = self._cache_file()
+        if cache is not None and cache.is_file():
+            return torch.load(cache, map_location=device, weights_only=True)
+        embeddings = self._embed_classes(device)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.tmp")
+            torch.save(embeddings.cpu(), tmp)
+            tmp.replace(cache)
+        return embeddings
+
+    def _cache_file(self) -> Path | None:
+        from importlib.metadata import version
+
+        if not self.weight_files:
+            return None
+        digest = describe_file(self.weight_files[0])["sha256"]
+        arch = slug(self.name.split(":", 1)[1])
+        tag = f"{arch}-{digest}-{self.prompts}-open_clip{version('open_clip_torch')}"
+        return torch_hub_dir() / "iqalign" / "zsclip" / f"{tag}.pt"
+
+    def _embed_classes(self, device: torch.device) -> torch.Tensor:
         import open_clip
         import torch
         from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES
