@@ -153,11 +153,6 @@ def create_brisque_live_np(spec: MetricSpec, **_: Any) -> Metric:
 
 def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) -> Metric:
     """Any pyiqa metric; weights from ``weights[name]``, pyiqa's cache, or a download."""
-    import pyiqa
-    from pyiqa.default_model_configs import DEFAULT_CONFIGS
-
-    config = DEFAULT_CONFIGS[spec.name]
-    options = _pyiqa_weight_options(spec.name, config, weights.get(spec.name))
     # pyiqa prints every file it loads: keep stdout for our own output.
     with (
         guard_downloads(spec.name),
@@ -165,7 +160,7 @@ def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) 
         contextlib.redirect_stdout(io.StringIO()),
     ):
         try:
-            model = pyiqa.create_metric(spec.name, device="cpu", **options)
+            model = _build_pyiqa(spec.name, weights.get(spec.name))
         except (WeightsNotFoundError, MissingDependencyError):
             raise
         except ModuleNotFoundError as err:
@@ -177,6 +172,14 @@ def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) 
                 raise
             raise WeightsNotFoundError(_offline_message(spec.name, err)) from err
     return _FunctionMetric(spec, model.net, weight_files=tuple(dict.fromkeys(files)))
+
+
+def _build_pyiqa(name: str, explicit: str | None) -> Any:
+    import pyiqa
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    options = _pyiqa_weight_options(name, DEFAULT_CONFIGS[name], explicit)
+    return pyiqa.create_metric(name, device="cpu", **options)
 
 
 def _offline_message(name: str, err: Exception) -> str:
