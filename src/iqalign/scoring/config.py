@@ -162,3 +162,9 @@ def _check(config: ScoreConfig) -> None:
         problems.append("nothing to compute: give --models and/or --metrics")
     if problems:
         raise ScoringConfigError("; ".join(problems))
+    from iqalign.scoring.corrupt import parse_corruptions, parse_severities
+
+    # Parse now, so a typo stops the run before any model loads.
+    parse_corruptions(config.corruptions)
+    parse_severities(config.severities)
+    parse_severities(config.mixture_severities)
