@@ -139,8 +139,8 @@ def brisque_features(x: torch.Tensor) -> torch.Tensor:
     import torch
     import torch.nn.functional as F
 
-    weights = x.new_tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)
-    grey = (x * weights).sum(1, keepdim=True)  # skimage.color.rgb2gray
+    # skimage.color.rgb2gray (weights as Python floats: no host-to-device copy per batch)
+    grey = 0.2125 * x[:, 0:1] + 0.7154 * x[:, 1:2] + 0.0721 * x[:, 2:3]
     first = _scale_features(grey)
     half = F.interpolate(grey, scale_factor=0.5, mode="bicubic", align_corners=False)
     return torch.cat([first, _scale_features(half)], dim=1)
@@ -169,17 +169,15 @@ def _scale_features(grey: torch.Tensor) -> torch.Tensor:
 
 
 @cache
-def _aggd_grid_cpu() -> tuple[torch.Tensor, torch.Tensor]:
+def _aggd_grid(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """alpha grid 0.2..10 (step 0.001) and the AGGD moment ratio phi(alpha), per device.
+
+    Cached per device: a host-to-device copy per batch would stall the GPU queue.
+    """
     import torch
 
     grid = torch.arange(0.2, 10.0, 0.001, dtype=torch.float64)
     phi = torch.exp(2 * torch.lgamma(2 / grid) - torch.lgamma(1 / grid) - torch.lgamma(3 / grid))
-    return grid, phi
-
-
-def _aggd_grid(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """alpha grid 0.2..10 (step 0.001) and the AGGD moment ratio phi(alpha) on it."""
-    grid, phi = _aggd_grid_cpu()
     return grid.to(device), phi.to(device)
 
 

@@ -128,11 +128,17 @@ class _Timer:
             yield
             self.totals[name] += time.perf_counter() - begin
 
-    def collect(self) -> None:
-        """Add up recorded CUDA events (call after the batch's results reached the host)."""
+    def collect(self, wait: bool = False) -> None:
+        """Add up the CUDA events that have completed (all of them with ``wait``)."""
+        pending = []
         for name, start, end in self._events:
-            self.totals[name] += start.elapsed_time(end) / 1000.0
-        self._events.clear()
+            if wait:
+                end.synchronize()
+            if wait or end.query():
+                self.totals[name] += start.elapsed_time(end) / 1000.0
+            else:
+                pending.append((name, start, end))
+        self._events = pending
 
 
 class _View:
@@ -162,6 +168,10 @@ class _Run:
         )  # fmt: skip
         self.amp = _precision(config, device)
         cuda = device.type == "cuda"
+        if cuda:
+            import torch
+
+            torch.backends.cudnn.benchmark = True  # fixed batch shapes: pick fast kernels once
         self.batch_size = config.batch_size or (256 if cuda else 8)
         renders = max(len(w.renders) for w in work)
         self.images_per_batch = max(1, self.batch_size // renders)
@@ -203,22 +213,37 @@ class _Run:
             for lo in range(self.shards[k][0], self.shards[k][1], self.images_per_batch)
         ]
         buffer = ShardBuffer(self)
-        began = time.perf_counter()
-        waited = time.perf_counter()
+        began = waited = time.perf_counter()
+        in_flight = None
         for (shard, _), batch in zip(batches, self._loader([b for _, b in batches]), strict=True):
             self.timings["wait_s"] += time.perf_counter() - waited
-            if buffer.shard is not None and buffer.shard != shard:
-                buffer.flush()
-            buffer.shard = shard
-            rows = buffer.add(batch, *self._compute(batch))
-            if progress:
-                progress.advance(rows)
+            # Queue this batch's work on the device before collecting the previous one:
+            # the device never idles while the host copies results and writes shards.
+            launched = (shard, batch, *self._launch(batch))
+            if in_flight is not None:
+                self._deliver(buffer, in_flight, progress)
+            in_flight = launched
             waited = time.perf_counter()
+        if in_flight is not None:
+            self._deliver(buffer, in_flight, progress)
         if buffer.shard is not None:
             buffer.flush()
+        self.timer.collect(wait=True)
         self.timings["scoring_s"] += time.perf_counter() - began
         if progress:
             progress.close()
+
+    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
+        shard, batch, q, p = launched
+        values = q.cpu().numpy()  # waits for this batch only; the next one is queued
+        preds = p.cpu().numpy().astype(np.int64)
+        self.timer.collect()
+        if buffer.shard is not None and buffer.shard != shard:
+            buffer.flush()
+        buffer.shard = shard
+        rows = buffer.add(batch, values, preds)
+        if progress:
+            progress.advance(rows)
 
     def _shard_rows(self, k: int) -> int:
         lo, hi = self.shards[k]
@@ -237,12 +262,14 @@ class _Run:
             prefetch_factor=4 if workers else None,
         )  # fmt: skip
 
-    def _compute(self, batch: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """Queue every scorer on the batch; results stay on the device until delivered."""
         import torch
 
         s = self.scorers
         if batch["images"] is None:
-            return np.empty((0, len(s.metrics))), np.empty((0, len(s.task_models)), np.int64)
+            empty = torch.empty((0, len(s.metrics)), dtype=torch.float64)
+            return empty, torch.empty((0, len(s.task_models)), dtype=torch.int64)
         images = batch["images"].to(self.device, non_blocking=True)
         q_parts, p_parts = [], []
         # Loader batches hold whole source images (all their variants); the networks run
@@ -254,10 +281,7 @@ class _Run:
             q, p = self._compute_chunk(view)
             q_parts.append(q)
             p_parts.append(p)
-        q = torch.cat(q_parts).cpu().numpy()
-        p = torch.cat(p_parts).cpu().numpy().astype(np.int64)
-        self.timer.collect()
-        return q, p
+        return torch.cat(q_parts), torch.cat(p_parts)
 
     def _compute_chunk(self, view: _View) -> tuple[Any, Any]:
         import torch

@@ -85,6 +85,7 @@ class _FunctionMetric(Metric):
     def to(self, device: torch.device) -> Metric:
         if hasattr(self.function, "to"):
             self.function = self.function.to(device).eval()
+            _move_plain_tensors(self.function, device)
         return self
 
     def compute(self, view: BatchView) -> torch.Tensor:
@@ -94,6 +95,23 @@ class _FunctionMetric(Metric):
             out = self.function(view.images01)
         out = out[0] if isinstance(out, tuple | list) else out
         return out.reshape(out.shape[0], -1)[:, 0]
+
+
+def _move_plain_tensors(net: Any, device: torch.device) -> None:
+    """Move tensors and modules that pyiqa keeps as plain attributes (normalisation
+    constants, tokenised prompts, CLIP-IQA's listed CLIP model) to the device once.
+
+    pyiqa moves them with ``.to(x)`` inside every forward: a host-to-device copy that waits
+    for the GPU queue each batch. Once they live on the device those calls do nothing.
+    """
+    import torch
+
+    for module in net.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, torch.Tensor) and not name.startswith("_"):
+                setattr(module, name, value.to(device))
+            elif isinstance(value, list) and value and isinstance(value[0], torch.nn.Module):
+                setattr(module, name, [m.to(device) for m in value])
 
 
 class _NumpyMetric(Metric):
