@@ -127,3 +127,14 @@ def test_float_image(tmp_path):
     values = np.array([[0.0, 0.5, 1.0, 2.0]], dtype=np.float32)
     path = _save(Image.fromarray(values, mode="F"), tmp_path / "f.tiff")
     assert np.asarray(decode_image(path))[0, :, 0].tolist() == [0, 128, 255, 255]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_rgb(tmp_path, suffix):
+    cv2 = pytest.importorskip("cv2")
+    values = (np.random.default_rng(0).random((20, 30, 3)) * 65535).astype(np.uint16)
+    path = tmp_path / f"rgb16{suffix}"
+    assert cv2.imwrite(str(path), values[..., ::-1])  # OpenCV writes BGR
+    out = np.asarray(decode_image(path)).astype(int)
+    assert out.shape == (20, 30, 3)
+    assert np.abs(out - values / 257.0).max() <= 1  # top 8 bits, colours in RGB order

@@ -95,6 +95,10 @@ def score_command(
     doc_offset: Annotated[
         list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
     ] = None,
+    zsclip_prompts: Annotated[
+        str | None,
+        typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML file with the same settings.")
     ] = None,
@@ -110,6 +114,7 @@ def score_command(
         "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
         "atc_thresholds": _pairs(atc_threshold, "--atc-threshold", float),
         "doc_offsets": _pairs(doc_offset, "--doc-offset", float),
+        "zsclip_prompts": zsclip_prompts,
     }  # fmt: skip
     if config is not None:
         settings = load_config(config, **given)
