@@ -83,7 +83,6 @@ def engine_run(
     config = ScoreConfig(
         data=str(data), layout="imagenet-c", models=tuple(models), metrics=tuple(metrics),
         out=str(out), device=device, batch_size=batch_size, workers=workers, weights=weights,
-        progress=False,
     )  # fmt: skip
     result = score(config)
     timings = result.timings

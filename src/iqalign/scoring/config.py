@@ -35,7 +35,7 @@ from iqalign.errors import ScoringConfigError
 __all__ = ["ScoreConfig", "load_config", "split_names"]
 
 # Settings that do not change any score: a resumed run may change them freely.
-_EXECUTION_ONLY = frozenset({"device", "batch_size", "workers", "out", "progress", "shard_images"})
+_EXECUTION_ONLY = frozenset({"device", "batch_size", "workers", "out", "shard_images"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,6 @@ class ScoreConfig:
     weights: dict[str, str] = field(default_factory=dict)
     atc_thresholds: dict[str, float] = field(default_factory=dict)
     doc_offsets: dict[str, float] = field(default_factory=dict)
-    progress: bool = True
 
     def __post_init__(self) -> None:
         _check(self)

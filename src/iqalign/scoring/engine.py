@@ -12,6 +12,7 @@ once per shard. The same code runs on the CPU, with smaller batches.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections import defaultdict
@@ -150,7 +151,7 @@ class _View:
         self.logits: dict[str, Any] = {}
         self.logit_scales: dict[str, float] = {}
 
-    @property
+    @functools.cached_property
     def refs01(self) -> Any:
         refs = self._refs.to(self.images01.device, non_blocking=True).float().div_(255)
         return refs[self._ref_index.to(self.images01.device)]

@@ -32,6 +32,8 @@ IMAGE_SUFFIXES = frozenset(
     | {".ppm", ".pgm", ".pbm"}
 )
 _WNID = re.compile(r"^n\d{8}$")
+# ImageNet-C's 4 held-out corruptions: recognised as its layout, not scored (not in the 15).
+_IMAGENET_C_EXTRA = frozenset({"speckle_noise", "gaussian_blur", "spatter", "saturate", "extra"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class ImageItem:
 
 
 def load_source(data: str, layout: str | None = None, labels: str | None = None) -> list[ImageItem]:
-    """List the images of a data source, sorted by image ID (then corruption, severity)."""
+    """List the images of a data source, sorted by image ID (then corruption, severity);
+    the demo keeps the order of its table."""
     if data == "demo" or layout == "demo":
         return _demo_items()
     root = Path(data).expanduser()
@@ -77,7 +80,7 @@ def guess_layout(root: Path) -> str:
     from iqalign.scoring.corrupt import CORRUPTIONS
 
     subdirs = {p.name for p in root.iterdir() if p.is_dir()}
-    if subdirs and subdirs <= set(CORRUPTIONS) | {"extra"}:
+    if subdirs and subdirs <= set(CORRUPTIONS) | _IMAGENET_C_EXTRA:
         return "imagenet-c"
     if subdirs and all(_WNID.match(name) for name in subdirs):
         return "imagenet"
