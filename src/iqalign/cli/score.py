@@ -71,7 +71,8 @@ def score_command(
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
     precision: Annotated[
-        str | None, typer.Option("--precision", help="auto | bf16 | fp16 | fp32.")
+        str | None,
+        typer.Option("--precision", help="auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32."),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Rows per batch (0: auto).")

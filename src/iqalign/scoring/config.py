@@ -53,7 +53,7 @@ class ScoreConfig:
     mixture: tuple[float, ...] = ()
     mixture_severities: str | tuple[int, ...] = "1-3"
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU
+    precision: str = "auto"  # auto: fp16 autocast on CUDA, fp32 on the CPU (engine notes)
     batch_size: int = 0  # 0: 256 on CUDA, 32 on the CPU
     workers: int = -1  # -1: one per CPU core, at most 8
     seed: int = 0

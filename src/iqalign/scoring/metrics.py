@@ -59,7 +59,7 @@ class MetricSpec:
     extra: str
     weights: str  # what it needs, for ``metrics list``
     description: str
-    amp: bool = False  # safe under bf16/fp16 autocast
+    amp: bool = False  # safe under fp16/bf16 autocast
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
