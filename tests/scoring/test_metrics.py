@@ -162,3 +162,15 @@ def test_unknown_names_suggest_close_ones():
         create_metric("tg_maxlogit")
     with pytest.raises(UnknownNameError, match="takes no ':source'"):
         create_metric("tv:resnet34")
+
+
+def test_readiness_checks_the_paper_metrics_files(tmp_path, monkeypatch):
+    from iqalign.scoring.metrics import metric_readiness
+
+    assert metric_readiness(get_metric_spec("tv")) == "yes"
+    assert metric_readiness(get_metric_spec("piqe")) == "yes"
+    assert metric_readiness(get_metric_spec("tg_maxlogit")) == "as its model"
+    write_pyiqa_brisque_standin()
+    assert metric_readiness(get_metric_spec("brisque")) == "yes (cached)"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert metric_readiness(get_metric_spec("brisque")) == "needs weights"

