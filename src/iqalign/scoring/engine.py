@@ -90,6 +90,7 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         counts = manifest.get("counts", {})
         return RunResult(store.root, "already complete", counts.get("rows", 0),
                          counts.get("skipped", 0), manifest.get("timings", {}))  # fmt: skip
+    device = resolve_device(config.device)  # before any slow loading
     items = load_source(config.data, config.layout, config.labels)
     items = items[: config.limit] if config.limit else items
     has_clean = any(i.corruption == "none" for i in items)
@@ -102,7 +103,6 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         items, parse_corruptions(config.corruptions), parse_severities(config.severities),
         config.mixture, parse_severities(config.mixture_severities), config.seed,
     )  # fmt: skip
-    device = resolve_device(config.device)
     for classifier in scorers.classifiers.values():
         classifier.to(device)
     for metric in scorers.metrics:
