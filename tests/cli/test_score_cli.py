@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from iqalign.cli import app
 
 pytest.importorskip("torch", reason="needs the [scoring] extra")
+pytestmark = pytest.mark.scoring
 runner = CliRunner()
 
 
