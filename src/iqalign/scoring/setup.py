@@ -27,11 +27,6 @@ class Scorers:
     classifiers: dict[str, Any]  # name -> Classifier, each run once per batch
     metrics: list[Any]  # iqa.Metric
 
-    @property
-    def needs_reference(self) -> bool:
-        """Whether any metric compares with the clean image."""
-        return any(m.spec.needs_reference for m in self.metrics)
-
 
 def resolve_names(config: ScoreConfig) -> tuple[list[str], list[str]]:
     """Expanded ``(task models, metric keys)`` (no weights loaded, nothing imported heavy)."""
