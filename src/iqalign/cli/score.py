@@ -182,7 +182,7 @@ def list_metrics_command(
 
     table = Table("name", "family", "higher is better", "reference", "source", "offline now",
                   box=None, pad_edge=False)  # fmt: skip
-    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=64)
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=56)
     for spec in list_metrics():
         if family and spec.family != family:
             continue
