@@ -16,6 +16,18 @@ else:
 _HERE = Path(__file__).parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_standins_afterwards():
+    """Stand-ins take 1-2 GB: remove them from the test's temporary TORCH_HOME at the end."""
+    import os
+    import shutil
+
+    yield
+    home = Path(os.environ.get("TORCH_HOME", ""))
+    if home.name.startswith("iqalign-test-torch-home-"):  # made by tests/conftest.py
+        shutil.rmtree(home / "hub", ignore_errors=True)
+
+
 def pytest_collection_modifyitems(items):
     """Every test in this folder needs the [scoring] extra: mark it (-m 'not scoring')."""
     for item in items:
