@@ -13,19 +13,35 @@ __all__ = [
     "ColumnNotFoundError",
     "DagFormatError",
     "DagNotFoundError",
+    "DataSourceError",
     "DegenerateDataError",
+    "ImageDecodeError",
     "IqalignError",
     "MissingDependencyError",
     "NodeNotFoundError",
     "QueryError",
+    "RunMismatchError",
     "ScoresNotFoundError",
     "ScoresTableError",
+    "ScoringConfigError",
     "SimulationError",
+    "UnknownNameError",
+    "WeightsNotFoundError",
 ]
 
 
 class IqalignError(Exception):
     """Base class of every error iqalign raises on purpose."""
+
+
+class _LookupMessage(KeyError):
+    """A KeyError whose ``str()`` is the message itself (KeyError would ``repr()`` it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+# ------------------------------------------------------------------------- causal
 
 
 class DagFormatError(IqalignError, ValueError):
@@ -36,34 +52,31 @@ class DagNotFoundError(IqalignError, FileNotFoundError):
     """Neither a built-in DAG nor a readable file has this name."""
 
 
-class NodeNotFoundError(IqalignError, KeyError):
+class NodeNotFoundError(IqalignError, _LookupMessage):
     """A query names a node that the DAG does not declare."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
 
 class ClaimSyntaxError(IqalignError, ValueError):
     """A claim such as ``"Q _||_ M | X"`` cannot be parsed."""
 
 
+class QueryError(IqalignError, ValueError):
+    """A d-separation query whose sets overlap or are empty."""
+
+
 class MissingDependencyError(IqalignError, ImportError):
     """An optional dependency is missing; the message names the extra that installs it."""
 
 
-class QueryError(IqalignError, ValueError):
-    """A d-separation query whose sets overlap or are empty."""
+# -------------------------------------------------------------------------- stats
 
 
 class ScoresTableError(IqalignError, ValueError):
     """A scores table cannot be analysed as given (empty, non-binary M, non-finite Q, ...)."""
 
 
-class ColumnNotFoundError(IqalignError, KeyError):
+class ColumnNotFoundError(IqalignError, _LookupMessage):
     """A scores table lacks a column an analysis needs; the message suggests close names."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
 
 class ScoresNotFoundError(IqalignError, FileNotFoundError):
@@ -76,3 +89,30 @@ class DegenerateDataError(IqalignError, ValueError):
 
 class SimulationError(IqalignError, ValueError):
     """A synthetic-data request names an unknown edge, layout or an impossible setting."""
+
+
+# ------------------------------------------------------------------------ scoring
+
+
+class ScoringConfigError(IqalignError, ValueError):
+    """A scoring setting (CLI option or config-file field) has a value that cannot work."""
+
+
+class UnknownNameError(IqalignError, _LookupMessage):
+    """A metric, model, corruption or data layout name that no registry holds."""
+
+
+class WeightsNotFoundError(IqalignError, FileNotFoundError):
+    """A weight file is missing and cannot be downloaded; the message lists the places looked in."""
+
+
+class DataSourceError(IqalignError, ValueError):
+    """A data folder, label file or image layout that cannot be read as asked."""
+
+
+class ImageDecodeError(IqalignError, ValueError):
+    """One image cannot be decoded (truncated, not an image, too large); the run skips it."""
+
+
+class RunMismatchError(IqalignError, ValueError):
+    """An output folder holds a run with different settings, so it cannot be resumed."""

@@ -14,6 +14,7 @@ from iqalign import __version__
 from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
 from iqalign.cli.report import report
+from iqalign.cli.score import metrics_app, models_app, score_command
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dag_app, name="dag")
+app.command("score")(score_command)
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(models_app, name="models")
 app.command("analyze")(analyze)
 app.command("simulate")(simulate)
 app.command("report")(report)

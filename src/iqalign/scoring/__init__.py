@@ -1,5 +1,70 @@
 """iqalign.scoring: images -> scores table (Q metrics, M models) on a GPU or the CPU.
 
-Needs the ``scoring`` extra: ``pip install 'iqalign[scoring]'``. Heavy libraries are
-imported inside the functions that need them.
+Needs the ``scoring`` extra: ``pip install 'iqalign[scoring]'``. Importing this package
+is cheap: torch, pyiqa and open_clip load only when a function that needs them runs.
+
+Public API::
+
+    from iqalign.scoring import ScoreConfig, score, read_scores
+    result = score(ScoreConfig(data="demo", models=("efficientnet_lite0",),
+                               metrics=("tv", "piqe", "tg_maxlogit"), out="runs/demo"))
+    table = read_scores("runs/demo")        # == pandas.read_parquet("runs/demo/shards")
+
+The scores table has one row per scored image: ``image_id``, ``label``, ``corruption``
+("none" when clean), ``severity`` (0 when clean), ``variant`` (mixture ID such as
+"pc=0.05", else null), ``pred_<model>`` and ``correct_<model>`` per task model, and
+``q_<metric>[_<source>]`` (float64) per quality metric; ``manifest.json`` beside it
+records each column's family and orientation. See :mod:`iqalign.scoring.metrics` for the
+column scheme and :mod:`iqalign.scoring.writer` for the folder layout.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "CORRUPTIONS",
+    "ScoreConfig",
+    "corrupt_array",
+    "corruption_seed",
+    "create_metric",
+    "create_model",
+    "decode_image",
+    "list_metrics",
+    "list_models",
+    "load_config",
+    "load_source",
+    "read_manifest",
+    "read_scores",
+    "score",
+]
+
+_WHERE = {
+    "CORRUPTIONS": "corrupt",
+    "corrupt_array": "corrupt",
+    "corruption_seed": "corrupt",
+    "ScoreConfig": "config",
+    "load_config": "config",
+    "create_metric": "metrics",
+    "list_metrics": "metrics",
+    "create_model": "models",
+    "list_models": "models",
+    "decode_image": "images",
+    "load_source": "sources",
+    "read_manifest": "writer",
+    "read_scores": "writer",
+    "score": "engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import iqalign.scoring` must not import torch (PEP 562).
+    if name in _WHERE:
+        module = importlib.import_module(f"iqalign.scoring.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'iqalign.scoring' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,211 @@
+"""``iqalign score``, ``iqalign metrics list``, ``iqalign models list``.
+
+``score`` turns images into the scores table (see :mod:`iqalign.scoring`); every option
+can also come from ``--config FILE.toml`` (options given here win). Re-running the same
+command on the same ``--out`` resumes an interrupted run. Torch and friends are imported
+only when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from iqalign.cli._common import console, err_console, handle_errors
+from iqalign.errors import ScoringConfigError
+
+__all__ = ["metrics_app", "models_app", "score_command"]
+
+metrics_app = typer.Typer(help="Quality metrics (Q) that 'iqalign score' can compute.")
+models_app = typer.Typer(help="Task models (M) that 'iqalign score' can run.")
+
+
+def _pairs(values: list[str] | None, option: str, cast: Any = str) -> dict[str, Any] | None:
+    """``["a=1", "b=2"]`` -> ``{"a": cast("1"), ...}``."""
+    if not values:
+        return None
+    out = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise ScoringConfigError(f"{option} {value!r}: write NAME=VALUE")
+        try:
+            out[name.strip()] = cast(text.strip())
+        except ValueError as err:
+            raise ScoringConfigError(f"{option} {value!r}: {text!r} is not a number") from err
+    return out
+
+
+@handle_errors
+def score_command(
+    data: Annotated[
+        str | None, typer.Option("--data", help="'demo' or a folder of images.")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Output folder (re-run to resume).")
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option("--layout", help="imagenet | imagenet-c | folder (guessed).")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Label file (CSV file,label; devkit).")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Task models, comma-separated.")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option("--metrics", help="Quality metrics, comma-separated.")
+    ] = None,
+    corruptions: Annotated[
+        str | None, typer.Option("--corruptions", help="all | none | NAMES.")
+    ] = None,
+    severities: Annotated[
+        str | None, typer.Option("--severities", help="e.g. 1-5 or 1,3,5.")
+    ] = None,
+    mixture: Annotated[
+        str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option("--precision", help="auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Rows per batch (0: auto).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Decode/corrupt processes (-1: auto).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of corruptions and mixtures.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Score only the first N images.")
+    ] = None,
+    weights: Annotated[
+        list[str] | None, typer.Option("--weights", help="NAME=PATH of a weight file.")
+    ] = None,
+    atc_threshold: Annotated[
+        list[str] | None,
+        typer.Option("--atc-threshold", help="MODEL=T for runs without clean rows."),
+    ] = None,
+    doc_offset: Annotated[
+        list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
+    ] = None,
+    zsclip_prompts: Annotated[
+        str | None,
+        typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file with the same settings.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
+    from iqalign.scoring.config import from_values, load_config
+
+    given = {
+        "data": data, "out": out, "layout": layout, "labels": labels, "models": models,
+        "metrics": metrics, "corruptions": corruptions, "severities": severities,
+        "mixture": mixture, "device": device, "precision": precision, "batch_size": batch_size,
+        "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
+        "atc_thresholds": _pairs(atc_threshold, "--atc-threshold", float),
+        "doc_offsets": _pairs(doc_offset, "--doc-offset", float),
+        "zsclip_prompts": zsclip_prompts,
+    }  # fmt: skip
+    if config is not None:
+        settings = load_config(config, **given)
+    else:
+        settings = from_values({k: v for k, v in given.items() if v is not None})
+    _run(settings, quiet)
+
+
+def _run(settings: Any, quiet: bool) -> None:
+    from iqalign.scoring.engine import score
+
+    progress = None if quiet else _RichProgress()
+    result = score(settings, progress=progress)
+    timings = result.timings
+    summary = Table(box=None, show_header=False, pad_edge=False)
+    summary.add_row("run", Text(f"{result.status}: {result.out}"))
+    summary.add_row("rows", Text(f"{result.rows} ({result.skipped} images skipped)"))
+    if "rows_per_s" in timings:
+        summary.add_row("speed", Text(f"{timings['rows_per_s']} images/s"))
+    if "total_s" in timings:
+        summary.add_row("time", Text(f"{timings['total_s']} s"))
+    summary.add_row("read", Text(f"pandas.read_parquet('{result.out / 'shards'}')"))
+    console.print(summary)
+
+
+class _RichProgress:
+    """A progress bar with images/s and ETA (on stderr, so stdout stays parseable)."""
+
+    def start(self, total_rows: int, done_rows: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
+            console=err_console, transient=False,
+        )  # fmt: skip
+        self._bar.start()
+        self._task = self._bar.add_task("score", total=total_rows, completed=done_rows, rate="")
+
+    def advance(self, rows: int) -> None:
+        self._bar.advance(self._task, rows)
+        speed = self._bar.tasks[0].speed
+        self._bar.update(self._task, rate=f"{speed:7.1f} images/s" if speed else "")
+
+    def close(self) -> None:
+        self._bar.stop()
+
+
+@metrics_app.command("list")
+@handle_errors
+def list_metrics_command(
+    family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
+) -> None:
+    """List the quality metrics: family, orientation, weights, usable offline now."""
+    from iqalign.scoring.metrics import list_metrics, metric_readiness
+
+    table = Table("name", "family", "higher is better", "reference", "source", "offline now",
+                  box=None, pad_edge=False)  # fmt: skip
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=56)
+    for spec in list_metrics():
+        if family and spec.family != family:
+            continue
+        table.add_row(
+            Text(spec.name), Text(spec.family), Text(str(spec.higher_is_better).lower()),
+            Text("X0" if spec.needs_reference else "-"), Text(spec.source or "-"),
+            Text(metric_readiness(spec)), Text(spec.description),
+        )  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("list")
+@handle_errors
+def list_models_command(
+    family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
+) -> None:
+    """List the task models: family, input size, weight file, usable offline now."""
+    from iqalign.scoring.models import list_models
+
+    table = Table("name", "family", "input", "offline now", box=None, pad_edge=False)
+    table.add_column("weights", no_wrap=True)
+    for row in list_models():
+        if family and row["family"] != family:
+            continue
+        table.add_row(*(Text(str(row[k])) for k in ("name", "family", "input", "ready", "weights")))
+    console.print(table)

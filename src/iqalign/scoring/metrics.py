@@ -1,0 +1,238 @@
+"""Quality metrics (Q) by name: a spec table, :func:`create_metric`, column names.
+
+A metric is asked for as ``name`` or ``name:source``:
+
+- classic IQA: any pyiqa metric by its pyiqa name (``piqe``, ``clipiqa``, ``arniqa``,
+  ``brisque``, ``psnr``, ``ssim``, ...; full-reference ones compare with the clean image
+  X0 of the same ID); ``tv`` (total variation); ``brisque_live`` (BRISQUE with the LIVE
+  model of the ``brisque`` package, offline, batched on torch) and ``brisque_live_np``
+  (the package itself, per image: the reference);
+- strong task-guided ``tg_maxprob``, ``tg_entropy``, ``tg_maxlogit`` ``:<model>``;
+- ``zsclip_maxprob``, ``zsclip_entropy``, ``zsclip_maxlogit`` ``:<open_clip model>``
+  (default ``ViT-B-32``);
+- accuracy estimators ``msp``, ``atc``, ``atc_ne``, ``doc`` ``:<model>``.
+
+Without ``:source``, the classifier-based metrics expand to one column per task model
+of the run. Column scheme: ``q_<slug(name)>`` for image metrics and
+``q_<slug(name)>_<slug(source)>`` for classifier-based ones, where :func:`slug`
+lower-cases and maps ``+`` to ``_plus`` and other symbols to ``_``: ``q_tv``,
+``q_clipiqa_plus``, ``q_tg_maxlogit_efficientnet_lite1``, ``q_zsclip_entropy_vit_b_32``,
+``q_atc_efficientnet_lite0``. Orientation is recorded, never flipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from dataclasses import asdict, dataclass
+from difflib import get_close_matches
+from typing import Any
+
+from iqalign.errors import MissingDependencyError, UnknownNameError
+from iqalign.scoring.models import slug
+
+__all__ = [
+    "FAMILIES",
+    "METRIC_SPECS",
+    "MetricSpec",
+    "create_metric",
+    "get_metric_spec",
+    "list_metrics",
+    "metric_column",
+    "metric_readiness",
+    "split_metric_key",
+]
+
+FAMILIES = ("classic_nr", "classic_fr", "tv", "strong_tg", "zsclip", "accuracy_estimator")
+DEFAULT_CLIP = "ViT-B-32"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registry row (plain data; the loader is imported only when the metric is built)."""
+
+    name: str
+    family: str
+    higher_is_better: bool
+    needs_reference: bool
+    source: str | None  # None, "classifier" or "clip": what ``name:<source>`` names
+    loader: str  # "module:function"
+    extra: str
+    weights: str  # what it needs, for ``metrics list``
+    description: str
+    amp: bool = False  # safe under fp16/bf16 autocast
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+_IQA = "iqalign.scoring.iqa"
+_TG = "iqalign.scoring.iqa:create_logit_metric"
+
+
+def _logit(name: str, family: str, higher: bool, source: str, text: str) -> MetricSpec:
+    return MetricSpec(name, family, higher, False, source, _TG, "scoring", "its model's", text)
+
+
+# fmt: off
+METRIC_SPECS: dict[str, MetricSpec] = {
+    "tv": MetricSpec(
+        "tv", "tv", False, False, None, f"{_IQA}:create_tv", "scoring", "none",
+        "total variation: mean |horizontal| + |vertical| difference of [0,1] RGB; grows with "
+        "noise, falls with blur (a roughness measure; recorded lower-is-better)"),
+    "brisque_live": MetricSpec(
+        "brisque_live", "classic_nr", False, False, None, f"{_IQA}:create_brisque_live",
+        "scoring", "none (brisque package's LIVE SVM)",
+        "BRISQUE, LIVE-trained SVM of the brisque package, batched on torch"),
+    "brisque_live_np": MetricSpec(
+        "brisque_live_np", "classic_nr", False, False, None, f"{_IQA}:create_brisque_live_np",
+        "scoring", "none (brisque package's LIVE SVM)",
+        "BRISQUE computed by the brisque package itself, per image (reference; slow)"),
+    "tg_maxprob": _logit("tg_maxprob", "strong_tg", True, "classifier", "max softmax probability"),
+    "tg_entropy": _logit("tg_entropy", "strong_tg", False, "classifier",
+                         "softmax entropy (a negative quality signal)"),
+    "tg_maxlogit": _logit("tg_maxlogit", "strong_tg", True, "classifier", "max logit"),
+    "zsclip_maxprob": _logit("zsclip_maxprob", "zsclip", True, "clip",
+                             "zero-shot CLIP max probability (softmax of tau * cosine)"),
+    "zsclip_entropy": _logit("zsclip_entropy", "zsclip", False, "clip",
+                             "zero-shot CLIP entropy (a negative quality signal)"),
+    "zsclip_maxlogit": _logit("zsclip_maxlogit", "zsclip", True, "clip",
+                              "zero-shot CLIP max cosine similarity"),
+    "msp": _logit("msp", "accuracy_estimator", True, "classifier",
+                  "maximum softmax probability (Hendrycks & Gimpel 2017)"),
+    "atc": _logit("atc", "accuracy_estimator", True, "classifier",
+                  "ATC, MSP score: 1[MSP > t], t fitted on clean rows (Garg et al. 2022)"),
+    "atc_ne": _logit("atc_ne", "accuracy_estimator", True, "classifier",
+                     "ATC, negative-entropy score: 1[-H > t], t fitted on clean rows"),
+    "doc": _logit("doc", "accuracy_estimator", True, "classifier",
+                  "DoC: MSP - (mean clean MSP - clean accuracy) (Guillory et al. 2021)"),
+}
+# fmt: on
+
+# pyiqa entries that are not one number per image (distribution scores, caption scores).
+_PYIQA_EXCLUDED = frozenset(
+    {"fid", "sfid", "fid_dinov2", "inception_score", "clipscore", "compare2score", "fgresq_pair"}
+)
+# pyiqa metrics that need no weight file (checked by the tests, offline).
+PYIQA_WEIGHT_FREE = frozenset(
+    {"piqe", "entropy", "psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "gmsd"}
+    | {"vif", "vsi", "nlpd", "mad"}
+)
+# The paper's learned pyiqa metrics: the files they read, under $TORCH_HOME/hub.
+PAPER_PYIQA_FILES = {
+    "clipiqa": ("clip/RN50.pt",),
+    "arniqa": (
+        "checkpoints/resnet50-0676ba61.pth", "checkpoints/ARNIQA.pth",
+        "pyiqa/regressor_koniq10k.pth",
+    ),
+    "brisque": ("pyiqa/brisque_svm_weights.pth",),
+}  # fmt: skip
+# learned pyiqa networks that are fine under autocast
+_PYIQA_AMP_PREFIXES = ("clipiqa", "arniqa", "topiq", "musiq", "maniqa", "qualiclip", "liqe")
+
+
+def split_metric_key(key: str) -> tuple[str, str | None]:
+    """``"tg_maxlogit:efficientnet_lite1"`` -> ``("tg_maxlogit", "efficientnet_lite1")``."""
+    name, _, source = key.partition(":")
+    if name.startswith("zsclip_") and source and not source.startswith("clip:"):
+        source = f"clip:{source}"
+    return name.strip(), (source.strip() or None)
+
+
+def metric_column(name: str, source: str | None = None) -> str:
+    """The scores-table column of a metric (see the module notes for the scheme).
+
+    Examples
+    --------
+    >>> metric_column("tg_maxlogit", "efficientnet_lite1")
+    'q_tg_maxlogit_efficientnet_lite1'
+    >>> metric_column("zsclip_maxlogit", "clip:ViT-B-32")
+    'q_zsclip_maxlogit_vit_b_32'
+    """
+    if source is None:
+        return f"q_{slug(name)}"
+    return f"q_{slug(name)}_{slug(source.removeprefix('clip:'))}"
+
+
+def _pyiqa_configs() -> dict[str, Any]:
+    try:
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"pyiqa metrics need pyiqa ({err}): pip install 'iqalign[scoring]' "
+            "(pyiqa is PolyForm-Noncommercial licensed)"
+        ) from err
+    return {k: v for k, v in DEFAULT_CONFIGS.items() if k not in _PYIQA_EXCLUDED}
+
+
+def _pyiqa_spec(name: str, config: dict[str, Any]) -> MetricSpec:
+    reference = config.get("metric_mode") == "FR"
+    return MetricSpec(
+        name, "classic_fr" if reference else "classic_nr", not config.get("lower_better", False),
+        reference, None, f"{_IQA}:create_pyiqa_metric", "scoring",
+        "none" if name in PYIQA_WEIGHT_FREE else "pyiqa weight file(s) in $TORCH_HOME/hub/pyiqa",
+        f"pyiqa {config['metric_opts']['type']} ({'FR' if reference else 'NR'})",
+        amp=name.startswith(_PYIQA_AMP_PREFIXES),
+    )  # fmt: skip
+
+
+def get_metric_spec(name: str) -> MetricSpec:
+    """The spec of a metric name (ours first, then pyiqa's), or raise with suggestions."""
+    if name in METRIC_SPECS:
+        return METRIC_SPECS[name]
+    configs = _pyiqa_configs()
+    if name in configs:
+        return _pyiqa_spec(name, configs[name])
+    close = get_close_matches(name, [*METRIC_SPECS, *configs], n=3)
+    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownNameError(f"No metric {name!r}.{hint} See 'iqalign metrics list'.")
+
+
+def create_metric(key: str, weights: dict[str, str] | None = None, **options: Any) -> Any:
+    """Build one metric (``name`` or ``name:source``), loading its weights now.
+
+    Classifier-based metrics get their source's name here; the engine runs that
+    classifier once per batch and hands every metric of it the same logits.
+    """
+    from iqalign.scoring.weights import is_offline
+
+    is_offline()  # decide before pyiqa imports huggingface_hub, which reads HF_HUB_OFFLINE once
+    name, source = split_metric_key(key)
+    spec = get_metric_spec(name)
+    if spec.source == "clip":
+        source = source or f"clip:{DEFAULT_CLIP}"
+    elif spec.source is None and source is not None:
+        raise UnknownNameError(f"Metric {name!r} takes no ':source' (got {key!r})")
+    elif spec.source == "classifier" and source is None:
+        raise UnknownNameError(f"Metric {name!r} needs a classifier: write '{name}:<model>'")
+    module_name, _, function = spec.loader.partition(":")
+    loader = getattr(importlib.import_module(module_name), function)
+    return loader(spec, source=source, weights=weights or {}, **options)
+
+
+def metric_readiness(spec: MetricSpec) -> str:
+    """Usable offline now? ``yes``, ``yes (cached)``, ``needs weights`` or ``as its model``.
+
+    Weight files are checked for the paper's learned metrics (CLIP-IQA, ARNIQA, BRISQUE);
+    other learned pyiqa metrics say ``needs weights`` without looking (building one tells).
+    """
+    from iqalign.scoring.weights import torch_hub_dir
+
+    if spec.source:
+        return "as its model"
+    if not spec.loader.endswith("create_pyiqa_metric") or spec.name in PYIQA_WEIGHT_FREE:
+        return "yes"
+    files = PAPER_PYIQA_FILES.get(spec.name)
+    if files and all((torch_hub_dir() / f).is_file() for f in files):
+        return "yes (cached)"
+    return "needs weights"
+
+
+def list_metrics(include_pyiqa: bool = True) -> list[MetricSpec]:
+    """Every registered metric spec: ours, then (if installed) pyiqa's, sorted by name."""
+    specs = list(METRIC_SPECS.values())
+    if include_pyiqa:
+        with contextlib.suppress(MissingDependencyError):  # listing works without pyiqa
+            specs += [_pyiqa_spec(n, c) for n, c in sorted(_pyiqa_configs().items())]
+    return specs

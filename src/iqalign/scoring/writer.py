@@ -1,0 +1,184 @@
+"""The run folder: atomic Parquet shards, ``manifest.json``, ``skipped.csv``, resume.
+
+Layout of ``--out DIR``::
+
+    DIR/manifest.json        settings, versions, seeds, column orientation, weights, timings
+    DIR/skipped.csv          image_id, path, reason -- images that could not be read
+    DIR/shards/part-*.parquet  the scores table: pandas.read_parquet(DIR / "shards")
+    DIR/parts/part-*.parquet   work in progress (removed when the run completes)
+
+Every shard covers a fixed range of source images, so a shard's content does not depend
+on when or how often the run was interrupted. A shard is written to a temporary name and
+renamed, so it is complete or absent -- after ``kill -9`` too. Re-running the same command
+skips the parts that exist, scores the rest, then *finalises*: accuracy estimators that
+need the whole run (ATC, DoC) are fitted on all clean rows, and every part is rewritten
+into ``shards/`` with its final columns. Skipped images travel inside their part's Parquet
+metadata until ``skipped.csv`` is written at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iqalign.errors import DataSourceError, RunMismatchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["RunStore", "read_manifest", "read_scores"]
+
+_SKIPPED_KEY = b"iqalign.skipped"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """One output folder (see the module notes)."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.root = Path(out).expanduser()
+        self.manifest_path = self.root / "manifest.json"
+        self.skipped_path = self.root / "skipped.csv"
+        self.parts = self.root / "parts"
+        self.shards = self.root / "shards"
+
+    def open(self, fingerprint: str) -> str:
+        """Create or reopen the folder: ``"new"``, ``"resume"`` or ``"complete"``."""
+        if self.root.exists() and not self.root.is_dir():
+            raise DataSourceError(f"--out {str(self.root)!r} exists and is not a folder")
+        manifest = read_manifest(self.root) if self.manifest_path.is_file() else None
+        if manifest is None:
+            # A run that failed during setup leaves at most an empty parts/ folder.
+            leftovers = [p for p in self.root.glob("*") if p != self.parts or any(p.iterdir())]
+            if leftovers:
+                raise RunMismatchError(
+                    f"--out {str(self.root)!r} is not empty and holds no iqalign run "
+                    f"(found {leftovers[0].name!r}); choose an empty or new folder"
+                )
+            return "new"
+        if manifest.get("fingerprint") != fingerprint:
+            raise RunMismatchError(
+                f"--out {str(self.root)!r} holds a run with other settings "
+                f"({_config_diff(manifest.get('config', {}))}); resume it with the same "
+                "settings, or choose a new --out folder"
+            )
+        if manifest.get("status") == "complete" and not self.parts.exists():
+            return "complete"
+        return "resume"
+
+    def part_path(self, index: int) -> Path:
+        """Where part ``index`` lives."""
+        return self.parts / f"part-{index:06d}.parquet"
+
+    def done_parts(self) -> set[int]:
+        """Indices of the parts already written (complete by construction)."""
+        if not self.parts.is_dir():
+            return set()
+        return {int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")}
+
+    def write_part(self, index: int, table: pa.Table, skipped: list[dict[str, str]]) -> None:
+        """Write one part atomically, its skipped images in the file's metadata."""
+        import pyarrow.parquet as pq
+
+        metadata = dict(table.schema.metadata or {})
+        metadata[_SKIPPED_KEY] = json.dumps(skipped).encode()
+        path = self.part_path(index)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
+        os.replace(tmp, path)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest.json`` atomically (``updated`` is stamped here)."""
+        manifest = {**manifest, "updated": _now()}
+        self.parts.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, default=str))
+
+    def read_part_columns(self, columns: list[str]) -> pa.Table:
+        """Selected columns of every part (for fitting run-wide estimators)."""
+        import pyarrow.dataset as ds
+
+        return ds.dataset(str(self.parts), format="parquet").to_table(columns=columns)
+
+    def finalize(self, transform: Callable[[pa.Table], pa.Table]) -> list[dict[str, str]]:
+        """Rewrite every part into ``shards/`` through ``transform``; write ``skipped.csv``."""
+        import pyarrow.parquet as pq
+
+        self.shards.mkdir(parents=True, exist_ok=True)
+        skipped: list[dict[str, str]] = []
+        for part in sorted(self.parts.glob("part-*.parquet")):
+            table = pq.read_table(part)
+            metadata = table.schema.metadata or {}
+            skipped += json.loads(metadata.get(_SKIPPED_KEY, b"[]"))
+            final = transform(table.replace_schema_metadata(None))
+            tmp = self.shards / f".{part.name}.tmp-{os.getpid()}"
+            pq.write_table(final, tmp)
+            os.replace(tmp, self.shards / part.name)
+        self._write_skipped(skipped)
+        return skipped
+
+    def _write_skipped(self, skipped: list[dict[str, str]]) -> None:
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["image_id", "path", "reason"])
+        writer.writeheader()
+        writer.writerows(skipped)
+        _atomic_write_text(self.skipped_path, buffer.getvalue())
+
+    def remove_parts(self) -> None:
+        """Drop the work-in-progress parts once the shards and manifest are final."""
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _config_diff(old: dict[str, Any]) -> str:
+    keys = ("data", "layout", "models", "metrics", "corruptions", "severities", "mixture", "seed")
+    shown = ", ".join(f"{k}={old.get(k)!r}" for k in keys if k in old)
+    return f"it has {shown}" if shown else "no readable settings"
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a run folder."""
+    path = Path(run_dir).expanduser() / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise DataSourceError(f"{str(run_dir)!r} is not an iqalign run: no manifest.json") from err
+    except json.JSONDecodeError as err:
+        raise DataSourceError(f"{path}: not valid JSON ({err})") from err
+
+
+def read_scores(run_dir: str | Path) -> pd.DataFrame:
+    """The scores table of a completed run; ``df.attrs["manifest"]`` holds its manifest.
+
+    Raises
+    ------
+    DataSourceError
+        Not a run folder, or the run is not complete (re-run the same command to finish).
+    """
+    import pandas as pd
+
+    manifest = read_manifest(run_dir)
+    if manifest.get("status") != "complete":
+        raise DataSourceError(
+            f"{str(run_dir)!r}: the run is not complete (status {manifest.get('status')!r}); "
+            "re-run the same 'iqalign score' command to finish it"
+        )
+    frame = pd.read_parquet(Path(run_dir).expanduser() / "shards")
+    frame.attrs["manifest"] = manifest
+    return frame
