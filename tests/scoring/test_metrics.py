@@ -174,3 +174,20 @@ def test_readiness_checks_the_paper_metrics_files(tmp_path, monkeypatch):
     assert metric_readiness(get_metric_spec("brisque")) == "yes (cached)"
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert metric_readiness(get_metric_spec("brisque")) == "needs weights"
+
+
+def test_entropy_equals_pyiqa_entropy():
+    """Our histogram entropy replaces pyiqa's one-hot version: identical values."""
+    import torch
+    from pyiqa.archs.entropy_arch import entropy as pyiqa_entropy
+
+    from iqalign.scoring.iqa import grey_entropy
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 3, 64, 48, generator=generator)
+    images[1] = 0.5  # one grey level: entropy 0
+    images[2] = (images[2] * 4).round() / 4  # a few levels
+    ours = grey_entropy(images)
+    theirs = pyiqa_entropy(images)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    assert ours[1].abs() < 1e-6 and 0 < ours[2] < ours[0] <= 8

@@ -13,6 +13,7 @@ import typer
 from iqalign import __version__
 from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
+from iqalign.cli.demo import demo
 from iqalign.cli.report import report
 from iqalign.cli.score import metrics_app, models_app, score_command
 
@@ -29,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dag_app, name="dag")
+app.command("demo")(demo)
 app.command("score")(score_command)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(models_app, name="models")

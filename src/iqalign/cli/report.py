@@ -34,7 +34,7 @@ def report(
     """Analyse a scored run against the DAGs; write report.html (self-contained) and report.md."""
     from iqalign.report.run_report import write_run_report
 
-    result = _with_progress(
+    result = with_progress(
         lambda progress: write_run_report(
             run_dir, dags=dag, out_dir=out, n_boot=n_boot, seed=seed, progress=progress
         )
@@ -42,7 +42,8 @@ def report(
     print_report_summary(result)
 
 
-def _with_progress(job):
+def with_progress(job):
+    """Run ``job(report_progress)`` under a spinner that shows the latest message."""
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -121,10 +121,11 @@ def score_command(
         settings = load_config(config, **given)
     else:
         settings = from_values({k: v for k, v in given.items() if v is not None})
-    _run(settings, quiet)
+    run_scoring(settings, quiet)
 
 
-def _run(settings: Any, quiet: bool) -> None:
+def run_scoring(settings: Any, quiet: bool) -> None:
+    """Run the engine with a progress bar and print where the scores are."""
     from iqalign.scoring.engine import score
 
     progress = None if quiet else _RichProgress()

@@ -22,10 +22,12 @@ __all__ = ["group_scatter_grid", "stratified_auc_bars"]
 _SEVERITY_COLOURS = ["#2b83ba", "#80bfab", "#c7e8ad", "#fdc980", "#f07c4a", "#d7191c"]
 
 
-def _new_figure(width: float, height: float):
+def _new_figure(width: float, height: float, *, constrained: bool = True):
     from matplotlib.figure import Figure as MplFigure
 
-    return MplFigure(figsize=(width, height), dpi=100, layout="constrained")
+    return MplFigure(
+        figsize=(width, height), dpi=100, layout="constrained" if constrained else None
+    )
 
 
 def _to_png(fig) -> bytes:
@@ -47,19 +49,49 @@ def group_scatter_grid(
     panel per metric, coloured by severity, with a least-squares trend line; each panel's
     title carries Spearman's and Pearson's r (the paper's Fig. 3/5/7)."""
     rows = max(1, math.ceil(len(metrics) / columns))
-    fig = _new_figure(3.2 * min(columns, len(metrics)), 2.7 * rows)
+    height = 2.7 * rows + 0.9
+    # A fixed grid instead of the constrained layout: half the drawing time for 20+ panels.
+    fig = _new_figure(3.2 * min(columns, len(metrics)), height, constrained=False)
+    fig.subplots_adjust(
+        left=0.07, right=0.98, bottom=0.45 / height, top=1 - 1.5 / height, hspace=0.75, wspace=0.3
+    )
     axes = fig.subplots(rows, min(columns, len(metrics)), squeeze=False).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
         data = groups[(groups["model"] == model) & (groups["metric"] == metric)]
         _scatter_panel(ax, data, _title(correlations, model, metric))
     for ax in axes[len(metrics) :]:
         ax.set_visible(False)
-    fig.suptitle(f"accuracy of {model} vs mean quality per (corruption, severity) group")
+    fig.suptitle(
+        f"accuracy of {model} vs mean quality per (corruption, severity) group",
+        y=1 - 0.12 / height,
+        va="top",
+    )
+    _severity_legend(fig, 1 - 0.45 / height)
     caption = (
         f"{model}: one point per (corruption, severity) group, colour = severity; line = "
         "least-squares trend; title: Spearman / Pearson r across all groups"
     )
     return Figure(name or f"groups_{model}", _to_png(fig), "png", caption)
+
+
+def _severity_legend(fig, y: float) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            color=colour,
+            markeredgecolor="#333333",
+            label=f"severity {severity}",
+        )
+        for severity, colour in enumerate(_SEVERITY_COLOURS[1:], start=1)
+    ]
+    fig.legend(
+        handles=handles, loc="center", bbox_to_anchor=(0.5, y), ncol=5, fontsize=8, frameon=False
+    )
 
 
 def _title(correlations: pd.DataFrame, model: str, metric: str) -> str:

@@ -77,6 +77,25 @@ def total_variation(images01: torch.Tensor) -> torch.Tensor:
     return vertical + horizontal
 
 
+def grey_entropy(images01: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy (bits) of the 256-bin histogram of the rounded YIQ luma, per image.
+
+    The same values as pyiqa's ``entropy`` (same luma, rounding and arithmetic), with the
+    histogram from one ``bincount`` instead of a one-hot tensor of N x H x W x 256 int64
+    (100 MB per 224-px image): pyiqa's version alone took a third of the demo's CPU time.
+    """
+    import torch
+    from pyiqa.utils.color_util import to_y_channel
+
+    luma = to_y_channel(images01, 255.0, "yiq").long().clamp_(0, 255)
+    n = luma.shape[0]
+    offsets = 256 * torch.arange(n, device=luma.device)[:, None]
+    counts = torch.bincount((luma.reshape(n, -1) + offsets).reshape(-1), minlength=256 * n)
+    hist = counts.reshape(n, 256)
+    hist = hist / hist.sum(dim=1, keepdim=True)
+    return -torch.sum(hist * torch.log2(hist + 1e-8), dim=1)
+
+
 class _FunctionMetric(Metric):
     def __init__(self, spec: MetricSpec, function: Any, **kwargs: Any) -> None:
         super().__init__(spec, **kwargs)
@@ -147,6 +166,11 @@ class LogitMetric(Metric):
 def create_tv(spec: MetricSpec, **_: Any) -> Metric:
     """``tv``."""
     return _FunctionMetric(spec, total_variation)
+
+
+def create_entropy(spec: MetricSpec, **_: Any) -> Metric:
+    """``entropy``: pyiqa's grey-level entropy, computed with a histogram."""
+    return _FunctionMetric(spec, grey_entropy)
 
 
 def create_logit_metric(spec: MetricSpec, *, source: str, **_: Any) -> Metric:

@@ -81,6 +81,10 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         "tv", "tv", False, False, None, f"{_IQA}:create_tv", "scoring", "none",
         "total variation: mean |horizontal| + |vertical| difference of [0,1] RGB; grows with "
         "noise, falls with blur (a roughness measure; recorded lower-is-better)"),
+    "entropy": MetricSpec(
+        "entropy", "classic_nr", True, False, None, f"{_IQA}:create_entropy", "scoring", "none",
+        "grey-level entropy of the Y channel: pyiqa's 'entropy', same values, computed with a "
+        "histogram (pyiqa's one-hot version needs 100 MB per image)"),
     "brisque_live": MetricSpec(
         "brisque_live", "classic_nr", False, False, None, f"{_IQA}:create_brisque_live",
         "scoring", "none (brisque package's LIVE SVM)",

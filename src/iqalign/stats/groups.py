@@ -68,6 +68,7 @@ __all__ = [
 METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall")
 CI_METHODS: tuple[str, ...] = ("basic-z", "percentile")
 _CHUNK = 50
+_CHUNK_CELLS = 4_000_000  # resamples x image IDs per bootstrap chunk (~32 MB of counts)
 _DENSE_LIMIT = 30_000_000  # image IDs x groups above which per-image sums are kept sparse
 
 
@@ -124,9 +125,17 @@ def group_correlations(
     scopes = _scopes(keys, by)
     rng = np.random.default_rng(seed)
     cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng)
+    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng)
     rows = [
         _row(
-            scope, method, mean_q[at], accuracy[at], cluster[(scope, method)], ci_method, alpha, rng
+            scope,
+            method,
+            mean_q[at],
+            accuracy[at],
+            cluster[(scope, method)],
+            resampled[(scope, method)],
+            ci_method,
+            alpha,
         )
         for scope, at in scopes.items()
         for method in METHODS
@@ -193,19 +202,29 @@ def _scopes(keys: pd.DataFrame, by: tuple[str, ...]) -> dict[str, np.ndarray]:
 def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng):
     """Correlations of every scope and method for each resample of image IDs."""
     out = {(s, meth): np.empty(n_boot) for s in scopes for meth in METHODS}
-    for start in range(0, n_boot, _CHUNK):
-        size = min(_CHUNK, n_boot - start)
+    # Scopes of one width (the 15 within-corruption scopes, the 5 within-severity ones)
+    # are correlated in one call each: rows = resamples x scopes. Chunks are as large as a
+    # ~32 MB count matrix allows, so small tables take one pass instead of n_boot / 50.
+    widths: dict[int, list[str]] = {}
+    for scope, members in scopes.items():
+        widths.setdefault(members.size, []).append(scope)
+    chunk = max(_CHUNK, min(n_boot, _CHUNK_CELLS // max(n_units, 1)))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
         draws = (
             rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
         )
         counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
-        for scope, members in scopes.items():
+        for width, names in widths.items():
+            index = np.stack([scopes[name] for name in names])  # (scopes, width)
+            a = mean_q[:, index].reshape(-1, width)
+            b = accuracy[:, index].reshape(-1, width)
             for method in METHODS:
-                out[(scope, method)][start : start + size] = correlate_rows(
-                    mean_q[:, members], accuracy[:, members], method
-                )
+                r = correlate_rows(a, b, method).reshape(size, len(names))
+                for k, name in enumerate(names):
+                    out[(name, method)][start : start + size] = r[:, k]
     return out
 
 
@@ -239,7 +258,25 @@ def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _row(scope, method, mean_q, accuracy, cluster_samples, ci_method, alpha, rng) -> dict:
+def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng) -> dict:
+    """Correlations with the groups of each scope resampled as if independent (the paper's
+    reading), all scopes of one width in one call per method."""
+    out = {}
+    widths: dict[int, list[str]] = {}
+    for scope, members in scopes.items():
+        widths.setdefault(members.size, []).append(scope)
+    for width, names in widths.items():
+        index = np.stack([scopes[name] for name in names])  # (scopes, width)
+        draws = rng.integers(0, width, size=(len(names), n_boot, width))
+        picked = np.take_along_axis(index[:, None, :], draws, axis=2).reshape(-1, width)
+        for method in METHODS:
+            r = correlate_rows(mean_q[picked], accuracy[picked], method).reshape(len(names), n_boot)
+            for k, name in enumerate(names):
+                out[(name, method)] = r[k]
+    return out
+
+
+def _row(scope, method, mean_q, accuracy, cluster_samples, group_samples, ci_method, alpha) -> dict:
     from scipy import stats as sps
 
     row = {"scope": scope, "method": method, "n_groups": int(mean_q.size)}
@@ -260,8 +297,6 @@ def _row(scope, method, mean_q, accuracy, cluster_samples, ci_method, alpha, rng
             warnings.simplefilter("ignore")
             result = test(mean_q, accuracy)
         r, p = float(result.statistic), float(result.pvalue)
-    draws = rng.integers(0, mean_q.size, size=(cluster_samples.size, mean_q.size))
-    group_samples = correlate_rows(mean_q[draws], accuracy[draws], method)
     invalid = int((~np.isfinite(cluster_samples)).sum())
     if invalid and not note:
         note = (
