@@ -22,11 +22,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--quiet", "--n-boot", "200"])
-    assert result.exit_code == 0, result.output
-    assert "demo finished" in result.output and "report.html" in result.output
+def demo_dir(demo_run):
+    out, output = demo_run
+    assert "demo finished" in output and "report.html" in output
     return out
 
 
