@@ -137,6 +137,7 @@ def test_report_sections_and_files(report):
         assert heading in text
     assert "Strong task-guided Q from a different classifier than M" in text
     assert "claims no column can test" in text and "each stratum would hold a single image" in text
+    assert "Every tested claim predicts a dependence" in text
     for name in ("pooled", "correlations", "groups", "stratified", "verdicts", "failures"):
         assert (report.analysis_dir / f"{name}.csv").exists()
     verdicts = pd.read_csv(report.analysis_dir / "verdicts.csv")
@@ -152,3 +153,24 @@ def test_report_renders_in_headless_chromium(report):
     assert any(name.startswith("strong_task_guided__") for name in names)
     assert [name for name, ok in page["figures"] if not ok] == []
     assert page["errors"] == []
+
+
+def test_a_dag_that_predicts_independence_can_be_contradicted(run, tmp_path):
+    from iqalign.report.run_report import _falsifiability
+
+    dag = tmp_path / "label_only.yaml"
+    dag.write_text(
+        "nodes: {X0: {column: image_id}, Y: {column: label}, Q: {column: 'q_*'}, M: {column: 'correct_*'}}\n"
+        "edges: ['X0 -> Y', 'Y -> Q', 'Y -> M']\n"
+        "implies: ['Q _||_ M | Y']\n"
+    )
+    table, manifest = read_run(run)
+    analysis = analyze_run(table, read_metric_infos(table, manifest), dags=[str(dag)], n_boot=50)
+    rows = analysis.verdicts[analysis.verdicts["claim"] == "Q _||_ M | Y"]
+    assert len(rows) == 6 and set(rows["expected"]) == {"separated"}
+    # q_tg_maxlogit_a drives correct_a in the synthetic run: that independence claim fails.
+    strong = rows[(rows["model"] == "a") & (rows["metric"] == "tg_maxlogit_a")]
+    assert strong["verdict"].item() == "contradicted"
+    assert _falsifiability(analysis).startswith(
+        "6 tested (claim, model, metric) rows predict independence"
+    )

@@ -225,6 +225,7 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
     blocks: list = [
         Heading("What the DAGs predict, and what the data say", 2, anchor="verdicts"),
         Paragraph(VERDICT_RULE),
+        Paragraph(_falsifiability(analysis)),
     ]
     for name in dag_names:
         dag = load_dag(name)
@@ -273,6 +274,27 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
             )
             blocks.append(Table(reasons, caption=f"{dag.name}: claims no column can test"))
     return blocks
+
+
+def _falsifiability(analysis: RunAnalysis) -> str:
+    """Say plainly whether any tested claim could have been contradicted."""
+    if analysis.verdicts.empty:
+        return "No claim was tested on this run."
+    tested = analysis.verdicts[analysis.verdicts["verdict"] != "not tested"]
+    independent = tested[tested["expected"] == "separated"]
+    if independent.empty:
+        return (
+            "Every tested claim predicts a dependence: the DAGs' independence claims about Q "
+            "and M all condition on the image X, which no column can stand for. A DAG allows "
+            "a dependence without forcing one, so on these columns the data can agree with "
+            "these DAGs or be inconclusive, but cannot contradict them. To put a DAG at risk, "
+            "state a claim that predicts independence given columns the table holds."
+        )
+    contradicted = int((independent["verdict"] == "contradicted").sum())
+    return (
+        f"{len(independent)} tested (claim, model, metric) rows predict independence and "
+        f"could have been contradicted; {contradicted} were."
+    )
 
 
 VERDICT_RULE = (
