@@ -174,3 +174,12 @@ def test_a_dag_that_predicts_independence_can_be_contradicted(run, tmp_path):
     assert _falsifiability(analysis).startswith(
         "6 tested (claim, model, metric) rows predict independence"
     )
+
+
+def test_report_of_a_single_table_file(tmp_path):
+    table = simulate_scores("common_corruptions", n_ids=12, seed=1)
+    path = tmp_path / "scores.parquet"
+    table.to_parquet(path)
+    result = write_run_report(path, dags=["common_corruptions"], n_boot=20)
+    assert result.html == tmp_path / "scores-report" / "report.html" and result.html.exists()
+    assert "No manifest.json" in result.markdown.read_text()

@@ -24,7 +24,12 @@ def report(
         typer.Option("--dag", "-d", help="DAGs to test (repeatable; default: every built-in DAG)."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Report folder (default: RUN_DIR/report).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Report folder (default: RUN_DIR/report, or NAME-report beside a table file).",
+        ),
     ] = None,
     n_boot: Annotated[
         int, typer.Option("--n-boot", help="Bootstrap resamples for every interval.")

@@ -64,7 +64,8 @@ def write_run_report(
 
     started = time.perf_counter()
     run = Path(run_dir)
-    out = Path(out_dir) if out_dir else run / "report"
+    default = run / "report" if run.is_dir() else run.with_name(f"{run.stem}-report")
+    out = Path(out_dir) if out_dir else default
     table, manifest = read_run(run)
     metrics = read_metric_infos(table, manifest)
     dag_names = list(dags) if dags else list_builtin_dags()

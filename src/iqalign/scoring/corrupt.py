@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from iqalign.errors import MissingDependencyError, ScoringConfigError, UnknownNameError
+from iqalign.imagenet_c import CORRUPTIONS
 
 __all__ = [
     "CORRUPTIONS",
@@ -42,25 +43,6 @@ __all__ = [
     "parse_corruptions",
     "parse_severities",
 ]
-
-#: The 15 ImageNet-C corruptions in the benchmark's order (noise, blur, weather, digital).
-CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-)
 
 
 def corruption_seed(image_id: str, corruption: str, severity: int, seed: int = 0) -> int:

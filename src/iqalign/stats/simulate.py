@@ -44,30 +44,15 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from iqalign.errors import SimulationError
+from iqalign.imagenet_c import CORRUPTIONS, SEVERITIES
 
 if TYPE_CHECKING:
     from iqalign.causal.dag import Dag
 
 __all__ = ["IMAGENET_C_CORRUPTIONS", "LAYOUTS", "SEVERITIES", "simulate_scores"]
 
-IMAGENET_C_CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-)
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+# Re-exported under the names this module has always had.
+IMAGENET_C_CORRUPTIONS = CORRUPTIONS
 LAYOUTS: tuple[str, ...] = ("imagenet-c", "iid")
 DESIGN_COLUMNS: tuple[str, ...] = ("image_id", "label", "corruption", "severity")
 _N_CONDITIONS = 1 + len(IMAGENET_C_CORRUPTIONS) * len(SEVERITIES)
