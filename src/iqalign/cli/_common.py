@@ -17,6 +17,8 @@ EXIT_OK = 0
 EXIT_NO = 1
 EXIT_BAD_INPUT = 2
 
+NAME_HELP = "A built-in DAG name (see 'iqalign dag list') or a path to a .yaml / .dagitty file."
+
 # Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -10,7 +10,6 @@ temporary name and renamed, so a crash never leaves a half-written file.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from enum import StrEnum
 from functools import partial
@@ -21,14 +20,14 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from iqalign.cli._common import console, err_console, handle_errors
+from iqalign.cli._common import NAME_HELP, console, err_console, handle_errors
 from iqalign.cli._stats_tables import print_results
 from iqalign.errors import DegenerateDataError
+from iqalign.files import write_atomic
 
-__all__ = ["analyze", "simulate", "write_atomic"]
+__all__ = ["analyze", "simulate"]
 
 BY_HELP = "Stratifier column(s), repeatable; 'corruption,severity' combines columns."
-NAME_HELP = "A built-in DAG name (see 'iqalign dag list') or a path to a .yaml / .dagitty file."
 
 
 class PenaltyChoice(StrEnum):
@@ -46,17 +45,6 @@ class TestChoice(StrEnum):
 class LayoutChoice(StrEnum):
     imagenet_c = "imagenet-c"
     iid = "iid"
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary path)`` and rename onto ``path``; nothing half-written survives."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @handle_errors

@@ -31,14 +31,12 @@ from iqalign.causal import (
     plan_tests,
     render_dag,
 )
-from iqalign.cli._common import EXIT_NO, console, err_console, handle_errors
+from iqalign.cli._common import EXIT_NO, NAME_HELP, console, err_console, handle_errors
 
 app = typer.Typer(
     help="Inspect causal DAGs: claims, d-separation, open paths, implied independencies, figures.",
     no_args_is_help=True,
 )
-
-NAME_HELP = "A built-in DAG name (see 'iqalign dag list') or a path to a .yaml / .dagitty file."
 
 
 class ReadingChoice(StrEnum):

@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import html
 import numbers
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from iqalign.files import write_bytes_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,18 +86,12 @@ def write_document(
     figures_dir.mkdir(parents=True, exist_ok=True)
     for block in document.blocks:
         if isinstance(block, Figure):
-            _atomic_write(figures_dir / f"{block.name}.{block.kind}", block.data)
+            write_bytes_atomic(figures_dir / f"{block.name}.{block.kind}", block.data)
     html_path = out / f"{stem}.html"
     md_path = out / f"{stem}.md"
-    _atomic_write(html_path, render_html(document).encode("utf-8"))
-    _atomic_write(md_path, render_markdown(document).encode("utf-8"))
+    write_bytes_atomic(html_path, render_html(document).encode("utf-8"))
+    write_bytes_atomic(md_path, render_markdown(document).encode("utf-8"))
     return html_path, md_path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- HTML

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from iqalign.errors import IqalignError, ScoresNotFoundError
+from iqalign.files import write_atomic
 
 __all__ = ["MetricInfo", "RunAnalysis", "analyze_run", "read_metric_infos", "read_run"]
 
@@ -72,12 +73,10 @@ class RunAnalysis:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for name in self.TABLES:
-            tmp = out / f".{name}.csv.tmp"
-            getattr(self, name).to_csv(tmp, index=False)
-            tmp.replace(out / f"{name}.csv")
-        tmp = out / ".analysis.json.tmp"
-        tmp.write_text(json.dumps(self.settings, indent=2, default=str), encoding="utf-8")
-        tmp.replace(out / "analysis.json")
+            frame = getattr(self, name)
+            write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path, index=False))
+        text = json.dumps(self.settings, indent=2, default=str)
+        write_atomic(out / "analysis.json", lambda path: path.write_text(text, encoding="utf-8"))
         return out
 
 
