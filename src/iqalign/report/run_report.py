@@ -168,7 +168,10 @@ def _paper_tables_section(analysis: RunAnalysis) -> list:
             "(L2, C=1), fitted on 80 % of the image IDs and scored on the other 20 %; "
             "prior CE predicts the training accuracy for everyone. |KRCC|, |PLCC|, "
             "|SRCC|: across the (corruption, severity) groups, intervals from a cluster "
-            "bootstrap over image IDs. 'raw AUC of Q' is the AUC of Q itself: below "
+            "bootstrap over image IDs (basic bootstrap on Fisher's z, centred on the "
+            "bias-corrected r, so with few images an interval can sit beside the raw |r|: "
+            "docs/stats.md). AUC intervals: bootstrap over the held-out image IDs. "
+            "'raw AUC of Q' is the AUC of Q itself: below "
             "0.5 for a negative quality signal such as entropy, whose slope is '-'."
         ),
     ]
