@@ -131,6 +131,17 @@ def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
         Paragraph(data),
         Table(accuracy, caption="Accuracy of each task model"),
     ]
+    n_ids = table["image_id"].nunique()
+    if n_ids < SMALL_RUN_IDS:
+        blocks.append(
+            Paragraph(
+                f"Small run: {n_ids} source images. The held-out 20 % holds only "
+                f"{max(1, round(0.2 * n_ids))} of them, so the bootstrap intervals over image "
+                "IDs are rough, and a per-label analysis needs several images per label. Read "
+                "the numbers as a demonstration of the pipeline; the paper's scale is 50,000 "
+                "images."
+            )
+        )
     if not summary.empty:
         blocks += [
             Paragraph(_headline(summary)),
