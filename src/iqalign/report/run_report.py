@@ -278,8 +278,10 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
             blocks.append(
                 Table(
                     verdict_details(analysis.verdicts, dag.name),
-                    caption=f"{dag.name}: every tested claim",
-                    floatfmt="{:.3g}",
+                    caption=(
+                        f"{dag.name}: every tested claim per (model, metric): verdict "
+                        "(effect in log-odds per SD of Q, Holm-adjusted p)"
+                    ),
                 )
             )
         refused = [p for p in plans if not p.testable]
