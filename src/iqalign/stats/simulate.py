@@ -44,18 +44,16 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from iqalign.errors import SimulationError
-from iqalign.imagenet_c import CORRUPTIONS, SEVERITIES
+from iqalign.imagenet_c import CLEAN, CORRUPTIONS, SEVERITIES
 
 if TYPE_CHECKING:
     from iqalign.causal.dag import Dag
 
-__all__ = ["IMAGENET_C_CORRUPTIONS", "LAYOUTS", "SEVERITIES", "simulate_scores"]
+__all__ = ["LAYOUTS", "simulate_scores"]
 
-# Re-exported under the names this module has always had.
-IMAGENET_C_CORRUPTIONS = CORRUPTIONS
 LAYOUTS: tuple[str, ...] = ("imagenet-c", "iid")
 DESIGN_COLUMNS: tuple[str, ...] = ("image_id", "label", "corruption", "severity")
-_N_CONDITIONS = 1 + len(IMAGENET_C_CORRUPTIONS) * len(SEVERITIES)
+_N_CONDITIONS = 1 + len(CORRUPTIONS) * len(SEVERITIES)
 
 
 def simulate_scores(
@@ -228,9 +226,7 @@ def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.Da
                 design["image"], [f"sim{i:0{width}d}" for i in range(n_images)]
             ),
             "label": design["label"].astype(np.int64),
-            "corruption": pd.Categorical.from_codes(
-                design["corruption"], ("none", *IMAGENET_C_CORRUPTIONS)
-            ),
+            "corruption": pd.Categorical.from_codes(design["corruption"], (CLEAN, *CORRUPTIONS)),
             "severity": design["severity"].astype(np.int64),
         }
     )
