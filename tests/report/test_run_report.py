@@ -184,3 +184,12 @@ def test_report_of_a_single_table_file(tmp_path):
     result = write_run_report(path, dags=["common_corruptions"], n_boot=20)
     assert result.html == tmp_path / "scores-report" / "report.html" and result.html.exists()
     assert "No manifest.json" in result.markdown.read_text()
+
+
+def test_misspelt_dag_fails_before_any_analysis(run, monkeypatch):
+    import iqalign.report.run_report as run_report
+    from iqalign.errors import DagNotFoundError
+
+    monkeypatch.setattr(run_report, "analyze_run", lambda *a, **k: pytest.fail("analysed first"))
+    with pytest.raises(DagNotFoundError, match=r"no DAG 'basline'. Did you mean: 'baseline'"):
+        write_run_report(run, dags=["basline"])

@@ -60,7 +60,7 @@ def write_run_report(
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Analyse ``run_dir`` against ``dags`` (default: every built-in DAG) and write the report."""
-    from iqalign.causal import list_builtin_dags
+    from iqalign.causal import list_builtin_dags, load_dag
 
     started = time.perf_counter()
     run = Path(run_dir)
@@ -69,6 +69,8 @@ def write_run_report(
     table, manifest = read_run(run)
     metrics = read_metric_infos(table, manifest)
     dag_names = list(dags) if dags else list_builtin_dags()
+    for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
+        load_dag(name)
     analysis = analyze_run(
         table, metrics, dags=dag_names, n_boot=n_boot, seed=seed, progress=progress
     )
