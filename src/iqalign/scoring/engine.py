@@ -30,9 +30,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from iqalign.errors import ScoringConfigError
+from iqalign.errors import ScoringConfigError, ScoringStoppedError
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
+from iqalign.scoring.failures import FailureWatch
 from iqalign.scoring.pipeline import RenderDataset, WorkItem, collate, plan_work
 from iqalign.scoring.setup import Scorers, build_scorers
 from iqalign.scoring.shards import ShardBuffer
@@ -109,8 +110,25 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         metric.to(device)
     run = _Run(config, store, work, scorers, device)
     run.write_manifest("running", setup_s=time.perf_counter() - started)
-    run.score_pending(progress)
+    with _cudnn_benchmark(device):
+        run.score_pending(progress)
     return run.finish(started)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(device: Any) -> Iterator[None]:
+    """Fixed batch shapes: let cuDNN pick its fastest kernels, for this run only."""
+    if device.type != "cuda":
+        yield
+        return
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 class _Timer:
@@ -176,10 +194,6 @@ class _Run:
         )  # fmt: skip
         self.amp = _precision(config, device)
         cuda = device.type == "cuda"
-        if cuda:
-            import torch
-
-            torch.backends.cudnn.benchmark = True  # fixed batch shapes: pick fast kernels once
         self.batch_size = config.batch_size or (256 if cuda else 8)
         renders = max(len(w.renders) for w in work)
         self.images_per_batch = max(1, self.batch_size // renders)
@@ -190,6 +204,7 @@ class _Run:
         self.timer = _Timer(device)
         self.timings: dict[str, float] = defaultdict(float)
         self.rows_scored = 0
+        self.failures = FailureWatch(len(work))
 
     def write_manifest(self, status: str, **extra: Any) -> None:
         from iqalign.scoring import manifest as m
@@ -250,8 +265,17 @@ class _Run:
             buffer.flush()
         buffer.shard = shard
         rows = buffer.add(batch, values, preds)
+        self._watch(batch)
         if progress:
             progress.advance(rows)
+
+    def _watch(self, batch: dict[str, Any]) -> None:
+        """Count this batch's failures; on a failing run, record why in the manifest, stop."""
+        try:
+            self.failures.record(len(batch["items"]), [(k, m) for _, m, k in batch["skipped"]])
+        except ScoringStoppedError as err:
+            self.write_manifest("stopped", stopped=str(err), failures=self.failures.summary())
+            raise
 
     def _shard_rows(self, k: int) -> int:
         lo, hi = self.shards[k]
@@ -332,7 +356,7 @@ class _Run:
         if self.timings.get("scoring_s"):
             timings["rows_per_s"] = round(self.rows_scored / self.timings["scoring_s"], 2)
         self.write_manifest(
-            "complete", estimators=fits, timings=timings,
+            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
             counts={"images": len(self.work), "shards": len(self.shards), "rows": rows,
                     "skipped": len(skipped)},
         )  # fmt: skip

@@ -199,9 +199,6 @@ def create_metric(key: str, weights: dict[str, str] | None = None, **options: An
     Classifier-based metrics get their source's name here; the engine runs that
     classifier once per batch and hands every metric of it the same logits.
     """
-    from iqalign.scoring.weights import is_offline
-
-    is_offline()  # decide before pyiqa imports huggingface_hub, which reads HF_HUB_OFFLINE once
     name, source = split_metric_key(key)
     spec = get_metric_spec(name)
     if spec.source == "clip":

@@ -27,6 +27,7 @@ import numpy as np
 
 from iqalign.errors import ImageDecodeError
 from iqalign.scoring.corrupt import CORRUPTIONS, corrupt_array, corruption_seed
+from iqalign.scoring.failures import failure
 from iqalign.scoring.images import decode_image
 from iqalign.scoring.sources import ImageItem
 
@@ -143,12 +144,16 @@ def plan_work(
 
 
 def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
-    """Decode once, crop once, render every variant; ``{"skip": reason}`` if unreadable."""
+    """Decode once, crop once, render every variant; a :func:`failure` if that fails.
+
+    Failures are counted by (stage, reason) by the engine, which stops the run when they
+    are not rare (:mod:`iqalign.scoring.failures`).
+    """
     item = work.item
     try:
         crop = resize_center_crop(decode_image(item.path))
     except ImageDecodeError as err:
-        return {"skip": str(err)}
+        return failure("decode", "unreadable image", str(err))
     if work.precorrupted:
         return {"images": crop[None], "ref": crop}
     clean = jpeg_roundtrip(crop, jpeg_quality)
@@ -160,9 +165,11 @@ def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
         seed_value = corruption_seed(item.image_id, render.corruption, render.severity, seed)
         try:
             corrupted = corrupt_array(crop, render.corruption, render.severity, seed_value)
-        except Exception as err:  # a library failure on one odd image must not end the run
+        except Exception as err:  # one odd image must not end the run; counted, though
             reason = f"{render.corruption} severity {render.severity} failed ({err!r})"
-            return {"skip": f"{item.path}: {reason}"}
+            return failure(
+                "corrupt", f"{render.corruption}: {type(err).__name__}", f"{item.path}: {reason}"
+            )
         images.append(jpeg_roundtrip(corrupted, jpeg_quality))
     return {"images": np.stack(images), "ref": clean}
 
@@ -185,7 +192,7 @@ def collate(samples: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     import torch
 
     kept = [(i, s) for i, s in samples if "skip" not in s]
-    skipped = [(i, s["skip"]) for i, s in samples if "skip" in s]
+    skipped = [(i, s["skip"], f"{s['stage']}: {s['reason']}") for i, s in samples if "skip" in s]
     if not kept:
         return {"items": [], "counts": [], "skipped": skipped, "images": None, "refs": None}
     counts = [len(s["images"]) for _, s in kept]

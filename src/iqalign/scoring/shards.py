@@ -51,7 +51,7 @@ class ShardBuffer:
         self.items: list[int] = []
         self.values: list[np.ndarray] = []
         self.preds: list[np.ndarray] = []
-        self.skipped: list[tuple[int, str]] = []
+        self.skipped: list[tuple[int, str, str]] = []  # (item, message, stage: reason)
 
     def add(self, batch: dict[str, Any], values: np.ndarray, preds: np.ndarray) -> int:
         """Keep one batch's results; return how many rows it fills."""
@@ -92,7 +92,7 @@ class ShardBuffer:
         skipped = [
             {"image_id": self.run.work[i].item.image_id, "path": self.run.work[i].item.path,
              "reason": reason}
-            for i, reason in self.skipped
+            for i, reason, _ in self.skipped
         ]  # fmt: skip
         self.run.store.write_part(self.shard, table, skipped)
         self.run.rows_scored += table.num_rows
