@@ -104,3 +104,20 @@ def test_the_scoring_benchmark_leaves_a_users_real_cache_byte_identical(tmp_path
     assert sorted(p for p in cache.rglob("*")) == before  # nothing added
     for path, data in files.items():
         assert path.read_bytes() == data, f"{path} was changed by the benchmark"
+
+
+def test_the_offline_guard_changes_the_process_only_inside_its_scope(monkeypatch):
+    import huggingface_hub.constants as hf_constants
+    import torch.hub
+
+    from iqalign.scoring.weights import guard_downloads, is_offline
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("IQALIGN_OFFLINE", "1")
+    original, flag = torch.hub.download_url_to_file, hf_constants.HF_HUB_OFFLINE
+    assert is_offline() and "HF_HUB_OFFLINE" not in os.environ  # asking changes nothing
+    with guard_downloads("x"):
+        assert os.environ["HF_HUB_OFFLINE"] == "1" and hf_constants.HF_HUB_OFFLINE is True
+        assert torch.hub.download_url_to_file is not original
+    assert "HF_HUB_OFFLINE" not in os.environ
+    assert torch.hub.download_url_to_file is original and hf_constants.HF_HUB_OFFLINE == flag
