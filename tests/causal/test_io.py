@@ -37,7 +37,7 @@ def test_good_file_parses():
         ),
         (
             "nodes: {T: {}, Yhat: {}}\nedges: ['T -> Yhat2']",
-            r"""dags/bad.yaml: edges\[0\] "T -> Yhat2": node 'Yhat2' is not declared; nodes are \['T', 'Yhat'\]. Did you mean 'Yhat'\?""",
+            r"""dags/bad.yaml: edges\[0\] "T -> Yhat2": node 'Yhat2' is not declared; nodes are \['T', 'Yhat'\]. Did you mean: 'Yhat'\?""",
         ),
         (
             "nodes: {A: {}, B: {}}\nedges: ['A -> B', 'A -> B']",
@@ -62,11 +62,11 @@ def test_good_file_parses():
         ("nodes: {A: {}\nedges: [", r"dags/bad.yaml: not valid YAML at line \d+"),
         (
             "nodes: {A: {}, B: {}}\nedge: ['A -> B']",
-            r"dags/bad.yaml: edge: unknown field; did you mean 'edges'",
+            r"dags/bad.yaml: edge: unknown field; Did you mean: 'edges'",
         ),
         (
             "nodes: {A: {rol: latent}, B: {}}\nedges: ['A -> B']",
-            r"nodes.A.rol: unknown field; did you mean 'role'",
+            r"nodes.A.rol: unknown field; Did you mean: 'role'",
         ),
         (
             "nodes: {A: {}, B: {}}\nedges: ['A => B']",

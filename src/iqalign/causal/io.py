@@ -8,7 +8,6 @@ a DAG is, so a graph drawn on dagitty.net is one paste away.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from importlib import resources
@@ -17,7 +16,7 @@ from typing import Any
 
 from iqalign.causal.claims import parse_claim
 from iqalign.causal.dag import AppliesTo, Dag, Edge, Node, RecordedClaim
-from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError
+from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError, did_you_mean
 
 __all__ = [
     "dag_to_dict",
@@ -531,8 +530,7 @@ def load_dag(name_or_path: str | Path) -> Dag:
         if builtin.is_file():
             return _load_file(builtin, source=f"dags/{builtin.name}")
     names = list_builtin_dags()
-    close = difflib.get_close_matches(path.stem, names, n=3)
-    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(path.stem, names)
     what = f"file {str(path)!r} does not exist" if looks_like_path else f"no DAG {text_name!r}"
     raise DagNotFoundError(
         f"{what}.{hint} Built-in DAGs: {', '.join(names)}; or pass a path to a .yaml or "
@@ -552,7 +550,7 @@ def _load_file(path: Path, source: str | None = None) -> Dag:
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=3)
-    if close:
-        return f"; did you mean {', '.join(repr(c) for c in close)}?"
+    hint = did_you_mean(word, choices)
+    if hint:
+        return f";{hint}"
     return f"; valid fields are {list(choices)}" if len(choices) < 12 else ""

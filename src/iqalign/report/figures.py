@@ -1,6 +1,6 @@
 """Report figures (matplotlib, no pyplot state): the paper's Fig. 3/5/7 and Fig. 20.
 
-Each function takes the analysis tables of :mod:`iqalign.report.run_analysis` and
+Each function takes the analysis tables of :mod:`iqalign.stats.analysis` and
 returns a :class:`~iqalign.report.document.Figure` (PNG bytes), so the report embeds it
 and the Markdown twin links it. Matplotlib's object API is used directly (no pyplot), so
 figures never depend on a display or a global backend.
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from iqalign.report.document import Figure
+from iqalign.scores import performance_column
 
 __all__ = ["group_scatter_grid", "stratified_auc_bars"]
 
@@ -169,7 +170,7 @@ def stratified_auc_bars(stratified: pd.DataFrame, model: str, *, name: str | Non
                 )
     if not bys:
         axes[0].text(0.5, 0.5, "no stratified results", ha="center", va="center")
-    fig.suptitle(f"predictability of correct_{model} from Q within strata")
+    fig.suptitle(f"predictability of {performance_column(model)} from Q within strata")
     caption = (
         f"{model}: mean AUC over strata and folds, bars ± 1 SD; dashed line = chance; "
         "numbers = strata used / all"

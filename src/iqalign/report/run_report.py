@@ -1,8 +1,8 @@
 """The run report: from a scored run folder to figures, tables and verdicts.
 
-``write_run_report(run_dir)`` reads the scores and manifest, runs
-:func:`~iqalign.report.run_analysis.analyze_run` (or reuses ``analysis/`` when asked),
-and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
+``write_run_report(run_dir)`` reads the scores and manifest
+(:func:`iqalign.scores.read_run`), runs the analysis runner
+(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
 2. tables shaped like the paper's Tables 1-4, one per metric family;
@@ -26,7 +26,6 @@ import pandas as pd
 
 from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
-from iqalign.report.run_analysis import RunAnalysis, analyze_run, read_metric_infos, read_run
 from iqalign.report.tables import (
     FAMILY_TITLES,
     family_summary,
@@ -35,6 +34,8 @@ from iqalign.report.tables import (
     verdict_details,
     verdict_summary,
 )
+from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
+from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
 
 __all__ = ["SMALL_RUN_IDS", "RunReport", "build_run_document", "write_run_report"]
 
@@ -57,6 +58,7 @@ def write_run_report(
     out_dir: str | Path | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    alpha: float = 0.05,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Analyse ``run_dir`` against ``dags`` (default: every built-in DAG) and write the report."""
@@ -67,12 +69,13 @@ def write_run_report(
     default = run / "report" if run.is_dir() else run.with_name(f"{run.stem}-report")
     out = Path(out_dir) if out_dir else default
     table, manifest = read_run(run)
-    metrics = read_metric_infos(table, manifest)
+    metrics = read_metric_infos(table.columns, manifest)
     dag_names = list(dags) if dags else list_builtin_dags()
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
-    analysis = analyze_run(
-        table, metrics, dags=dag_names, n_boot=n_boot, seed=seed, progress=progress
+    settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
+    analysis = run_analysis(
+        table, metrics, dags=dag_names, settings=settings, progress=progress
     )
     analysis_dir = analysis.save(out / "analysis")
     if progress:
@@ -88,7 +91,7 @@ def write_run_report(
 def build_run_document(
     table: pd.DataFrame,
     manifest: dict[str, Any],
-    analysis: RunAnalysis,
+    analysis: AnalysisResult,
     dag_names: Sequence[str],
     title: str = "iqalign report",
 ) -> Document:
@@ -103,13 +106,14 @@ def build_run_document(
     return document
 
 
-def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
+def _summary_section(table: pd.DataFrame, analysis: AnalysisResult) -> list:
     models = analysis.settings.get("models", [])
     n_metrics = len(analysis.settings.get("metrics", []))
-    corrupted = table[table["corruption"] != "none"]
+    clean = table["corruption"] == CLEAN
+    corrupted = table[~clean]
     data = (
         f"{len(table)} scored images from {table['image_id'].nunique()} source images "
-        f"({(table['corruption'] == 'none').sum()} clean, {len(corrupted)} corrupted: "
+        f"({clean.sum()} clean, {len(corrupted)} corrupted: "
         f"{corrupted['corruption'].nunique()} corruptions × "
         f"{corrupted['severity'].nunique()} severities); {n_metrics} quality columns; "
         f"task models: {', '.join(models)}."
@@ -118,11 +122,9 @@ def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
         [
             {
                 "model (M)": model,
-                "clean accuracy": table.loc[
-                    table["corruption"] == "none", f"correct_{model}"
-                ].mean(),
-                "corrupted accuracy": corrupted[f"correct_{model}"].mean(),
-                "overall accuracy": table[f"correct_{model}"].mean(),
+                "clean accuracy": table.loc[clean, performance_column(model)].mean(),
+                "corrupted accuracy": corrupted[performance_column(model)].mean(),
+                "overall accuracy": table[performance_column(model)].mean(),
             }
             for model in models
         ]
@@ -173,7 +175,7 @@ def _headline(summary: pd.DataFrame) -> str:
     return " ".join(lines)
 
 
-def _paper_tables_section(analysis: RunAnalysis) -> list:
+def _paper_tables_section(analysis: AnalysisResult) -> list:
     blocks: list = [
         Heading("Correlation and predictability (paper Tables 1–4)", 2, anchor="tables"),
         Paragraph(
@@ -199,7 +201,7 @@ def _paper_tables_section(analysis: RunAnalysis) -> list:
     return blocks
 
 
-def _group_section(analysis: RunAnalysis) -> list:
+def _group_section(analysis: AnalysisResult) -> list:
     blocks: list = [Heading("Accuracy vs quality per group (paper Fig. 3/5/7)", 2, anchor="groups")]
     if analysis.groups.empty:
         return [*blocks, Paragraph("No group-level result (see 'Analyses not possible').")]
@@ -214,7 +216,7 @@ def _group_section(analysis: RunAnalysis) -> list:
     return blocks
 
 
-def _stratified_section(analysis: RunAnalysis) -> list:
+def _stratified_section(analysis: AnalysisResult) -> list:
     blocks: list = [
         Heading(
             "Predictability within image IDs and labels (paper Fig. 20)", 2, anchor="stratified"
@@ -235,13 +237,13 @@ def _stratified_section(analysis: RunAnalysis) -> list:
     return blocks
 
 
-def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
+def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str]) -> list:
     from iqalign.causal import load_dag, plan_tests
     from iqalign.report.causal_report import dag_figure
 
     blocks: list = [
         Heading("What the DAGs predict, and what the data say", 2, anchor="verdicts"),
-        Paragraph(VERDICT_RULE),
+        Paragraph(VERDICT_RULE.format(alpha=analysis.settings.get("alpha", 0.05))),
         Paragraph(_falsifiability(analysis)),
     ]
     for name in dag_names:
@@ -295,7 +297,7 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
     return blocks
 
 
-def _falsifiability(analysis: RunAnalysis) -> str:
+def _falsifiability(analysis: AnalysisResult) -> str:
     """Say plainly whether any tested claim could have been contradicted."""
     if analysis.verdicts.empty:
         return "No claim was tested on this run."
@@ -319,7 +321,7 @@ def _falsifiability(analysis: RunAnalysis) -> str:
 VERDICT_RULE = (
     "Each testable claim is checked with the conditional logistic score test of M on Q "
     "within strata (cluster-robust by image ID), Holm-adjusted over the claims of one DAG "
-    "and (model, metric) pair, alpha 0.05. Independence predicted: rejection -> "
+    "and (model, metric) pair, alpha {alpha:g}. Independence predicted: rejection -> "
     "contradicted; no rejection with the effect interval inside ±0.1 log-odds per SD of Q "
     "-> consistent; otherwise inconclusive. Dependence predicted: rejection -> consistent; "
     "otherwise inconclusive (a DAG allows a dependence, it does not force one). Details: "
@@ -327,12 +329,12 @@ VERDICT_RULE = (
 )
 
 
-def _metadata_section(manifest: dict[str, Any], analysis: RunAnalysis) -> list:
+def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> list:
     blocks: list = [Heading("Run metadata", 2, anchor="metadata")]
     if not analysis.failures.empty:
         blocks.append(
             Table(
-                analysis.failures[["model", "metric", "analysis", "reason"]],
+                analysis.failures[["model", "metric", "analysis", "by", "dag", "reason"]],
                 caption="Analyses not possible on these data (and why)",
             )
         )

@@ -1,6 +1,6 @@
 """Report tables shaped like the paper's: Tables 1-4, Fig. 20's numbers, verdicts.
 
-Pure functions from the analysis tables of :mod:`iqalign.report.run_analysis` to small
+Pure functions from the analysis tables of :mod:`iqalign.stats.analysis` to small
 display frames with formatted intervals. Numbers stay numbers where a reader sorts by
 them (AUC, CE); intervals are rendered as ``[low, high]`` text.
 """
@@ -56,7 +56,7 @@ def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -
         row = {
             "model (M)": record["model"],
             "metric (Q)": record["metric"],
-            "Q from": record["q_source"] or "image",
+            "Q from": record["q_model"] or "image",
             "AUC": record["auc_score"],
             "AUC 95% CI": _interval(
                 record["auc_bootstrap_ci_low"], record["auc_bootstrap_ci_high"]
@@ -98,7 +98,7 @@ def family_summary(pooled: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataF
         return pd.DataFrame()
     frame = pooled.copy()
     frame["Q from"] = np.where(
-        frame["q_source"].eq(""),
+        frame["q_model"].eq(""),
         "image",
         np.where(frame["same_model"], "same model as M", "other model"),
     )
@@ -170,9 +170,7 @@ def verdict_summary(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
     first = tested.drop_duplicates("claim").set_index("claim")
     frame = pd.DataFrame(
         {
-            "DAG predicts": first["expected"].map(
-                {"separated": "independent", "connected": "dependent"}
-            ),
+            "DAG predicts": first["expected"],
             "stratify by": first["stratifiers"].fillna("").replace("", "(pooled)"),
             "test": first["test"],
         }

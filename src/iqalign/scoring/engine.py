@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from iqalign.errors import ScoringConfigError, ScoringStoppedError
+from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
 from iqalign.scoring.failures import FailureWatch
@@ -94,7 +95,7 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
     device = resolve_device(config.device)  # before any slow loading
     items = load_source(config.data, config.layout, config.labels)
     items = items[: config.limit] if config.limit else items
-    has_clean = any(i.corruption == "none" for i in items)
+    has_clean = any(i.corruption == CLEAN for i in items)
     if config.mixture and not has_clean:
         raise ScoringConfigError("mixture: needs clean images to corrupt; this source has none")
     scorers = build_scorers(

@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from iqalign import __version__
+from iqalign.scores import performance_column, prediction_column
 from iqalign.scoring.weights import describe_file
 
 __all__ = ["column_entries", "model_entries", "package_versions", "pipeline_entry"]
@@ -66,8 +67,8 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
     for name, classifier in classifiers.items():
         entries[name] = {
             "task_model": name in task_models,
-            "pred_column": f"pred_{classifier.column}" if name in task_models else None,
-            "correct_column": f"correct_{classifier.column}" if name in task_models else None,
+            "pred_column": prediction_column(classifier.column) if name in task_models else None,
+            "correct_column": performance_column(classifier.column) if name in task_models else None,
             "input_size": classifier.input_size,
             "mean": list(classifier.mean),
             "std": list(classifier.std),

@@ -25,14 +25,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 from dataclasses import asdict, dataclass
-from difflib import get_close_matches
 from typing import Any
 
-from iqalign.errors import MissingDependencyError, UnknownNameError
-from iqalign.scoring.models import slug
+from iqalign.errors import MissingDependencyError, UnknownNameError, did_you_mean
+from iqalign.scores import quality_column
 
 __all__ = [
-    "FAMILIES",
     "METRIC_SPECS",
     "MetricSpec",
     "create_metric",
@@ -43,7 +41,6 @@ __all__ = [
     "split_metric_key",
 ]
 
-FAMILIES = ("classic_nr", "classic_fr", "tv", "strong_tg", "zsclip", "accuracy_estimator")
 DEFAULT_CLIP = "ViT-B-32"
 
 
@@ -52,7 +49,7 @@ class MetricSpec:
     """A registry row (plain data; the loader is imported only when the metric is built)."""
 
     name: str
-    family: str
+    family: str  # one of iqalign.scores.FAMILIES
     higher_is_better: bool
     needs_reference: bool
     source: str | None  # None, "classifier" or "clip": what ``name:<source>`` names
@@ -154,9 +151,7 @@ def metric_column(name: str, source: str | None = None) -> str:
     >>> metric_column("zsclip_maxlogit", "clip:ViT-B-32")
     'q_zsclip_maxlogit_vit_b_32'
     """
-    if source is None:
-        return f"q_{slug(name)}"
-    return f"q_{slug(name)}_{slug(source.removeprefix('clip:'))}"
+    return quality_column(name, source)
 
 
 def _pyiqa_configs() -> dict[str, Any]:
@@ -188,8 +183,7 @@ def get_metric_spec(name: str) -> MetricSpec:
     configs = _pyiqa_configs()
     if name in configs:
         return _pyiqa_spec(name, configs[name])
-    close = get_close_matches(name, [*METRIC_SPECS, *configs], n=3)
-    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(name, [*METRIC_SPECS, *configs])
     raise UnknownNameError(f"No metric {name!r}.{hint} See 'iqalign metrics list'.")
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from iqalign.errors import ImageDecodeError
+from iqalign.scores import CLEAN
 from iqalign.scoring.corrupt import CORRUPTIONS, corrupt_array, corruption_seed
 from iqalign.scoring.failures import failure
 from iqalign.scoring.images import decode_image
@@ -124,19 +125,19 @@ def plan_work(
     seed: int = 0,
 ) -> list[WorkItem]:
     """One :class:`WorkItem` per source image, its renders deduplicated."""
-    ids = list(dict.fromkeys(i.image_id for i in items if i.corruption == "none"))
+    ids = list(dict.fromkeys(i.image_id for i in items if i.corruption == CLEAN))
     draws = {p: mixture_draws(ids, p, mixture_severities, seed) for p in mixtures}
     work = []
     for item in items:
-        if item.corruption != "none":  # already an ImageNet-C file
+        if item.corruption != CLEAN:  # already an ImageNet-C file
             work.append(WorkItem(item, (Render(item.corruption, item.severity, (None,)),), True))
             continue
-        rows: dict[tuple[str, int], list[str | None]] = {("none", 0): [None]}
+        rows: dict[tuple[str, int], list[str | None]] = {(CLEAN, 0): [None]}
         for corruption in corruptions:
             for severity in severities:
                 rows[(corruption, severity)] = [None]
         for p in mixtures:
-            pair = draws[p].get(item.image_id, ("none", 0))
+            pair = draws[p].get(item.image_id, (CLEAN, 0))
             rows.setdefault(pair, []).append(f"pc={p:g}")
         renders = tuple(Render(c, s, tuple(v)) for (c, s), v in rows.items())
         work.append(WorkItem(item, renders))
@@ -159,7 +160,7 @@ def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
     clean = jpeg_roundtrip(crop, jpeg_quality)
     images = []
     for render in work.renders:
-        if render.corruption == "none":
+        if render.corruption == CLEAN:
             images.append(clean)
             continue
         seed_value = corruption_seed(item.image_id, render.corruption, render.severity, seed)
