@@ -67,6 +67,7 @@ __all__ = [
     "QColumn",
     "describe_q_columns",
     "estimate_accuracy",
+    "read_run_columns",
 ]
 
 PROTOCOLS = ("loco", "mixtures")
@@ -125,6 +126,28 @@ def describe_q_columns(
         family = str(entry.get("family", ESTIMATOR_FAMILY if metric in _DERIVED else "unknown"))
         out.append(QColumn(column, metric, family, source))
     return out
+
+
+def read_run_columns(run_dir: str | Path) -> tuple[pd.DataFrame, list[QColumn]]:
+    """A run folder's scores (``shards/``) and its described Q columns (``manifest.json``);
+    a Parquet file or a folder without a manifest works too (names are then parsed)."""
+    import json
+
+    from iqalign.errors import ScoresNotFoundError
+
+    run = Path(run_dir)
+    if not run.exists():
+        raise ScoresNotFoundError(f"{run}: no such run folder or scores table; create one "
+                                  "with 'iqalign score ... --out DIR' or 'iqalign demo'")  # fmt: skip
+    manifest: dict[str, Any] = {}
+    if (run / "manifest.json").is_file():
+        try:
+            manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ScoresNotFoundError(f"{run / 'manifest.json'}: not valid JSON ({err})") from err
+    frame = load_scores(run / "shards" if (run / "shards").is_dir() else run)
+    columns = manifest.get("columns") if isinstance(manifest.get("columns"), dict) else None
+    return frame, describe_q_columns(frame, columns, _models_of(frame))
 
 
 def estimate_accuracy(
