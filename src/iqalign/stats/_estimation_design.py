@@ -186,6 +186,7 @@ def bootstrap_group_means(
     point = np.empty((n_groups, len(arrays)))
     boot = np.empty((n_boot, n_groups, len(arrays)))
     boot_count = weights @ count  # (B, G)
+    weights32 = weights.astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         for lo in range(0, len(arrays), _BOOT_CHUNK):
             chunk = arrays[lo : lo + _BOOT_CHUNK]
@@ -194,8 +195,8 @@ def bootstrap_group_means(
                  for a in chunk], axis=2,
             )  # fmt: skip
             point[:, lo : lo + len(chunk)] = sums.sum(axis=0) / count.sum(axis=0)[:, None]
-            if n_boot:
-                flat = weights @ sums.reshape(n_ids, -1)
+            if n_boot:  # float32 halves the product's time; sums of <= 10^5 terms
+                flat = weights32 @ sums.reshape(n_ids, -1).astype(np.float32)
                 boot[:, :, lo : lo + len(chunk)] = (
                     flat.reshape(n_boot, n_groups, len(chunk)) / boot_count[:, :, None]
                 )

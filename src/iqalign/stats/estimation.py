@@ -178,10 +178,12 @@ def estimate_accuracy(
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
     notes: list[str] = []
+    usable = [q for q in q_columns if q.family != ESTIMATOR_FAMILY and q.metric not in _DERIVED]
+    stats = [st for q in usable if (st := _q_stats(frame, design, q, notes)) is not None]
     estimators = []
     for model in models:
         estimators += _confidence_estimators(frame, design, model, q_columns, notes)
-        estimators += _q_estimators(frame, design, model, q_columns, notes)
+        estimators += _q_estimators(design, model, _correct(frame, model), stats, notes)
     truths = {m: _correct(frame, m)[design.pair_row] for m in models}
     summary, groups = _score(design, estimators, truths, n_boot, rng)
     return EstimationResult(
@@ -292,46 +294,64 @@ def _q_source(q: QColumn, model: str) -> str:
     return "same model" if q.source_model == model else "other model"
 
 
+@dataclass
+class _QStats:
+    """What a Q column contributes regardless of the model (computed once per column)."""
+
+    q: QColumn
+    target: np.ndarray  # Q of every target pair
+    cs_count: np.ndarray  # source rows per (c, s) group
+    cs_mean: np.ndarray  # mean Q per source (c, s) group
+    cell: np.ndarray  # per row: quantile bin x (c, s) code
+    bin_count: np.ndarray  # (n_bins, n_cs) source rows
+    pair_bin: np.ndarray
+
+
+def _q_stats(frame: pd.DataFrame, design: Design, q: QColumn, notes: list[str]) -> _QStats | None:
+    values = _finite(frame, q.column, notes, "its Q-based estimators")
+    if values is None:
+        return None
+    n_cs, source = len(design.cs_keys), design.is_source
+    count = np.bincount(design.cs_code[source], minlength=n_cs).astype(np.float64)
+    total = np.bincount(design.cs_code[source], weights=values[source], minlength=n_cs)
+    edges = np.unique(np.quantile(values[source], np.linspace(0, 1, Q_BINS + 1)))
+    bins = np.searchsorted(edges[1:-1], values, side="right")
+    n_bins = max(len(edges) - 1, 1)
+    cell = bins * n_cs + design.cs_code
+    bin_count = np.bincount(cell[source], minlength=n_bins * n_cs).reshape(n_bins, n_cs)
+    return _QStats(q, values[design.pair_row], count, total / np.maximum(count, 1), cell,
+                   bin_count.astype(np.float64), bins[design.pair_row])  # fmt: skip
+
+
 def _q_estimators(
-    frame: pd.DataFrame, design: Design, model: str, q_columns: Sequence[QColumn],
-    notes: list[str],
-) -> list[_Estimator]:  # fmt: skip
-    """Q-mean and Q-dist for every quality column (the accuracy-estimator family excluded)."""
-    correct = _correct(frame, model)
+    design: Design, model: str, correct: np.ndarray, stats: Sequence[_QStats], notes: list[str]
+) -> list[_Estimator]:
+    """Q-mean and Q-dist of every usable quality column for one model."""
+    source = design.is_source
+    n_cs = len(design.cs_keys)
+    hits_cs = np.bincount(design.cs_code[source], weights=correct[source], minlength=n_cs)
     out = []
-    for q in q_columns:
-        if q.family == ESTIMATOR_FAMILY or q.metric in _DERIVED:
-            continue
-        values = _finite(frame, q.column, notes, "its Q-based estimators")
-        if values is None:
-            continue
-        where = _q_source(q, model)
-        maps = _fit_group_maps(design, values, correct)
+    for st in stats:
+        where = _q_source(st.q, model)
+        accuracy = hits_cs / np.maximum(st.cs_count, 1)
+        maps = _fit_group_maps(design, st.cs_count, st.cs_mean, accuracy)
         if maps is None:
-            notes.append(f"Q-mean needs >= 3 labelled source groups per fold; {q.column} "
+            notes.append(f"Q-mean needs >= 3 labelled source groups per fold; {st.q.column} "
                          "has fewer, so Q-mean was skipped")  # fmt: skip
         else:
-            out.append(_Estimator(model, f"Q-mean {q.column}", "Q mean", q.column, where,
-                                  values[design.pair_row], maps=maps))  # fmt: skip
-        dist = _per_image_values(design, values, correct)
-        out.append(_Estimator(model, f"Q-dist {q.column}", "Q distribution", q.column, where,
-                              dist))  # fmt: skip
+            out.append(_Estimator(model, f"Q-mean {st.q.column}", "Q mean", st.q.column, where,
+                                  st.target, maps=maps))  # fmt: skip
+        hits = np.bincount(st.cell[source], weights=correct[source],
+                           minlength=st.bin_count.size).reshape(st.bin_count.shape)  # fmt: skip
+        out.append(_Estimator(model, f"Q-dist {st.q.column}", "Q distribution", st.q.column,
+                              where, _per_image_values(design, st, hits)))  # fmt: skip
     return out
 
 
-def _source_sums(design: Design, codes: np.ndarray, n_codes: int, weights: np.ndarray):
-    rows = design.is_source
-    return np.bincount(codes[rows], weights=weights[rows], minlength=n_codes)
-
-
 def _fit_group_maps(
-    design: Design, q: np.ndarray, correct: np.ndarray
+    design: Design, count: np.ndarray, mean_q: np.ndarray, accuracy: np.ndarray
 ) -> list[MonotoneMap] | None:
     """Per fold: isotonic map from a source group's mean Q to its accuracy."""
-    n_cs = len(design.cs_keys)
-    count = _source_sums(design, design.cs_code, n_cs, np.ones_like(q))
-    mean_q = _source_sums(design, design.cs_code, n_cs, q) / np.maximum(count, 1)
-    accuracy = _source_sums(design, design.cs_code, n_cs, correct) / np.maximum(count, 1)
     maps = []
     for excluded in design.fold_excluded:
         keep = (count > 0) & ~excluded
@@ -341,24 +361,15 @@ def _fit_group_maps(
     return maps
 
 
-def _per_image_values(design: Design, q: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Per target pair: P(correct | Q's quantile bin) from the pair's fold's isotonic map."""
-    edges = np.unique(np.quantile(q[design.is_source], np.linspace(0, 1, Q_BINS + 1)))
-    bins = np.searchsorted(edges[1:-1], q, side="right")
-    n_bins, n_cs = max(len(edges) - 1, 1), len(design.cs_keys)
-    cell = bins * n_cs + design.cs_code
-    count = _source_sums(design, cell, n_bins * n_cs, np.ones_like(q)).reshape(n_bins, n_cs)
-    hits = _source_sums(design, cell, n_bins * n_cs, correct).reshape(n_bins, n_cs)
-    out = np.empty(design.pair_row.size)
-    pair_fold = design.group_fold[design.pair_group]
-    pair_bins = bins[design.pair_row]
+def _per_image_values(design: Design, st: _QStats, hits: np.ndarray) -> np.ndarray:
+    """Per target pair: P(correct | Q's quantile bin) from its fold's isotonic map."""
+    table = np.empty((len(design.fold_excluded), st.bin_count.shape[0]))
+    every_bin = np.arange(table.shape[1])
     for fold, excluded in enumerate(design.fold_excluded):
-        n, k = count[:, ~excluded].sum(axis=1), hits[:, ~excluded].sum(axis=1)
+        n, k = st.bin_count[:, ~excluded].sum(axis=1), hits[:, ~excluded].sum(axis=1)
         seen = n > 0
-        monotone = fit_monotone_map(np.flatnonzero(seen), k[seen] / n[seen], n[seen])
-        chosen = pair_fold == fold
-        out[chosen] = monotone(pair_bins[chosen])
-    return out
+        table[fold] = fit_monotone_map(every_bin[seen], k[seen] / n[seen], n[seen])(every_bin)
+    return table[design.group_fold[design.pair_group], st.pair_bin]
 
 
 def _score(

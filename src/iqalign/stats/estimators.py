@@ -103,18 +103,33 @@ def fit_monotone_map(
 ) -> MonotoneMap:
     """Isotonic regression of ``y`` on ``x``; its direction from the sign of Spearman's rho
     on the fitting data (as scikit-learn's ``increasing="auto"``), never from the metric
-    name."""
-    from scipy.stats import spearmanr
-    from sklearn.isotonic import IsotonicRegression
+    name. Equal ``x`` are pooled first (weighted mean), as scikit-learn does.
+
+    This is scikit-learn's ``IsotonicRegression(increasing="auto", out_of_bounds="clip")``
+    (the tests check it against that) on scipy's PAVA: the protocol fits ~1,400 small maps,
+    and scikit-learn's per-call validation cost 20 ms each.
+    """
+    from scipy.optimize import isotonic_regression
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    # sklearn's "auto" takes this same sign but warns when its interval spans zero; a
-    # flat relation then gets a flat map either way.
-    with np.errstate(invalid="ignore"):
-        rho = spearmanr(x, y).statistic if x.size > 1 else np.nan
-    increasing = not (np.isfinite(rho) and rho < 0)
-    fit = IsotonicRegression(increasing=increasing, out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    fit.fit(x, y, weight)
-    return MonotoneMap(
-        np.asarray(fit.X_thresholds_), np.asarray(fit.y_thresholds_), bool(fit.increasing_)
-    )
+    w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=np.float64)
+    knots, where, ties = np.unique(x, return_inverse=True, return_counts=True)
+    total = np.bincount(where, weights=w, minlength=knots.size)
+    mean_y = np.bincount(where, weights=w * y, minlength=knots.size) / total
+    increasing = _spearman_sign(_average_ranks(where, ties), y) >= 0
+    fitted = isotonic_regression(mean_y, weights=total, increasing=increasing).x
+    return MonotoneMap(knots, np.clip(fitted, 0.0, 1.0), increasing)
+
+
+def _average_ranks(where: np.ndarray, ties: np.ndarray) -> np.ndarray:
+    """Average ranks (as ``scipy.stats.rankdata``) from ``np.unique``'s inverse and counts."""
+    return (np.cumsum(ties) - (ties - 1) / 2.0)[where]
+
+
+def _spearman_sign(rank_x: np.ndarray, y: np.ndarray) -> float:
+    """Sign of Spearman's rho (0 when undefined): Pearson's r of the ranks, numerator only."""
+    if y.size < 2:
+        return 0.0
+    _, where_y, ties_y = np.unique(y, return_inverse=True, return_counts=True)
+    rank_y = _average_ranks(where_y, ties_y)
+    return float(np.sign(np.dot(rank_x - rank_x.mean(), rank_y - rank_y.mean())))
