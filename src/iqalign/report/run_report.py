@@ -28,6 +28,7 @@ from iqalign.report.document import Code, Document, Heading, Paragraph, Table, w
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
 from iqalign.report.run_analysis import RunAnalysis, analyze_run, read_metric_infos, read_run
 from iqalign.report.tables import (
+    ESTIMATOR_FAMILY,
     FAMILY_TITLES,
     family_summary,
     paper_table,
@@ -93,9 +94,18 @@ def build_run_document(
     title: str = "iqalign report",
 ) -> Document:
     """Every section of the run report as document blocks."""
+    from iqalign.report.estimation_section import (
+        estimation_blocks,
+        estimation_headline,
+        run_estimation,
+    )
+
+    estimation = run_estimation(table, manifest, seed=analysis.settings.get("seed", 0) or 0)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
+    document.add(Paragraph(estimation_headline(estimation)))
     document.add(*_paper_tables_section(analysis))
+    document.add(*estimation_blocks(estimation))
     document.add(*_group_section(analysis))
     document.add(*_stratified_section(analysis))
     document.add(*_verdict_section(analysis, dag_names))
@@ -194,6 +204,8 @@ def _paper_tables_section(analysis: RunAnalysis) -> list:
             Paragraph("No pooled result could be computed (see 'Analyses not possible')."),
         ]
     for family in dict.fromkeys(analysis.pooled["family"]):
+        if family == ESTIMATOR_FAMILY:  # set-level estimators: their own section, not Q
+            continue
         frame = paper_table(analysis.pooled, analysis.correlations, family)
         blocks.append(Table(frame, caption=FAMILY_TITLES.get(family, family)))
     return blocks

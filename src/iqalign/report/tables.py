@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ESTIMATOR_FAMILY",
     "FAMILY_TITLES",
     "family_summary",
     "paper_table",
@@ -18,6 +19,11 @@ __all__ = [
     "verdict_details",
     "verdict_summary",
 ]
+
+# msp/atc/doc columns are ingredients of set-level accuracy estimators (report section
+# "Estimating accuracy without labels"), not quality metrics: Tables 1-4 and the family
+# summary leave them out.
+ESTIMATOR_FAMILY = "accuracy_estimator"
 
 FAMILY_TITLES = {
     "classic_nr": "Classic no-reference IQA (paper Table 1)",
@@ -94,6 +100,8 @@ def _all_scope(correlations: pd.DataFrame, model: str, metric: str) -> pd.DataFr
 def family_summary(pooled: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
     """Per family (and, for classifier-based Q, same vs other model): mean and range of the
     pooled AUC and of |SRCC| over the (model, metric) pairs."""
+    if not pooled.empty:
+        pooled = pooled[pooled["family"] != ESTIMATOR_FAMILY]
     if pooled.empty:
         return pd.DataFrame()
     frame = pooled.copy()
