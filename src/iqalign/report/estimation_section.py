@@ -85,9 +85,13 @@ def estimation_blocks(section: EstimationSection) -> list:
     blocks.append(Paragraph(_protocol_text(result)))
     for model in dict.fromkeys(result.summary["model"]):
         blocks.append(predicted_vs_true_figure(result, model))
-        blocks.append(Table(_ranked_table(result.summary, model),
-                            caption=f"{model}: estimators ranked by MAE over the "
-                            f"{result.n_target_groups} held-out groups"))  # fmt: skip
+        ranked = _ranked_table(result.summary, model)
+        caption = (f"{model}: estimators ranked by MAE over the {result.n_target_groups} "
+                   "held-out groups")  # fmt: skip
+        compact = ranked[(ranked["rank"] <= 5) | ranked["estimator"].isin(_CONFIDENCE)]
+        blocks.append(Table(compact, caption=f"{caption} (top 5 and the confidence baselines)"))
+        if len(compact) < len(ranked):
+            blocks.append(Table(ranked, caption=f"{caption}: every estimator", collapsed=True))
     if result.notes:
         blocks.append(Paragraph("Notes: " + " ".join(result.notes)))
     return blocks
