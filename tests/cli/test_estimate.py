@@ -21,7 +21,9 @@ def run_dir(tmp_path_factory):
 
 
 def test_estimate_prints_and_writes_the_ranked_table(run_dir, tmp_path):
-    result = runner.invoke(app, ["estimate", str(run_dir), "--n-boot", "20", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["estimate", str(run_dir), "--n-boot", "20", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert "M = m" in result.output and "ATC-NE" in result.output
     summary = pd.read_csv(tmp_path / "estimation_summary.csv")
@@ -37,7 +39,9 @@ def test_estimate_prints_and_writes_the_ranked_table(run_dir, tmp_path):
 
 
 def test_default_output_folder_is_inside_the_run(run_dir):
-    result = runner.invoke(app, ["estimate", str(run_dir), "--n-boot", "0", "--protocol", "mixtures"])
+    result = runner.invoke(
+        app, ["estimate", str(run_dir), "--n-boot", "0", "--protocol", "mixtures"]
+    )
     assert result.exit_code == 0, result.output
     assert (run_dir / "estimation" / "estimation_summary.csv").is_file()
 

@@ -146,7 +146,10 @@ def test_a_perfectly_calibrated_model_makes_ac_and_doc_exact():
         weights = np.roll([1, 2, 3, 4], g)  # each group its own confidence mix
         conf = np.repeat(np.repeat(levels, 4), np.repeat(weights, 4))
         correct = np.concatenate(
-            [np.tile(np.arange(4) < round(lv * 4), w) for lv, w in zip(levels, weights)]
+            [
+                np.tile(np.arange(4) < round(lv * 4), w)
+                for lv, w in zip(levels, weights, strict=True)
+            ]
         )
         ids = [f"id{i}" for i in range(conf.size)]
         rows.append(pd.DataFrame({"image_id": ids, "corruption": c, "severity": s,
@@ -173,7 +176,9 @@ def test_bootstrap_group_means_match_a_direct_resample(table, result):
     for b in range(5):
         draw = rng.integers(0, design.n_target_ids, design.n_target_ids)
         picked = pd.DataFrame({"tid": draw}).merge(pairs, on="tid")
-        np.testing.assert_allclose(boot[b, :, 0], picked.groupby("g")["v"].mean(), rtol=1e-6)  # float32
+        np.testing.assert_allclose(
+            boot[b, :, 0], picked.groupby("g")["v"].mean(), rtol=1e-6
+        )  # float32
     np.testing.assert_allclose(point[:, 0], pairs.groupby("g")["v"].mean(), atol=1e-12)
 
 

@@ -72,8 +72,10 @@ def estimate(
 
 
 def _default_out(run_dir: Path) -> Path:
-    return run_dir / "estimation" if run_dir.is_dir() else run_dir.with_name(
-        f"{run_dir.stem}-estimation"
+    return (
+        run_dir / "estimation"
+        if run_dir.is_dir()
+        else run_dir.with_name(f"{run_dir.stem}-estimation")
     )
 
 

@@ -8,6 +8,7 @@ hence pairs rather than rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ class Design:
     notes: list[str] = field(default_factory=list)
     source_ids: tuple = ()
 
-    @property
+    @functools.cached_property
     def group_size(self) -> np.ndarray:
         return np.bincount(self.pair_group, minlength=len(self.group_keys))
 
@@ -53,8 +54,10 @@ def build_design(
     """Split image IDs into source and target, then lay out the protocol's target groups."""
     for column in ("image_id", "corruption", "severity"):
         if column not in frame.columns:
-            raise ScoresTableError(f"the scores table has no {column!r} column; accuracy "
-                                   "estimation needs image_id, corruption and severity")  # fmt: skip
+            raise ScoresTableError(
+                f"the scores table has no {column!r} column; accuracy estimation needs "
+                "image_id, corruption and severity"
+            )
     if not 0.0 < source_fraction < 1.0:
         raise ValueError(f"source_fraction must be in (0, 1), got {source_fraction!r}")
     id_code, ids = pd.factorize(frame["image_id"], sort=True)

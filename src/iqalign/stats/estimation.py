@@ -137,8 +137,10 @@ def read_run_columns(run_dir: str | Path) -> tuple[pd.DataFrame, list[QColumn]]:
 
     run = Path(run_dir)
     if not run.exists():
-        raise ScoresNotFoundError(f"{run}: no such run folder or scores table; create one "
-                                  "with 'iqalign score ... --out DIR' or 'iqalign demo'")  # fmt: skip
+        raise ScoresNotFoundError(
+            f"{run}: no such run folder or scores table; create one with "
+            "'iqalign score ... --out DIR' or 'iqalign demo'"
+        )
     manifest: dict[str, Any] = {}
     if (run / "manifest.json").is_file():
         try:
@@ -174,7 +176,9 @@ def estimate_accuracy(
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
     frame = load_scores(table)
     models = list(models or _models_of(frame))
-    q_columns = list(q_columns) if q_columns is not None else describe_q_columns(frame, None, models)
+    q_columns = (
+        list(q_columns) if q_columns is not None else describe_q_columns(frame, None, models)
+    )
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
     notes: list[str] = []
@@ -439,4 +443,3 @@ def _shifted_interval(point: float, values: np.ndarray) -> tuple[float, float]:
     bias = float(np.mean(values)) - point
     low, high = np.percentile(values, [2.5, 97.5]) - bias
     return max(float(low), 0.0), max(float(high), 0.0)
-

@@ -98,9 +98,7 @@ class MonotoneMap:
         return np.interp(np.asarray(values, dtype=np.float64), self.x, self.y)
 
 
-def fit_monotone_map(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
-) -> MonotoneMap:
+def fit_monotone_map(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> MonotoneMap:
     """Isotonic regression of ``y`` on ``x``; its direction from the sign of Spearman's rho
     on the fitting data (as scikit-learn's ``increasing="auto"``), never from the metric
     name. Equal ``x`` are pooled first (weighted mean), as scikit-learn does.
