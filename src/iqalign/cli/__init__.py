@@ -14,6 +14,7 @@ from iqalign import __version__
 from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
 from iqalign.cli.demo import demo
+from iqalign.cli.estimate import estimate
 from iqalign.cli.report import report
 from iqalign.cli.score import metrics_app, models_app, score_command
 
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.command("analyze")(analyze)
 app.command("simulate")(simulate)
 app.command("report")(report)
+app.command("estimate")(estimate)
 
 
 def _version(value: bool) -> None:

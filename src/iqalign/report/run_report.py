@@ -27,11 +27,14 @@ import pandas as pd
 from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
 from iqalign.report.tables import (
+    ESTIMATOR_FAMILY,
     FAMILY_TITLES,
+    best_and_worst,
     family_summary,
     paper_table,
     stratified_table,
     verdict_details,
+    verdict_overview,
     verdict_summary,
 )
 from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
@@ -96,9 +99,19 @@ def build_run_document(
     title: str = "iqalign report",
 ) -> Document:
     """Every section of the run report as document blocks."""
+    from iqalign.report.estimation_section import (
+        estimation_blocks,
+        estimation_headline,
+        run_estimation,
+    )
+
+    estimation = run_estimation(table, manifest, seed=analysis.settings.get("seed", 0) or 0)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
+    document.add(Paragraph(estimation_headline(estimation)))
+    document.add(*_verdict_overview_blocks(analysis))
     document.add(*_paper_tables_section(analysis))
+    document.add(*estimation_blocks(estimation))
     document.add(*_group_section(analysis))
     document.add(*_stratified_section(analysis))
     document.add(*_verdict_section(analysis, dag_names))
@@ -154,6 +167,15 @@ def _summary_section(table: pd.DataFrame, analysis: AnalysisResult) -> list:
     return blocks
 
 
+def _verdict_overview_blocks(analysis: RunAnalysis) -> list:
+    """The verdicts in the summary at the top: counts per DAG (details further down)."""
+    overview = verdict_overview(analysis.verdicts)
+    if overview.empty:
+        return [Paragraph("No DAG claim was tested on this run.")]
+    return [Table(overview, caption="Verdicts per DAG: tested (claim, model, metric) rows; "
+                  "details in 'What the DAGs predict, and what the data say'")]  # fmt: skip
+
+
 def _headline(summary: pd.DataFrame) -> str:
     best = summary.iloc[0]
     lines = [
@@ -196,8 +218,16 @@ def _paper_tables_section(analysis: AnalysisResult) -> list:
             Paragraph("No pooled result could be computed (see 'Analyses not possible')."),
         ]
     for family in dict.fromkeys(analysis.pooled["family"]):
+        if family == ESTIMATOR_FAMILY:  # set-level estimators: their own section, not Q
+            continue
         frame = paper_table(analysis.pooled, analysis.correlations, family)
-        blocks.append(Table(frame, caption=FAMILY_TITLES.get(family, family)))
+        title = FAMILY_TITLES.get(family, family)
+        if frame["model (M)"].value_counts().max() > 2:  # a long block: compact view first
+            blocks.append(Table(best_and_worst(frame), caption=f"{title}: best and worst "
+                                "metric per model by AUC"))  # fmt: skip
+            blocks.append(Table(frame, caption=f"{title}: every metric", collapsed=True))
+        else:
+            blocks.append(Table(frame, caption=title))
     return blocks
 
 
