@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from iqalign.scoring import ScoreConfig, score
-from iqalign.scoring.metrics import split_metric_key
 from tests.standins import (
     write_arniqa_standins,
     write_clip_rn50_standin,
@@ -19,6 +16,9 @@ from tests.standins import (
     write_pyiqa_brisque_standin,
     write_torchvision_standin,
 )
+
+from iqalign.scoring import ScoreConfig, score
+from iqalign.scoring.metrics import split_metric_key
 
 
 def machine(device: str) -> str:

@@ -12,12 +12,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from tests.standins import make_private_torch_home  # noqa: E402  (light: no torch)
+from tests.standins import make_private_torch_home
 
 make_private_torch_home()
 
 
-import pytest
+import pytest  # noqa: E402  (after the environment above)
 
 
 @pytest.fixture(scope="session")

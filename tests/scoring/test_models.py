@@ -45,9 +45,7 @@ def test_folded_lite_equals_the_library_model(batch01):
     ("name", "size", "interpolation"),
     [("resnet34", 224, "bilinear"), ("convnext_base", 224, "bilinear"), ("swin_b", 224, "bicubic")],
 )
-def test_paper_models_load_from_the_torch_cache(
-    name, size, interpolation, batch01, monkeypatch
-):
+def test_paper_models_load_from_the_torch_cache(name, size, interpolation, batch01, monkeypatch):
     """A cached file under the published name goes through torchvision's loader.
 
     The published name carries the file's SHA-256 prefix, which random weights cannot

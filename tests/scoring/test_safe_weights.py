@@ -120,4 +120,4 @@ def test_the_offline_guard_changes_the_process_only_inside_its_scope(monkeypatch
         assert os.environ["HF_HUB_OFFLINE"] == "1" and hf_constants.HF_HUB_OFFLINE is True
         assert torch.hub.download_url_to_file is not original
     assert "HF_HUB_OFFLINE" not in os.environ
-    assert torch.hub.download_url_to_file is original and hf_constants.HF_HUB_OFFLINE == flag
+    assert torch.hub.download_url_to_file is original and flag == hf_constants.HF_HUB_OFFLINE

@@ -19,6 +19,7 @@ import pandas as pd
 
 from iqalign.errors import IqalignError
 from iqalign.report.document import Figure, Heading, Paragraph, Table
+from iqalign.scores import list_models
 
 __all__ = ["EstimationSection", "estimation_blocks", "estimation_headline", "run_estimation"]
 
@@ -41,8 +42,7 @@ def run_estimation(
     """Label-free estimation on the run, leave-one-corruption-out, half the IDs as source."""
     from iqalign.stats.estimation import describe_q_columns, estimate_accuracy
 
-    models = [str(c).removeprefix("correct_") for c in table.columns
-              if str(c).startswith("correct_")]  # fmt: skip
+    models = list_models(table.columns)
     columns = manifest.get("columns") if isinstance(manifest.get("columns"), dict) else None
     try:
         q_columns = describe_q_columns(table, columns, models)

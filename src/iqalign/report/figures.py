@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from iqalign.report.document import Figure
-from iqalign.scores import performance_column
 
 __all__ = ["group_scatter_grid", "stratified_auc_bars"]
 

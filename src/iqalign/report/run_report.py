@@ -2,7 +2,8 @@
 
 ``write_run_report(run_dir)`` reads the scores and manifest
 (:func:`iqalign.scores.read_run`), runs the analysis runner
-(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
+(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes
+``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
 2. tables shaped like the paper's Tables 1-4, one per metric family;
@@ -77,9 +78,7 @@ def write_run_report(
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
     settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
-    analysis = run_analysis(
-        table, metrics, dags=dag_names, settings=settings, progress=progress
-    )
+    analysis = run_analysis(table, metrics, dags=dag_names, settings=settings, progress=progress)
     analysis_dir = analysis.save(out / "analysis")
     if progress:
         progress("writing the report")
@@ -167,7 +166,7 @@ def _summary_section(table: pd.DataFrame, analysis: AnalysisResult) -> list:
     return blocks
 
 
-def _verdict_overview_blocks(analysis: RunAnalysis) -> list:
+def _verdict_overview_blocks(analysis: AnalysisResult) -> list:
     """The verdicts in the summary at the top: counts per DAG (details further down)."""
     overview = verdict_overview(analysis.verdicts)
     if overview.empty:

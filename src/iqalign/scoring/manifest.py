@@ -68,7 +68,9 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
         entries[name] = {
             "task_model": name in task_models,
             "pred_column": prediction_column(classifier.column) if name in task_models else None,
-            "correct_column": performance_column(classifier.column) if name in task_models else None,
+            "correct_column": (
+                performance_column(classifier.column) if name in task_models else None
+            ),
             "input_size": classifier.input_size,
             "mean": list(classifier.mean),
             "std": list(classifier.std),

@@ -87,7 +87,8 @@ class ShardBuffer:
             column = scorers.classifiers[name].column
             predicted = preds[take, j]
             data[prediction_column(column)] = predicted
-            data[performance_column(column)] = (accepted == predicted[:, None]).any(1).astype(np.int64)
+            hit = (accepted == predicted[:, None]).any(1)
+            data[performance_column(column)] = hit.astype(np.int64)
         for j, metric in enumerate(scorers.metrics):
             data[metric.column] = values[take, j]
         table = pa.table(data, schema=table_schema(self.run))

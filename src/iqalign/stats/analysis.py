@@ -427,7 +427,8 @@ def _collect(jobs: list[Job], outcomes: list[Any], settings: dict[str, Any]) -> 
         for name, frame in _frames_of(job, outcome):
             parts[name].append(_with_key(frame, {"dag": job.dag, **key} if job.dag else key))
         if job.analysis == "stratified" and getattr(outcome, "per_stratum", None) is not None:
-            per_stratum[f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"] = outcome.per_stratum
+            key = f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"
+            per_stratum[key] = outcome.per_stratum
     tables = {name: _concat(frames) for name, frames in parts.items()}
     tables["citests"] = _holm_per_pair(tables["citests"])
     return AnalysisResult(**tables, settings=settings, results=results, per_stratum=per_stratum)
@@ -483,4 +484,3 @@ def _format_skipped(skipped: Any) -> str:
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
