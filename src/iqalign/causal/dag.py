@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from iqalign.causal.claims import Claim
+from iqalign.causal.claims import Claim, format_name
 from iqalign.errors import NodeNotFoundError
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Edge:
     note: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.target}"
+        return f"{format_name(self.source)} -> {format_name(self.target)}"
 
 
 @dataclass(frozen=True)

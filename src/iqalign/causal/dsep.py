@@ -91,9 +91,11 @@ class Path:
         return tuple(step for step in self.steps if not step.is_open)
 
     def __str__(self) -> str:
-        parts = [self.nodes[0]]
+        from iqalign.causal.claims import format_name
+
+        parts = [format_name(self.nodes[0])]
         for arrow, node in zip(self.arrows, self.nodes[1:], strict=True):
-            parts += [arrow, node]
+            parts += [arrow, format_name(node)]
         return " ".join(parts)
 
     def explain(self) -> str:
@@ -334,7 +336,9 @@ def _check_query(dag: Dag, left, right, given) -> tuple[frozenset, frozenset, fr
 
 def _as_set(names: Iterable[str] | str) -> frozenset[str]:
     if isinstance(names, str):
-        return frozenset(n.strip() for n in names.replace(",", " ").split() if n.strip())
+        from iqalign.causal.claims import split_names
+
+        return frozenset(split_names(names))
     return frozenset(names)
 
 

@@ -210,7 +210,9 @@ def paths(
 
 
 def _split(text: str) -> list[str]:
-    return [part for part in text.replace(",", " ").split() if part]
+    from iqalign.causal.claims import split_names
+
+    return split_names(text)
 
 
 @app.command("implied")
