@@ -7,6 +7,7 @@ dagitty (``.dagitty``/``.txt``) file.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -83,13 +84,15 @@ def show(
     """
     dag = load_dag(name)
     if fmt is ShowFormat.yaml:
-        console.print(_yaml_text(dag_to_dict(dag)), markup=False)
+        console.print(_yaml_text(dag_to_dict(dag)), markup=False, emoji=False)
         return
     if fmt is ShowFormat.json:
-        console.print(json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False)
+        console.print(
+            json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False, emoji=False
+        )
         return
     if fmt is ShowFormat.dagitty:
-        console.print(format_dagitty(dag), markup=False)
+        console.print(format_dagitty(dag), markup=False, emoji=False)
         return
     if fmt is ShowFormat.dot:
         console.print(format_dot(dag), markup=False)
@@ -224,15 +227,35 @@ def implied(
     ),
     reading: ReadingChoice = typer.Option(ReadingChoice.classical, "--reading", "-r"),
 ) -> None:
-    """The conditional independencies the DAG implies among observable nodes (dagitty notation)."""
+    """The conditional independencies the DAG implies among observable nodes (dagitty notation).
+
+    Each line is a claim that `iqalign dag check` accepts.
+    """
     dag = load_dag(name)
-    claims = list_implied_independencies(
-        dag, mode="all" if show_all else "basis", reading=READING_OF_CRITERION[reading.value]
-    )
+    with _pair_progress() as progress:
+        claims = list_implied_independencies(
+            dag,
+            mode="all" if show_all else "basis",
+            reading=READING_OF_CRITERION[reading.value],
+            progress=progress,
+        )
     for claim in claims:
         console.print(Text(str(claim)))
     if not claims:
         console.print(Text("(no testable independence among the observable nodes)"))
+
+
+@contextmanager
+def _pair_progress():
+    """A progress bar over node pairs on a terminal's stderr; nothing when piped."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("node pairs", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @app.command("render")
