@@ -85,6 +85,15 @@ def test_good_file_parses():
             r"unknown style 'dotted'; choose one of \['solid', 'dashed'\]",
         ),
         (
+            "nodes: {A: {}, B: {}}\nedges: [{edge: 'A -> B', input: 'no'}]",
+            r"edges\[0\].input: expected true or false, got 'no'",
+        ),
+        (
+            "nodes: {A: {deterministic: false}, B: {deterministic: true}}\n"
+            "edges: [{edge: 'A -> B', input: false}]",
+            r"nodes.B.deterministic: 'B' has no parents that are inputs of it",
+        ),
+        (
             "nodes: {A: {}, B: {}}\nedges: ['A -> B']\nunder_selection: {implys: []}",
             r"under_selection.implys: unknown field; use 'implies' or 'not_implies'",
         ),

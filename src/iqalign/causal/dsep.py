@@ -171,7 +171,9 @@ def list_readings(dag: Dag) -> list[Reading]:
 
 def get_determined(dag: Dag, given: Iterable[str]) -> frozenset[str]:
     """``given`` closed under functional determination: every deterministic node whose
-    parents are all determined is determined too (Geiger, Verma & Pearl 1990).
+    parents are all determined is determined too (Geiger, Verma & Pearl 1990). Parents
+    on ``input: false`` edges (they shape the function, they are not its arguments) are
+    not waited for.
 
     Examples
     --------
@@ -179,13 +181,13 @@ def get_determined(dag: Dag, given: Iterable[str]) -> frozenset[str]:
     >>> sorted(get_determined(load_dag("baseline"), {"X"}))
     ['M', 'Q', 'X', 'Y', 'Yhat']
     """
-    graph = dag.graph
     determined = set(dag.check_nodes(given, "conditioning set"))
+    inputs = {node: set(dag.input_parents(node)) for node in dag.deterministic_nodes}
     changed = True
     while changed:
         changed = False
         for node in dag.deterministic_nodes - determined:
-            if set(graph.predecessors(node)) <= determined:
+            if inputs[node] <= determined:
                 determined.add(node)
                 changed = True
     return frozenset(determined)

@@ -25,6 +25,7 @@ __all__ = [
     "format_dagitty",
     "get_builtin_dag_dir",
     "list_builtin_dags",
+    "list_variant_groups",
     "load_dag",
     "parse_dag",
     "parse_dagitty",
@@ -43,9 +44,10 @@ _TOP_KEYS = (
     "under_selection",
     "under_determinism",
     "applies_to",
+    "variant_of",
 )
 _NODE_KEYS = ("role", "label", "deterministic", "column", "identifies_row", "description")
-_EDGE_KEYS = ("edge", "style", "note")
+_EDGE_KEYS = ("edge", "style", "note", "input")
 _NAME = r'[\w.]+|"(?:[^"\\]|\\.)*"'
 _EDGE = re.compile(rf"^\s*({_NAME})\s*->\s*({_NAME})\s*$")
 _CLAIM_SECTIONS = {"under_selection": "selection", "under_determinism": "deterministic"}
@@ -140,6 +142,7 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
         claims=claims,
         applies_to=applies_to,
         source=source,
+        variant_of=str(data.get("variant_of") or ""),
     )
 
 
@@ -235,9 +238,17 @@ def _parse_edges(raw: Any, source: str) -> tuple[Edge, ...]:
                 _unquote(match.group(2)),
                 style=str(attrs.get("style", "solid")),
                 note=str(attrs.get("note") or ""),
+                input=_flag(attrs, "input", True, f"{source}: edges[{index}]"),
             )
         )
     return tuple(edges)
+
+
+def _flag(attrs: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = attrs.get(key, default)
+    if not isinstance(value, bool):
+        raise DagFormatError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _parse_claim_lists(
@@ -283,14 +294,18 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         nodes[node.name] = attrs
     edges: list[Any] = []
     for edge in dag.edges:
-        if edge.style == "solid" and not edge.note:
+        if edge.style == "solid" and not edge.note and edge.input:
             edges.append(str(edge))
         else:
             item = {"edge": str(edge), "style": edge.style}
+            if not edge.input:
+                item["input"] = False
             if edge.note:
                 item["note"] = edge.note
             edges.append(item)
     data: dict[str, Any] = {"name": dag.name}
+    if dag.variant_of:
+        data["variant_of"] = dag.variant_of
     if dag.title:
         data["title"] = dag.title
     if dag.paper:
@@ -350,6 +365,22 @@ def get_builtin_dag_dir() -> Path:
 def list_builtin_dags() -> list[str]:
     """Names of the built-in DAGs, sorted."""
     return sorted(path.stem for path in get_builtin_dag_dir().glob("*.yaml"))
+
+
+def list_variant_groups(dags: list[Dag] | None = None) -> dict[str, list[Dag]]:
+    """Readings of one paper figure: DAG name -> that DAG and the DAGs whose
+    ``variant_of`` names it (only groups of two or more; default: the built-ins).
+
+    Examples
+    --------
+    >>> [d.name for d in list_variant_groups()["weak_task_guided"]]
+    ['weak_task_guided', 'weak_task_guided_collider']
+    """
+    dags = dags if dags is not None else [load_dag(name) for name in list_builtin_dags()]
+    groups: dict[str, list[Dag]] = {}
+    for dag in dags:
+        groups.setdefault(dag.variant_of or dag.name, []).append(dag)
+    return {root: members for root, members in groups.items() if len(members) > 1}
 
 
 def load_dag(name_or_path: str | Path) -> Dag:

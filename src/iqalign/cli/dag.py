@@ -21,12 +21,14 @@ from iqalign.causal import (
     GraphvizNotFoundError,
     check_claim,
     check_recorded_claims,
+    compare_variants,
     dag_to_dict,
     format_dagitty,
     format_dot,
     judge_d_separation,
     list_builtin_dags,
     list_implied_independencies,
+    list_variant_groups,
     load_dag,
     parse_claim,
     plan_tests,
@@ -341,8 +343,29 @@ def claims() -> None:
     console.print(table)
     summary = f"{total - failures}/{total} claims reproduced"
     console.print(Text(summary, style="bold green" if not failures else "bold red"))
+    for members in list_variant_groups().values():
+        _print_variants(members)
     if failures:
         raise typer.Exit(EXIT_NO)
+
+
+def _print_variants(members: list[Dag]) -> None:
+    """Two or more encodings of one figure: what each follows, and where they differ."""
+    figure = members[0].paper.get("figure", members[0].name)
+    console.print(Text(f"\n{figure} is shipped in {len(members)} readings:", style="bold"))
+    for dag in members:
+        console.print(Text(f"  {dag.name}: follows {dag.paper.get('follows', '(not stated)')}"))
+    names = [dag.name for dag in members]
+    table = Table("claim", "reading", *names, "differ", box=None)
+    for row in compare_variants(members):
+        cells = ["separated" if row.separated[n] else "connected" for n in names]
+        table.add_row(
+            _t(row.claim),
+            _t(row.criterion),
+            *map(_t, cells),
+            Text("DIFFER" if row.differs else "", style="bold yellow"),
+        )
+    console.print(table)
 
 
 @app.command("report")
