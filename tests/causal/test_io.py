@@ -60,6 +60,7 @@ def test_good_file_parses():
         ("nodes: {A: {}}\nedges: []", r"dags/bad.yaml: edges: the DAG has no edges"),
         ("", r"dags/bad.yaml: expected a YAML mapping with 'nodes' and 'edges', got NoneType"),
         ("nodes: {A: {}\nedges: [", r"dags/bad.yaml: not valid YAML at line \d+"),
+        ("nodes: {A: {}}\nedges: ['A -> B'", r"dags/bad.yaml: not valid YAML at line 2"),
         (
             "nodes: {A: {}, B: {}}\nedge: ['A -> B']",
             r"dags/bad.yaml: edge: unknown field; did you mean 'edges'",

@@ -197,8 +197,12 @@ def _strip_header(tokens: list[_Token], source: str) -> tuple[list[_Token], str]
     if tokens[index].kind == "id":
         graph_name = tokens[index].value
         index += 1
-    if not tokens or tokens[-1].value != "}":
-        raise DagFormatError(f"{source}: the graph has no closing '}}'")
+    last = tokens[-1]
+    if last.kind != "punct" or last.value != "}":
+        raise DagFormatError(
+            f"{source}: {last.where}: the graph must end with its closing '}}', found "
+            f"{last.value!r}"
+        )
     return tokens[index + 1 : -1], graph_name
 
 

@@ -103,7 +103,9 @@ def parse_dag(text: str, source: str = "<string>", name: str | None = None) -> D
 
 
 def _has_arrow(text: str) -> bool:
-    return bool(re.search(r"->|<-", text))
+    """dagitty's bare form (``a -> b``, no header): arrows, and no ``key:`` line of YAML."""
+    has_key = re.search(r"^\s*[A-Za-z_]\w*\s*:", text, re.MULTILINE)
+    return bool(re.search(r"->|<-", text)) and not has_key
 
 
 def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) -> Dag:
