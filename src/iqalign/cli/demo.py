@@ -24,8 +24,9 @@ DEMO_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 # Every Q that runs offline: classic NR (pyiqa's piqe and entropy, BRISQUE as published
 # when its LIVE model files are installed), total variation, full-reference against the
 # clean image (psnr, gmsd; pyiqa's ssim is left out: it alone would double the demo's CPU
-# time), strong task-guided from each classifier, and the label-free accuracy estimators. Classifier-based metrics
-# expand to one column per model, so each M is also tested against Q from the others.
+# time), strong task-guided from each classifier, and the label-free accuracy estimators.
+# Classifier-based metrics expand to one column per model, so each M is also tested
+# against Q from the others.
 DEMO_METRICS = (
     "piqe", "entropy", "brisque", "tv", "psnr", "gmsd",
     "tg_maxprob", "tg_entropy", "tg_maxlogit", "msp", "atc", "doc",
