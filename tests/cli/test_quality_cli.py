@@ -116,9 +116,10 @@ def test_metrics_list_and_manifest_name_the_implementation(tmp_path):
     assert listing.exit_code == 0, listing.output
     lines = {line.split()[0]: line for line in listing.output.splitlines()[1:] if line.strip()}
     pyiqa_version = metadata.version("pyiqa")
-    assert f"pyiqa {pyiqa_version}" in lines["piqe"] and f"pyiqa {pyiqa_version}" in lines[
-        "brisque_pyiqa"
-    ]
+    assert (
+        f"pyiqa {pyiqa_version}" in lines["piqe"]
+        and f"pyiqa {pyiqa_version}" in lines["brisque_pyiqa"]
+    )
     assert "iqalign" in lines["brisque"] and "iqalign" in lines["tv"]
     out = tmp_path / "run"
     result = runner.invoke(app, ["score", "--data", "demo", "--metrics", "tv,piqe",
