@@ -29,9 +29,9 @@ from pathlib import Path
 
 IMAGENET_C_IMAGES = 3_800_000
 PAPER_MODELS = "resnet34,convnext_base,swin_b"
-PAPER_METRICS = "tv,brisque_live,clipiqa,arniqa,zsclip_maxlogit:ViT-B-32,tg_maxlogit"
+PAPER_METRICS = "tv,brisque,clipiqa,arniqa,zsclip_maxlogit:ViT-B-32,tg_maxlogit"
 CPU_MODELS = "efficientnet_lite0"
-CPU_METRICS = "tv,piqe,brisque_live,tg_maxlogit"
+CPU_METRICS = "tv,piqe,brisque,tg_maxlogit"
 
 
 def _arguments() -> argparse.Namespace:

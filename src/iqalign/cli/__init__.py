@@ -15,6 +15,7 @@ from iqalign.cli.analyze import analyze, simulate
 from iqalign.cli.dag import app as dag_app
 from iqalign.cli.demo import demo
 from iqalign.cli.estimate import estimate
+from iqalign.cli.quality import quality
 from iqalign.cli.report import report
 from iqalign.cli.score import metrics_app, models_app, score_command
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(dag_app, name="dag")
 app.command("demo")(demo)
 app.command("score")(score_command)
+app.command("quality")(quality)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(models_app, name="models")
 app.command("analyze")(analyze)

@@ -367,6 +367,9 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
                 caption="Analyses not possible on these data (and why)",
             )
         )
+    metrics = _metric_implementations(manifest)
+    if not metrics.empty:
+        blocks.append(Table(metrics, caption="Quality metrics: whose code computed each column"))
     keep = {k: manifest[k] for k in manifest if k != "columns"}
     blocks.append(Paragraph(f"Analysis settings: {json.dumps(analysis.settings, default=str)}"))
     if keep:
@@ -376,3 +379,19 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
             Paragraph("No manifest.json: the scores table was not written by iqalign score.")
         )
     return blocks
+
+
+def _metric_implementations(manifest: dict[str, Any]) -> pd.DataFrame:
+    """One row per described ``q_*`` column: metric, implementation, what it is checked
+    against (runs written before these fields existed say "not recorded")."""
+    columns = manifest.get("columns", {}) if isinstance(manifest, dict) else {}
+    rows = [
+        {
+            "column": column,
+            "metric": entry.get("key", entry.get("metric", "")),
+            "implementation": entry.get("implementation", "not recorded"),
+            "checked against": entry.get("reference", "not recorded"),
+        }
+        for column, entry in columns.items()
+    ]
+    return pd.DataFrame(rows)
