@@ -1,0 +1,193 @@
+"""The Ray backend on a local two-CPU cluster: the local engine's table, a lost worker.
+
+The reference is the local engine's own run of the same settings (:mod:`ray_cases`):
+the Ray backend must give the identical table -- every float bit -- the same manifest
+columns and the same ``skipped.csv``. The error paths (no Ray, an address nothing answers
+at) are checked without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from iqalign.cli import app
+from iqalign.errors import MissingDependencyError, ScoringConfigError
+from iqalign.scoring import ray_backend as rb
+from iqalign.scoring import read_scores
+from tests.scoring import ray_cases
+
+pytestmark = pytest.mark.ray
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'iqalign\[ray\]'"):
+        rb.import_ray()
+
+
+def test_cli_without_ray_exits_2_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    args = ["score", "--data", "demo", "--models", "efficientnet_lite0", "--limit", "1",
+            "--out", str(tmp_path / "run"), "--backend", "ray"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "pip install 'iqalign[ray]'" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()  # nothing started, nothing written
+
+
+class _NoCluster:
+    """Stands in for ``ray`` before a connection: ``init`` must not be reached."""
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **_: object) -> None:
+        raise AssertionError("ray.init called for an address nothing answers at")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"ray://127.0.0.1:{_closed_port()}",  # connection refused
+        f"127.0.0.1:{_closed_port()}",  # a GCS address, refused
+        "ray://10.255.255.1:10001",  # nothing there: times out (or a proxy answers 404)
+    ],
+)
+def test_unreachable_address_fails_within_seconds_naming_it(monkeypatch, tmp_path, address):
+    pytest.importorskip("grpc")  # installed with ray
+    monkeypatch.setattr(rb, "import_ray", _NoCluster)
+    args = ["score", "--data", "demo", "--models", "efficientnet_lite0", "--limit", "1",
+            "--out", str(tmp_path / "run"), "--backend", "ray", "--address", address]  # fmt: skip
+    began = time.monotonic()
+    result = CliRunner().invoke(app, args)
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 2, result.output
+    assert address in result.output and "ray start --head" in result.output
+
+
+def test_address_without_a_port_is_refused():
+    with pytest.raises(ScoringConfigError, match="HOST:PORT"):
+        rb.connect(_NoCluster(), rb.RayOptions(address="headnode"))
+
+
+def test_local_backend_refuses_ray_options(tmp_path):
+    args = ["score", "--data", "demo", "--models", "efficientnet_lite0",
+            "--out", str(tmp_path / "run"), "--address", "auto"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "--backend ray" in result.output
+
+
+def test_offline_settings_go_to_the_workers(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", "/shared/weights")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    env = rb.worker_env()
+    assert env["HF_HUB_OFFLINE"] == "1" and env["TORCH_HOME"] == "/shared/weights"
+    assert "HF_HOME" not in env
+
+
+# ------------------------------------------------------------- on a local cluster
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False,
+             log_to_driver=False)  # fmt: skip
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = ray_cases.local_reference(tmp_path_factory.mktemp("local") / "run")
+    return out, read_scores(out)
+
+
+def _assert_same_run(out, reference) -> None:
+    ref_out, ref_table = reference
+    table = read_scores(out)
+    assert len(table) == ray_cases.ROWS
+    assert not table.duplicated(["image_id", "corruption", "severity", "variant"]).any()
+    pd.testing.assert_frame_equal(table, ref_table, check_exact=True)
+    manifest, ref_manifest = table.attrs["manifest"], ref_table.attrs["manifest"]
+    for key in ("format", "status", "fingerprint", "columns", "models", "pipeline"):
+        assert manifest[key] == ref_manifest[key], key
+    assert manifest["counts"] == ref_manifest["counts"]
+    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(
+        p.name for p in (ref_out / "shards").iterdir()
+    )
+    assert (out / "skipped.csv").read_text() == (ref_out / "skipped.csv").read_text()
+    assert not (out / "parts").exists()
+
+
+def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path):
+    out = tmp_path / "ray"
+    result = rb.score_on_ray(ray_cases.config(out, workers=2))
+    assert result.status == "complete" and result.rows == ray_cases.ROWS
+    _assert_same_run(out, reference)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["device"] == "cpu" and manifest["timings"]["ray_actors"] == 1
+    # Rerunning a finished run does nothing, as with the local engine.
+    again = rb.score_on_ray(ray_cases.config(out, workers=2))
+    assert again.status == "already complete"
+
+
+def _scoring_actor_pids() -> set[int]:
+    """This test's cluster is started from this process: its workers descend from it."""
+    import psutil
+
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "_ScoringActor" in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def test_a_lost_worker_is_retried_without_lost_or_duplicated_rows(cluster, reference, tmp_path):
+    out = tmp_path / "ray"
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = rb.score_on_ray(ray_cases.config(out, workers=1))
+        except Exception as err:  # reported by the assertion below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 240
+    while not list((out / "parts").glob("part-*.parquet")):
+        assert thread.is_alive(), outcome
+        assert time.monotonic() < deadline, "no shard written in time"
+        time.sleep(0.02)
+    victims = _scoring_actor_pids()
+    assert victims, "no scoring actor process found"
+    done_before = len(list((out / "parts").glob("part-*.parquet")))
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=300)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    assert done_before < ray_cases.SHARDS, "the kill must land mid-run"
+    assert not _scoring_actor_pids() & victims
+    _assert_same_run(out, reference)
