@@ -12,6 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
+
 from iqalign.scoring import ScoreConfig
 
 SETTINGS = dict(
@@ -59,3 +61,22 @@ def local_reference(out: Path) -> Path:
     with one_torch_thread():
         score(config(out, workers=0))
     return out
+
+
+def assert_same_run(out: Path, reference: tuple[Path, pd.DataFrame]) -> None:
+    """``out`` holds the reference's table (bit for bit), manifest entries and files."""
+    from iqalign.scoring import read_scores
+
+    ref_out, ref_table = reference
+    table = read_scores(out)
+    assert len(table) == ROWS
+    assert not table.duplicated(["image_id", "corruption", "severity", "variant"]).any()
+    pd.testing.assert_frame_equal(table, ref_table, check_exact=True)
+    manifest, ref_manifest = table.attrs["manifest"], ref_table.attrs["manifest"]
+    for key in ("format", "status", "fingerprint", "columns", "models", "pipeline", "counts"):
+        assert manifest[key] == ref_manifest[key], key
+    names = sorted(p.name for p in (out / "shards").iterdir())
+    assert names == sorted(p.name for p in (ref_out / "shards").iterdir())
+    assert len(names) == SHARDS
+    assert (out / "skipped.csv").read_text() == (ref_out / "skipped.csv").read_text()
+    assert not (out / "parts").exists()

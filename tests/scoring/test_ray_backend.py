@@ -16,14 +16,12 @@ import sys
 import threading
 import time
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.errors import MissingDependencyError, ScoringConfigError
 from iqalign.scoring import ray_backend as rb
-from iqalign.scoring import read_scores
 from tests.scoring import ray_cases
 
 pytestmark = pytest.mark.ray
@@ -116,33 +114,15 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    out = ray_cases.local_reference(tmp_path_factory.mktemp("local") / "run")
-    return out, read_scores(out)
-
-
-def _assert_same_run(out, reference) -> None:
-    ref_out, ref_table = reference
-    table = read_scores(out)
-    assert len(table) == ray_cases.ROWS
-    assert not table.duplicated(["image_id", "corruption", "severity", "variant"]).any()
-    pd.testing.assert_frame_equal(table, ref_table, check_exact=True)
-    manifest, ref_manifest = table.attrs["manifest"], ref_table.attrs["manifest"]
-    for key in ("format", "status", "fingerprint", "columns", "models", "pipeline"):
-        assert manifest[key] == ref_manifest[key], key
-    assert manifest["counts"] == ref_manifest["counts"]
-    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(
-        p.name for p in (ref_out / "shards").iterdir()
-    )
-    assert (out / "skipped.csv").read_text() == (ref_out / "skipped.csv").read_text()
-    assert not (out / "parts").exists()
+def reference(ray_reference):
+    return ray_reference
 
 
 def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path):
     out = tmp_path / "ray"
     result = rb.score_on_ray(ray_cases.config(out, workers=2))
     assert result.status == "complete" and result.rows == ray_cases.ROWS
-    _assert_same_run(out, reference)
+    ray_cases.assert_same_run(out, reference)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["device"] == "cpu" and manifest["timings"]["ray_actors"] == 1
     # Rerunning a finished run does nothing, as with the local engine.
@@ -190,4 +170,4 @@ def test_a_lost_worker_is_retried_without_lost_or_duplicated_rows(cluster, refer
     assert not thread.is_alive() and "error" not in outcome, outcome
     assert done_before < ray_cases.SHARDS, "the kill must land mid-run"
     assert not _scoring_actor_pids() & victims
-    _assert_same_run(out, reference)
+    ray_cases.assert_same_run(out, reference)
