@@ -118,9 +118,20 @@ def reference(ray_reference):
     return ray_reference
 
 
-def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path):
+def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path, monkeypatch):
     out = tmp_path / "ray"
+    datasets = []
+    build = rb._RayBackend._dataset
+
+    def keep(self, run, batches):
+        datasets.append(build(self, run, batches))
+        return datasets[-1]
+
+    monkeypatch.setattr(rb._RayBackend, "_dataset", keep)
     result = rb.score_on_ray(ray_cases.config(out, workers=2))
+    # Rendering ran as its own tasks, not fused into the scoring actors.
+    stats = datasets[0].stats()
+    assert "Map(_render_row)" in stats and "Map(_render_row)->" not in stats, stats
     assert result.status == "complete" and result.rows == ray_cases.ROWS
     ray_cases.assert_same_run(out, reference)
     manifest = json.loads((out / "manifest.json").read_text())

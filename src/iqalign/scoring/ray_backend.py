@@ -213,9 +213,13 @@ class _RayBackend:
             progress.start(total, total - sum(_rows(run, b) for _, b in batches))
         began = time.perf_counter()
         collector = _ShardCollector(run, batches)
+        first = None
         try:
             for row in self._dataset(run, batches).iter_rows():
+                # Worker start-up and weight loading: the fixed cost of a Ray run.
                 rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
+                if first is None:
+                    first = (time.perf_counter() - began, rows)
                 if progress:
                     progress.advance(rows)
         except Exception as err:
@@ -228,6 +232,8 @@ class _RayBackend:
         run.timings.update({
             "ray_actors": self.actors, "ray_gpus_per_actor": self.gpus_per_actor,
             "ray_cluster_cpus": float(self.ray.cluster_resources().get("CPU", 0)),
+            "ray_first_result_s": first[0] if first else 0.0,
+            "ray_first_result_rows": first[1] if first else 0,
         })  # fmt: skip
         if progress:
             progress.close()
@@ -247,7 +253,12 @@ class _RayBackend:
             _render_row, fn_kwargs={"seed": run.config.seed, "quality": run.config.jpeg_quality},
             compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
             num_cpus=1, runtime_env=env,
-            scheduling_strategy="SPREAD",  # spread CPU work; also keeps it out of the actors
+            scheduling_strategy="SPREAD",  # the CPU work goes to every node
+            # Retry a task lost with its worker, forever (Ray Data's default, said here):
+            # remote args unlike the actors' also stop Ray Data from fusing this stage
+            # into them, which it would on a CPU cluster -- every picture would then be
+            # rendered by the few scoring processes (a test checks the plan).
+            max_retries=-1,
         )  # fmt: skip
         actor_config = run.config.replace(device=run.device.type)
         return rendered.map(
