@@ -148,7 +148,7 @@ def _scoring_actor_pids() -> set[int]:
     pids = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if "_ScoringActor" in " ".join(child.cmdline()):
+            if "ScoringActor" in " ".join(child.cmdline()):
                 pids.add(child.pid)
         except psutil.Error:
             continue

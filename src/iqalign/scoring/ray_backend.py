@@ -262,8 +262,8 @@ class _RayBackend:
         )  # fmt: skip
         actor_config = run.config.replace(device=run.device.type)
         return rendered.map(
-            _ScoringActor, fn_constructor_kwargs={"config": actor_config,
-                                                  "batch_size": run.batch_size},
+            _ScoringActor,
+            fn_constructor_kwargs={"config": actor_config, "batch_size": run.batch_size},
             compute=data.ActorPoolStrategy(size=self.actors),
             num_gpus=self.gpus_per_actor or None, num_cpus=self.options.cpus_per_actor,
             runtime_env=env,
