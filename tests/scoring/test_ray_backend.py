@@ -182,3 +182,13 @@ def test_a_lost_worker_is_retried_without_lost_or_duplicated_rows(cluster, refer
     assert done_before < ray_cases.SHARDS, "the kill must land mid-run"
     assert not _scoring_actor_pids() & victims
     ray_cases.assert_same_run(out, reference)
+
+
+def test_the_address_check_passes_a_live_cluster_and_names_a_wrong_service(cluster):
+    gcs = cluster.get_runtime_context().gcs_address
+    rb._check_reachable(gcs)  # the GCS answers its own ping
+    # The GCS port is no Ray Client server: refused in seconds, not after Ray's 30 s.
+    began = time.monotonic()
+    with pytest.raises(ScoringConfigError, match=r"no Ray Client server answers at"):
+        rb._check_reachable(f"ray://{gcs}")
+    assert time.monotonic() - began < 10
