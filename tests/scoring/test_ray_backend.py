@@ -101,6 +101,38 @@ def test_offline_settings_go_to_the_workers(monkeypatch):
     assert "HF_HOME" not in env
 
 
+class _Resources:
+    """A cluster as the backend sees it when it sizes the actor pool."""
+
+    def __init__(self, gpus: float) -> None:
+        self.gpus = gpus
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": 32.0, "GPU": self.gpus}
+
+
+@pytest.mark.parametrize(
+    ("gpus", "options", "device", "expected"),
+    [
+        (4, {}, "auto", ("cuda", 4, 1.0)),  # one actor per GPU
+        (2, {"gpus_per_actor": 0.5}, "auto", ("cuda", 4, 0.5)),  # two small actors a GPU
+        (2, {"actors": 1}, "cuda", ("cuda", 1, 1.0)),
+        (2, {}, "cpu", ("cpu", 1, 0.0)),  # --device cpu leaves the GPUs alone
+        (0, {}, "auto", ("cpu", 1, 0.0)),  # a CPU cluster
+    ],
+)
+def test_actor_pool_follows_the_clusters_gpus(tmp_path, gpus, options, device, expected):
+    backend = rb._RayBackend(_Resources(gpus), rb.RayOptions(**options))
+    chosen = backend.device(ray_cases.config(tmp_path, device=device))
+    assert (chosen.type, backend.actors, backend.gpus_per_actor) == expected
+
+
+def test_gpus_asked_of_a_cluster_without_gpus_is_a_clear_error(tmp_path):
+    backend = rb._RayBackend(_Resources(0), rb.RayOptions(address="auto"))
+    with pytest.raises(ScoringConfigError, match=r"auto has no GPUs; .*--device cpu"):
+        backend.device(ray_cases.config(tmp_path, device="cuda"))
+
+
 # ------------------------------------------------------------- on a local cluster
 
 
