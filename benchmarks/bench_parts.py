@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from iqalign.scoring import ScoreConfig, score
-from iqalign.scoring.metrics import split_metric_key
-from iqalign.scoring.standins import (
+from tests.standins import (
     write_arniqa_standins,
     write_clip_rn50_standin,
     write_open_clip_checkpoint,
     write_pyiqa_brisque_standin,
     write_torchvision_standin,
 )
+
+from iqalign.scoring import ScoreConfig, score
+from iqalign.scoring.metrics import split_metric_key
 
 
 def machine(device: str) -> str:
@@ -37,7 +37,7 @@ def prepare_weights(models: list[str], metrics: list[str], work: Path) -> dict[s
     weights: dict[str, str] = {}
     for name in models:
         if model_family(name) == "torchvision":
-            write_torchvision_standin(name)
+            weights[name] = str(write_torchvision_standin(name))
     for key in metrics:
         name, source = split_metric_key(key)
         if name.startswith("zsclip"):
@@ -147,7 +147,7 @@ def baseline_passes(
     workers = workers if workers >= 0 else min(16, os.cpu_count() or 1)
     passes: dict[str, float] = {}
     for name in models:
-        net, transform = _ordinary_model(name, create_model)
+        net, transform = _ordinary_model(name, create_model, weights)
         net = net.to(device).eval()
         passes[name] = _timed_pass(files, transform, net, device, batch, workers)
     to_tensor = transforms.ToTensor()
@@ -160,7 +160,7 @@ def baseline_passes(
     return passes
 
 
-def _ordinary_model(name: str, create_model: Any) -> tuple[Any, Any]:
+def _ordinary_model(name: str, create_model: Any, weights: dict[str, str]) -> tuple[Any, Any]:
     from torchvision import models, transforms
 
     if name.startswith("efficientnet_lite"):
@@ -176,8 +176,8 @@ def _ordinary_model(name: str, create_model: Any) -> tuple[Any, Any]:
             transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
             transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3),
         ])  # fmt: skip
-    weights = models.get_model_weights(name).DEFAULT
-    return create_model(name).net, weights.transforms()
+    meta = models.get_model_weights(name).DEFAULT
+    return create_model(name, weights.get(name)).net, meta.transforms()
 
 
 def _ordinary_metric(name: str, source: str | None, weights: dict[str, str], device: str,

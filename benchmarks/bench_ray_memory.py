@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 MODELS = ["efficientnet_lite0"]
-METRICS = ["tv", "piqe", "brisque_live", "tg_maxlogit"]
+METRICS = ["tv", "piqe", "brisque", "tg_maxlogit"]
 
 
 def main() -> None:

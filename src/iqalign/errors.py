@@ -8,6 +8,9 @@ fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from difflib import get_close_matches
+
 __all__ = [
     "ClaimSyntaxError",
     "ColumnNotFoundError",
@@ -24,10 +27,33 @@ __all__ = [
     "ScoresNotFoundError",
     "ScoresTableError",
     "ScoringConfigError",
+    "ScoringStoppedError",
     "SimulationError",
     "UnknownNameError",
+    "WeightsMismatchError",
     "WeightsNotFoundError",
+    "did_you_mean",
 ]
+
+
+def did_you_mean(names: str | Iterable[str], choices: Iterable[object], n: int = 3) -> str:
+    """`` Did you mean: 'a', 'b'?`` for the choices close to ``names``, or ``""``.
+
+    The one way every message suggests a spelling. ``names`` may be several spellings of
+    one request (``"tv"`` and ``"q_tv"``); their matches are merged in order.
+
+    Examples
+    --------
+    >>> did_you_mean("clipiqa+x", ["clipiqa+", "clipiqa", "piqe"])
+    " Did you mean: 'clipiqa+', 'clipiqa'?"
+    >>> did_you_mean("zzz", ["clipiqa"])
+    ''
+    """
+    options = [str(c) for c in choices]
+    wanted = [names] if isinstance(names, str) else list(names)
+    close = [match for name in wanted for match in get_close_matches(name, options, n=n)]
+    unique = list(dict.fromkeys(close))
+    return f" Did you mean: {', '.join(repr(c) for c in unique)}?" if unique else ""
 
 
 class IqalignError(Exception):
@@ -104,6 +130,14 @@ class UnknownNameError(IqalignError, _LookupMessage):
 
 class WeightsNotFoundError(IqalignError, FileNotFoundError):
     """A weight file is missing and cannot be downloaded; the message lists the places looked in."""
+
+
+class ScoringStoppedError(IqalignError, RuntimeError):
+    """A scoring run stopped because images kept failing the same way (see scoring.failures)."""
+
+
+class WeightsMismatchError(IqalignError, ValueError):
+    """A weight file under a published, hash-carrying name does not have that hash."""
 
 
 class DataSourceError(IqalignError, ValueError):

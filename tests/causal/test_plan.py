@@ -18,7 +18,7 @@ def test_per_image_id_test_expects_dependence_in_common_corruptions():
     plan = plan_claim(load_dag("common_corruptions"), "Q _||_ M | X0")
     assert plan.testable and plan.stratifiers == ("image_id",) and plan.test == "stratified"
     assert plan.stands_for == (("X0", "image_id"),)
-    assert plan.expected == "dependent" and "possible" in plan.expectation
+    assert plan.expected == "connected" and "possible" in plan.expectation
 
 
 def test_group_test_maps_corruption_and_severity():

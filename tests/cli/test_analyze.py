@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.cli.analyze import write_atomic
+from iqalign.stats.analysis import MARGINAL, TABLES
 
 runner = CliRunner()
 
@@ -79,23 +80,15 @@ def test_analyze_prints_and_writes_everything(scores, tmp_path):
     ):
         assert title in result.output
     written = {p.name for p in out.iterdir()}
-    assert written == {
-        "pooled.csv",
-        "groups.csv",
-        "correlations.csv",
-        "stratified.csv",
-        "citests.csv",
-        "verdicts.csv",
-        "mixtures.csv",
-        "summary.json",
-        "per_stratum_image_id.csv",
-        "per_stratum_label.csv",
-        "per_stratum_corruption_severity.csv",
-    }
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["pooled"]["n_ids_test"] == 24 and summary["skipped_analyses"] == {}
+    by = ("image_id", "label", "corruption_severity")
+    per_stratum = {f"per_stratum_sim_sim_{b}.csv" for b in by}
+    assert written == {f"{name}.csv" for name in TABLES} | {"analysis.json"} | per_stratum
+    info = json.loads((out / "analysis.json").read_text())
+    assert info["rows"]["failures"] == 0 and info["n_boot"] == 50 and info["seed"] == 0
+    assert pd.read_csv(out / "pooled.csv")["n_ids_test"].tolist() == [24]
     assert len(pd.read_csv(out / "stratified.csv")) == 3
-    assert len(pd.read_csv(out / "citests.csv")) == 4  # marginal + 3 stratifications
+    citests = pd.read_csv(out / "citests.csv")  # the marginal test + 3 stratifications
+    assert citests["by"].tolist() == [MARGINAL, "image_id", "label", "corruption,severity"]
 
 
 def test_an_undefined_analysis_is_reported_and_the_rest_runs(scores, tmp_path):
@@ -121,9 +114,9 @@ def test_an_undefined_analysis_is_reported_and_the_rest_runs(scores, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "skipped 5-fold CV within one_image_per_stratum: no usable fold" in result.output
-    skipped = json.loads((tmp_path / "o" / "summary.json").read_text())["skipped_analyses"]
-    assert list(skipped) == ["5-fold CV within one_image_per_stratum"]
+    assert "not possible stratified one_image_per_stratum: no usable fold" in result.output
+    failures = pd.read_csv(tmp_path / "o" / "failures.csv")
+    assert failures[["analysis", "by"]].values.tolist() == [["stratified", "one_image_per_stratum"]]
     assert "Pooled predictability" in result.output  # the other analyses still ran
     one_class = table.assign(correct_sim=1)
     one_class.to_parquet(path)

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iqalign.report.run_analysis import analyze_run, read_metric_infos, read_run
 from iqalign.report.run_report import write_run_report
+from iqalign.scores import read_metric_infos, read_run
 from iqalign.stats import simulate_scores
+from iqalign.stats.analysis import AnalysisSettings, run_analysis
 
 from .browser import open_report
 
@@ -50,6 +51,8 @@ def _make_run(path):
             "family": "classic_nr",
             "higher_is_better": False,
             "source_model": None,
+            "implementation": "pyiqa 0.1.16",
+            "reference": "pyiqa",
         },
     }
     (path / "manifest.json").write_text(
@@ -83,7 +86,7 @@ def report(run):
 
 def test_read_run_and_metric_infos(run):
     table, manifest = read_run(run)
-    infos = read_metric_infos(table, manifest)
+    infos = read_metric_infos(table.columns, manifest)
     assert set(infos) == {"q_tg_maxlogit_a", "q_tg_entropy_b", "q_piqe"}
     assert infos["q_tg_entropy_b"].higher_is_better is False
     assert infos["q_piqe"].source_model is None and infos["q_piqe"].family == "classic_nr"
@@ -91,18 +94,18 @@ def test_read_run_and_metric_infos(run):
 
 def test_unknown_columns_are_not_guessed(run):
     table, _ = read_run(run)
-    infos = read_metric_infos(table, {})
+    infos = read_metric_infos(table.columns, {})
     assert {i.family for i in infos.values()} == {"unknown"}
     assert {i.higher_is_better for i in infos.values()} == {None}
 
 
 def test_dags_are_tested_on_the_pairs_they_model(run):
     table, manifest = read_run(run)
-    analysis = analyze_run(
+    analysis = run_analysis(
         table,
-        read_metric_infos(table, manifest),
+        read_metric_infos(table.columns, manifest),
         dags=["baseline", "strong_task_guided", "strong_task_guided_two_models"],
-        n_boot=50,
+        settings=AnalysisSettings(n_boot=50),
     )
     pairs = analysis.verdicts.groupby("dag")[["model", "metric"]].apply(
         lambda f: sorted(set(map(tuple, f.values)))
@@ -115,7 +118,9 @@ def test_dags_are_tested_on_the_pairs_they_model(run):
 
 def test_orientation_is_reported_not_flipped(run):
     table, manifest = read_run(run)
-    analysis = analyze_run(table, read_metric_infos(table, manifest), n_boot=50)
+    analysis = run_analysis(
+        table, read_metric_infos(table.columns, manifest), settings=AnalysisSettings(n_boot=50)
+    )
     entropy = analysis.pooled[
         (analysis.pooled["metric"] == "tg_entropy_b") & (analysis.pooled["model"] == "a")
     ].iloc[0]
@@ -144,6 +149,9 @@ def test_report_sections_and_files(report):
     verdicts = pd.read_csv(report.analysis_dir / "verdicts.csv")
     assert set(verdicts["verdict"]) <= {"consistent", "contradicted", "inconclusive", "not tested"}
     assert report.summary.iloc[0]["family"] == "strong_tg"
+    # whose code computed each Q (older manifests without the field say so)
+    assert "Quality metrics: whose code computed each column" in text
+    assert "pyiqa 0.1.16" in text and "not recorded" in text
 
 
 def test_report_renders_in_headless_chromium(report):
@@ -166,7 +174,12 @@ def test_a_dag_that_predicts_independence_can_be_contradicted(run, tmp_path):
         "implies: ['Q _||_ M | Y']\n"
     )
     table, manifest = read_run(run)
-    analysis = analyze_run(table, read_metric_infos(table, manifest), dags=[str(dag)], n_boot=50)
+    analysis = run_analysis(
+        table,
+        read_metric_infos(table.columns, manifest),
+        dags=[str(dag)],
+        settings=AnalysisSettings(n_boot=50),
+    )
     rows = analysis.verdicts[analysis.verdicts["claim"] == "Q _||_ M | Y"]
     assert len(rows) == 6 and set(rows["expected"]) == {"separated"}
     # q_tg_maxlogit_a drives correct_a in the synthetic run: that independence claim fails.
@@ -190,6 +203,6 @@ def test_misspelt_dag_fails_before_any_analysis(run, monkeypatch):
     import iqalign.report.run_report as run_report
     from iqalign.errors import DagNotFoundError
 
-    monkeypatch.setattr(run_report, "analyze_run", lambda *a, **k: pytest.fail("analysed first"))
+    monkeypatch.setattr(run_report, "run_analysis", lambda *a, **k: pytest.fail("analysed first"))
     with pytest.raises(DagNotFoundError, match=r"no DAG 'basline'. Did you mean: 'baseline'"):
         write_run_report(run, dags=["basline"])

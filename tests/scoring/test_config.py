@@ -23,7 +23,7 @@ def test_toml_with_overrides(tmp_path):
 def test_unknown_setting_is_named(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('metrcs = ["tv"]\nout = "x"\n')
-    with pytest.raises(ScoringConfigError, match=r"'metrcs' \(did you mean \['metrics'\]"):
+    with pytest.raises(ScoringConfigError, match=r"'metrcs' Did you mean: 'metrics'\?"):
         load_config(path)
 
 

@@ -23,14 +23,14 @@ this of Q, Ŷ and M); D-separation (Geiger, Verma & Pearl 1990) uses it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from iqalign.causal.claims import Claim
-from iqalign.errors import NodeNotFoundError
+from iqalign.causal.claims import Claim, format_name
+from iqalign.errors import NodeNotFoundError, did_you_mean
+from iqalign.scores import FAMILIES, slug
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -52,14 +52,7 @@ ROLES: tuple[str, ...] = ("observed", "latent", "predicted", "selection")
 EDGE_STYLES: tuple[str, ...] = ("solid", "dashed")
 # The families of quality metric a scores manifest records for each q_* column; a DAG's
 # `applies_to` names the ones whose causal story it tells.
-QUALITY_FAMILIES: tuple[str, ...] = (
-    "classic_nr",
-    "classic_fr",
-    "tv",
-    "strong_tg",
-    "zsclip",
-    "accuracy_estimator",
-)
+QUALITY_FAMILIES: tuple[str, ...] = FAMILIES
 # Where a classifier-based Q comes from, relative to the model that defines M.
 Q_SOURCES: tuple[str, ...] = ("any", "same_model", "other_model")
 # How a recorded claim is to be read: classical d-separation with selection nodes not
@@ -88,15 +81,21 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
-    """A directed edge ``source -> target``; ``dashed`` is drawn dashed, as in the paper."""
+    """A directed edge ``source -> target``; ``dashed`` is drawn dashed, as in the paper.
+
+    ``input=False`` marks a parent that shapes the target's function without being one of
+    its arguments (human annotators who calibrated a quality metric, Fig. 8): a cause in
+    the DAG, but D-separation's functional determination does not wait for it.
+    """
 
     source: str
     target: str
     style: str = "solid"
     note: str = ""
+    input: bool = True
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.target}"
+        return f"{format_name(self.source)} -> {format_name(self.target)}"
 
 
 @dataclass(frozen=True)
@@ -129,15 +128,22 @@ class AppliesTo:
         True
         >>> AppliesTo(("strong_tg",), "same_model").accepts("strong_tg", "lite1", "lite0")
         False
+
+        Models are compared by their column slug, so a registry name (``timm:resnet50``,
+        as the manifest records Q's source) matches its column (``correct_timm_resnet50``):
+
+        >>> AppliesTo((), "same_model").accepts("strong_tg", "timm:resnet50", "timm_resnet50")
+        True
         """
         if self.families and family not in self.families:
             return False
         if q_model is None:  # q_source constrains classifier-based Q only
             return True
+        same = slug(q_model) == slug(m_model)
         if self.q_source == "same_model":
-            return q_model == m_model
+            return same
         if self.q_source == "other_model":
-            return q_model != m_model
+            return not same
         return True
 
 
@@ -164,6 +170,8 @@ class Dag:
     claims: tuple[RecordedClaim, ...] = ()
     applies_to: AppliesTo = field(default_factory=AppliesTo)
     source: str = "<memory>"
+    # Another reading of the same figure: the name of the DAG this one is a variant of.
+    variant_of: str = ""
 
     def __post_init__(self) -> None:
         from iqalign.causal.validate import validate_dag
@@ -205,8 +213,7 @@ class Dag:
         return names
 
     def _unknown_node_message(self, name: str, what: str = "query") -> str:
-        close = difflib.get_close_matches(name, self.node_names, n=3)
-        hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, self.node_names)
         return (
             f"{self.name}: {what} names node {name!r}, which the DAG does not declare; "
             f"nodes are {list(self.node_names)}.{hint}"
@@ -215,6 +222,10 @@ class Dag:
     def parents(self, name: str) -> tuple[str, ...]:
         self.node(name)
         return tuple(sorted(self.graph.predecessors(name)))
+
+    def input_parents(self, name: str) -> tuple[str, ...]:
+        """The parents whose values ``name``'s function takes (``input: false`` edges left out)."""
+        return tuple(sorted(e.source for e in self.edges if e.target == name and e.input))
 
     def children(self, name: str) -> tuple[str, ...]:
         self.node(name)

@@ -5,10 +5,10 @@ is the bridge: for a claim about the quality node Q and the performance node M, 
 the stratifier columns that stand for the conditioning set, the kind of test (pooled or
 stratified), and what the DAG predicts the data will show:
 
-``independent``  Q and M are separated given the stratifiers: M should not be predictable
-                 from Q within strata (a conditional-independence test should not reject);
-``dependent``    they are connected: predictability is possible, not guaranteed (a DAG
-                 allows a dependence; only a faithful distribution must show it).
+``separated``  Q and M are d-separated given the stratifiers: M should not be predictable
+               from Q within strata (a conditional-independence test should not reject);
+``connected``  an open path joins them: predictability is possible, not guaranteed (a DAG
+               allows a dependence; only a faithful distribution must show it).
 
 Some claims cannot be tested, and the plan says why instead of inventing a proxy:
 conditioning on the image X itself leaves one row per stratum; a latent node or a node
@@ -32,6 +32,12 @@ from typing import TYPE_CHECKING
 
 from iqalign.causal.claims import Claim, parse_claim
 from iqalign.causal.dsep import Reading, _decide, get_determined, list_readings
+from iqalign.scores import (
+    PERFORMANCE_PREFIX,
+    QUALITY_PREFIX,
+    is_performance_column,
+    is_quality_column,
+)
 
 if TYPE_CHECKING:
     from iqalign.causal.dag import Dag
@@ -41,8 +47,6 @@ __all__ = ["PLAN_READING", "TestPlan", "find_qm_nodes", "plan_claim", "plan_test
 # The data set is selected on the task (T) by design, so a plan is judged with selection
 # nodes conditioned on.
 PLAN_READING = Reading("classical", condition_on_selection=True)
-QUALITY_PREFIX = "q_"
-PERFORMANCE_PREFIX = "correct_"
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,10 @@ class TestPlan:
 
     @property
     def expected(self) -> str | None:
-        """``"independent"`` / ``"dependent"`` as the DAG predicts; ``None`` when refused."""
+        """``"separated"`` / ``"connected"`` as the DAG predicts; ``None`` when refused."""
         if self.separated is None:
             return None
-        return "independent" if self.separated else "dependent"
+        return "separated" if self.separated else "connected"
 
     @property
     def expectation(self) -> str:
@@ -93,8 +97,8 @@ class TestPlan:
 
 def find_qm_nodes(dag: Dag) -> tuple[str | None, str | None]:
     """The quality node (column ``q_*``) and performance node (column ``correct_*``), if mapped."""
-    quality = [n.name for n in dag.nodes if (n.column or "").startswith(QUALITY_PREFIX)]
-    performance = [n.name for n in dag.nodes if (n.column or "").startswith(PERFORMANCE_PREFIX)]
+    quality = [n.name for n in dag.nodes if is_quality_column(n.column or "")]
+    performance = [n.name for n in dag.nodes if is_performance_column(n.column or "")]
     return (
         quality[0] if len(quality) == 1 else None,
         performance[0] if len(performance) == 1 else None,
@@ -110,7 +114,7 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
     >>> dag = load_dag("common_corruptions")
     >>> plan = plan_claim(dag, "Q _||_ M | X0")
     >>> plan.stratifiers, plan.expected
-    (('image_id',), 'dependent')
+    (('image_id',), 'connected')
     >>> plan_claim(dag, "Q _||_ M | X").testable
     False
     """
@@ -125,7 +129,8 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
             **base,
             refused=(
                 f"no node is mapped to a {' / '.join(missing)} column; give the quality node "
-                f"column: 'q_*' and the performance node column: 'correct_*' in the DAG file"
+                f"column: '{QUALITY_PREFIX}*' and the performance node column: "
+                f"'{PERFORMANCE_PREFIX}*' in the DAG file"
             ),
         )
     if {claim.left, claim.right} != {frozenset({quality}), frozenset({performance})}:

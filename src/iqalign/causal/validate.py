@@ -6,11 +6,10 @@ user editing ``dags/my_claim.yaml`` can fix the file from the message alone.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from iqalign.errors import DagFormatError
+from iqalign.errors import DagFormatError, did_you_mean
 
 if TYPE_CHECKING:
     from iqalign.causal.dag import Dag
@@ -43,8 +42,7 @@ def validate_dag(dag: Dag) -> None:
         field = f'edges[{index}] "{edge}"'
         for end in (edge.source, edge.target):
             if end not in declared:
-                close = difflib.get_close_matches(end, names, n=2)
-                hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                hint = did_you_mean(end, names, n=2)
                 raise DagFormatError(
                     f"{where}: {field}: node {end!r} is not declared; nodes are {names}.{hint}"
                 )
@@ -71,10 +69,13 @@ def validate_dag(dag: Dag) -> None:
             f"choose one of {list(Q_SOURCES)}"
         )
     for node in dag.nodes:
-        if node.deterministic and not any(edge.target == node.name for edge in dag.edges):
+        if node.deterministic and not any(
+            edge.target == node.name and edge.input for edge in dag.edges
+        ):
             raise DagFormatError(
-                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents, so "
-                "it cannot be a function of them; drop 'deterministic' or add its parents"
+                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents that "
+                "are inputs of it (edges without 'input: false'), so it cannot be a function "
+                "of them; drop 'deterministic' or add its parents"
             )
     for index, recorded in enumerate(dag.claims):
         field = f'claims[{index}] "{recorded.claim}"'

@@ -32,7 +32,9 @@ def _ci(pair: tuple[float, float]) -> Text:
     return Text(f"[{pair[0]:.4f}, {pair[1]:.4f}]")
 
 
-def print_results(results: dict) -> None:
+def print_results(analysis) -> None:
+    """Print each result of an :class:`~iqalign.stats.analysis.AnalysisResult` of one pair."""
+    results = _by_kind(analysis)
     if "pooled" in results:
         _print_pooled(results["pooled"])
     if "groups" in results:
@@ -53,6 +55,18 @@ def print_results(results: dict) -> None:
                 f"(SD {mix.sd_auc:.4f}); mean raw AUC of Q {mix.mean_raw_auc_score:.4f}"
             )
         )
+
+
+def _by_kind(analysis) -> dict:
+    """``pooled``, ``groups``, ``cv:<by>``, ``test:<by>``, ``verdicts``, ``mixtures``."""
+    from iqalign.stats.analysis import MARGINAL
+
+    prefix = {"stratified": "cv:", "citest": "test:"}
+    results = {}
+    for job, result in analysis.results:
+        by = "" if job.by == MARGINAL else job.by
+        results[prefix[job.analysis] + by if job.analysis in prefix else job.analysis] = result
+    return results
 
 
 def _table(title: str, *columns: str) -> Table:

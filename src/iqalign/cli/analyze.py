@@ -1,18 +1,17 @@
 """``iqalign analyze`` and ``iqalign simulate``: the statistics engine from the command line.
 
-``analyze`` runs the pooled test, the group correlations, stratified cross-validation and
-conditional-independence tests per ``--by``, the verdicts of a DAG (``--dag``) and, on
-request, the p_c mixtures; it prints the tables and writes CSV/JSON to ``--out``.
+``analyze`` hands one (Q, M) pair to the analysis runner (:mod:`iqalign.stats.analysis`):
+the pooled test, the group correlations, stratified cross-validation and
+conditional-independence tests per ``--by`` (and the marginal test), the verdicts of a DAG
+(``--dag``) and, on request, the p_c mixtures; it prints the tables and writes the runner's
+output layout (CSV tables and ``analysis.json``) to ``--out``.
 ``simulate`` writes a synthetic scores table drawn from a DAG. Every file is written to a
 temporary name and renamed, so a crash never leaves a half-written file.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -72,137 +71,46 @@ def analyze(
     seed: Annotated[int, typer.Option(help="Seed of every split, fold and resample.")] = 0,
 ) -> None:
     """Does quality Q predict performance M? Pooled, per group, within strata, per claim."""
-    from iqalign import stats
+    from iqalign.stats.analysis import AnalysisSettings
 
-    frame = stats.load_scores(scores)
-    fit = {"penalty": penalty.value, "C": C}
-    common = {"nonfinite": "drop" if drop_nonfinite else "raise", "seed": seed}
-    tests = {"test": test.value, "alpha": alpha}
-    jobs = [
-        (
-            "pooled",
-            "pooled predictability",
-            partial(stats.predictability, frame, q, m, n_boot=n_boot, **fit, **common),
-        )
-    ]
-    if {"corruption", "severity", "image_id"} <= set(frame.columns):
-        jobs.append(
-            (
-                "groups",
-                "group correlations (cluster bootstrap)",
-                partial(stats.group_correlations, frame, q, m, n_boot=n_boot, **common),
-            )
-        )
-    for column in by or []:
-        run = partial(
-            stats.stratified_cv,
-            frame,
-            q,
-            m,
-            column,
-            n_folds=folds,
-            per_stratum=per_stratum,
-            **fit,
-            **common,
-        )
-        jobs.append((f"cv:{column}", f"{folds}-fold CV within {column}", run))
-    for column in ["", *(by or [])]:
-        run = partial(stats.ci_test, frame, q, m, column, nonfinite=common["nonfinite"], **tests)
-        jobs.append(
-            (
-                f"test:{column or '(nothing)'}",
-                f"{test.value} test given {column or '(nothing)'}",
-                run,
-            )
-        )
-    if dag is not None:
-        jobs.append(
-            (
-                "verdicts",
-                "verdicts",
-                partial(stats.run_verdicts, dag, frame, q, m, margin=margin, **tests),
-            )
-        )
-    if mixtures:
-        jobs.append(
-            (
-                "mixtures",
-                "p_c mixtures",
-                partial(
-                    stats.mixture_predictability,
-                    frame,
-                    q,
-                    m,
-                    n_boot=min(n_boot, 200),
-                    seed=seed,
-                    **fit,
-                ),
-            )
-        )
-    results, failed = _run_jobs(jobs)
-    print_results(results)
+    settings = AnalysisSettings(
+        n_boot=n_boot, seed=seed, alpha=alpha, penalty=penalty.value, C=C, folds=folds,
+        test=test.value, margin=margin, nonfinite="drop" if drop_nonfinite else "raise",
+        stratified_by=tuple(by or ()), ci_by=("", *(by or ())), mixtures=mixtures,
+        per_stratum=per_stratum,
+    )  # fmt: skip
+    result = _run_with_spinner(scores, q, m, dag, settings)
+    print_results(result)
     if out is not None:
-        _write_all(results, failed, out)
+        result.save(out)
         console.print(Text(f"wrote results to {out}/"))
 
 
-def _run_jobs(jobs: list[tuple[str, str, Callable[[], object]]]) -> tuple[dict, dict]:
-    """Run each analysis with a spinner; an undefined one is reported and the others still run."""
-    results: dict[str, object] = {}
-    failed: dict[str, str] = {}
+def _run_with_spinner(scores: Path, q: str, m: str, dag: str | None, settings):
+    """The one runner on one pair; each analysis that cannot run is reported, the others run."""
+    from iqalign.scores import model_of, read_metric_infos, read_run
+    from iqalign.stats.analysis import run_analysis
+    from iqalign.stats.table import resolve_column
+
+    frame, manifest = read_run(scores)
+    q_column = resolve_column(frame, q, "quality")
+    m_column = resolve_column(frame, m, "performance")
+    metrics = read_metric_infos([q_column], manifest)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
-        for key, description, run in jobs:
-            task = progress.add_task(description, total=None)
-            try:
-                results[key] = run()
-            except DegenerateDataError as err:
-                failed[description] = str(err)
-                message = Text.assemble(("skipped ", "bold yellow"), f"{description}: {err}")
-                err_console.print(message)
-            finally:
-                progress.remove_task(task)
-    if not results:
+        task = progress.add_task("analysing", total=None)
+        result = run_analysis(
+            frame, metrics, models=[model_of(m_column)], dags=[dag] if dag else [],
+            settings=settings,
+            progress=lambda message: progress.update(task, description=message),
+        )  # fmt: skip
+    for row in result.failures.itertuples(index=False):
+        where = f" {row.by}" if row.by else (f" {row.dag}" if row.dag else "")
+        message = Text.assemble(("not possible ", "bold yellow"), f"{row.analysis}{where}: ")
+        err_console.print(message + Text(str(row.reason)))
+    if not result.results:
         raise DegenerateDataError("every analysis was undefined for these data (see above)")
-    return results, failed
-
-
-def _write_all(results: dict, failed: dict, out: Path) -> None:
-    import pandas as pd
-
-    from iqalign.stats import holm_adjust
-    from iqalign.stats._results import to_plain
-
-    frames = {}
-    if "pooled" in results:
-        frames["pooled"] = results["pooled"].to_frame()
-    if "groups" in results:
-        frames["groups"] = results["groups"].groups
-        frames["correlations"] = results["groups"].correlations
-    cv = [v for k, v in results.items() if k.startswith("cv:")]
-    if cv:
-        frames["stratified"] = pd.concat([r.to_frame() for r in cv], ignore_index=True)
-        frames.update(
-            {
-                f"per_stratum_{'_'.join(r.by)}": r.per_stratum
-                for r in cv
-                if r.per_stratum is not None
-            }
-        )
-    tests = [v for k, v in results.items() if k.startswith("test:")]
-    if tests:
-        frames["citests"] = pd.concat([r.to_frame() for r in tests], ignore_index=True)
-        frames["citests"]["p_holm"] = holm_adjust(frames["citests"]["p_value"])
-    if "verdicts" in results:
-        frames["verdicts"] = results["verdicts"].to_frame()
-    if "mixtures" in results:
-        frames["mixtures"] = results["mixtures"].variants
-    for name, frame in frames.items():
-        write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path, index=False))
-    summary = {key: to_plain(value) for key, value in results.items()}
-    summary["skipped_analyses"] = failed
-    text = json.dumps(summary, indent=2, default=str)
-    write_atomic(out / "summary.json", lambda path: path.write_text(text))
+    return result
 
 
 @handle_errors
@@ -226,6 +134,7 @@ def simulate(
 ) -> None:
     """Write a synthetic scores table drawn from a structural causal model over a DAG."""
     from iqalign.errors import SimulationError
+    from iqalign.scores import is_performance_column
     from iqalign.stats import simulate_scores
 
     strengths = {}
@@ -258,7 +167,7 @@ def simulate(
             f"({', '.join(map(str, frame.columns))}); DAG {info['dag']}, seed {seed}"
         )
     )
-    accuracy_column = next((c for c in frame.columns if c.startswith("correct_")), None)
+    accuracy_column = next((c for c in frame.columns if is_performance_column(c)), None)
     if accuracy_column:
         console.print(Text(f"accuracy of {accuracy_column}: {frame[accuracy_column].mean():.4f}"))
     for note in info["notes"]:

@@ -35,13 +35,22 @@ def report(
         int, typer.Option("--n-boot", help="Bootstrap resamples for every interval.")
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of splits, folds and bootstraps.")] = 0,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Level of every test and 1 - level of every interval.")
+    ] = 0.05,
 ) -> None:
     """Analyse a scored run against the DAGs; write report.html (self-contained) and report.md."""
     from iqalign.report.run_report import write_run_report
 
     result = with_progress(
         lambda progress: write_run_report(
-            run_dir, dags=dag, out_dir=out, n_boot=n_boot, seed=seed, progress=progress
+            run_dir,
+            dags=dag,
+            out_dir=out,
+            n_boot=n_boot,
+            seed=seed,
+            alpha=alpha,
+            progress=progress,
         )
     )
     print_report_summary(result)

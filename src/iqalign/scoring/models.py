@@ -20,12 +20,11 @@ size and normalises it with its own statistics -- as tensor ops on the device, i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
-from iqalign.errors import MissingDependencyError, UnknownNameError
+from iqalign.errors import MissingDependencyError, UnknownNameError, did_you_mean
+from iqalign.scores import slug
 
 if TYPE_CHECKING:
     import torch
@@ -70,18 +69,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 EFFICIENTNET_LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
-def slug(name: str) -> str:
-    """Column-safe form of a name: lower case, ``+`` -> ``_plus``, other symbols -> ``_``.
-
-    Examples
-    --------
-    >>> slug("ViT-B-32"), slug("clipiqa+"), slug("timm:resnet50.a1_in1k")
-    ('vit_b_32', 'clipiqa_plus', 'timm_resnet50_a1_in1k')
-    """
-    text = name.lower().replace("+", "_plus_")
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
-
-
 def model_family(name: str) -> str:
     """The registry family of a model name, or raise with close matches."""
     if name.startswith("timm:"):
@@ -93,8 +80,7 @@ def model_family(name: str) -> str:
     known = _torchvision_names()
     if name in known:
         return "torchvision"
-    close = get_close_matches(name, [*EFFICIENTNET_LITE, *known], n=3)
-    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(name, [*EFFICIENTNET_LITE, *known])
     raise UnknownNameError(
         f"No model {name!r}.{hint} See 'iqalign models list' (also timm:<name>, clip:<name>)."
     )
@@ -122,9 +108,6 @@ def create_model(name: str, weights: str | None = None, **options: Any) -> Class
     """
     import importlib
 
-    from iqalign.scoring.weights import is_offline
-
-    is_offline()  # decide before a hub library is imported (it reads HF_HUB_OFFLINE once)
     spec = MODEL_SPECS[model_family(name)]
     module_name, _, function = spec.loader.partition(":")
     try:

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from iqalign.errors import ImageDecodeError
+from iqalign.scores import CLEAN
 from iqalign.scoring.corrupt import CORRUPTIONS, corrupt_array, corruption_seed
+from iqalign.scoring.failures import failure
 from iqalign.scoring.images import decode_image
 from iqalign.scoring.sources import ImageItem
 
@@ -123,19 +125,19 @@ def plan_work(
     seed: int = 0,
 ) -> list[WorkItem]:
     """One :class:`WorkItem` per source image, its renders deduplicated."""
-    ids = list(dict.fromkeys(i.image_id for i in items if i.corruption == "none"))
+    ids = list(dict.fromkeys(i.image_id for i in items if i.corruption == CLEAN))
     draws = {p: mixture_draws(ids, p, mixture_severities, seed) for p in mixtures}
     work = []
     for item in items:
-        if item.corruption != "none":  # already an ImageNet-C file
+        if item.corruption != CLEAN:  # already an ImageNet-C file
             work.append(WorkItem(item, (Render(item.corruption, item.severity, (None,)),), True))
             continue
-        rows: dict[tuple[str, int], list[str | None]] = {("none", 0): [None]}
+        rows: dict[tuple[str, int], list[str | None]] = {(CLEAN, 0): [None]}
         for corruption in corruptions:
             for severity in severities:
                 rows[(corruption, severity)] = [None]
         for p in mixtures:
-            pair = draws[p].get(item.image_id, ("none", 0))
+            pair = draws[p].get(item.image_id, (CLEAN, 0))
             rows.setdefault(pair, []).append(f"pc={p:g}")
         renders = tuple(Render(c, s, tuple(v)) for (c, s), v in rows.items())
         work.append(WorkItem(item, renders))
@@ -143,26 +145,32 @@ def plan_work(
 
 
 def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
-    """Decode once, crop once, render every variant; ``{"skip": reason}`` if unreadable."""
+    """Decode once, crop once, render every variant; a :func:`failure` if that fails.
+
+    Failures are counted by (stage, reason) by the engine, which stops the run when they
+    are not rare (:mod:`iqalign.scoring.failures`).
+    """
     item = work.item
     try:
         crop = resize_center_crop(decode_image(item.path))
     except ImageDecodeError as err:
-        return {"skip": str(err)}
+        return failure("decode", "unreadable image", str(err))
     if work.precorrupted:
         return {"images": crop[None], "ref": crop}
     clean = jpeg_roundtrip(crop, jpeg_quality)
     images = []
     for render in work.renders:
-        if render.corruption == "none":
+        if render.corruption == CLEAN:
             images.append(clean)
             continue
         seed_value = corruption_seed(item.image_id, render.corruption, render.severity, seed)
         try:
             corrupted = corrupt_array(crop, render.corruption, render.severity, seed_value)
-        except Exception as err:  # a library failure on one odd image must not end the run
+        except Exception as err:  # one odd image must not end the run; counted, though
             reason = f"{render.corruption} severity {render.severity} failed ({err!r})"
-            return {"skip": f"{item.path}: {reason}"}
+            return failure(
+                "corrupt", f"{render.corruption}: {type(err).__name__}", f"{item.path}: {reason}"
+            )
         images.append(jpeg_roundtrip(corrupted, jpeg_quality))
     return {"images": np.stack(images), "ref": clean}
 
@@ -185,7 +193,7 @@ def collate(samples: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     import torch
 
     kept = [(i, s) for i, s in samples if "skip" not in s]
-    skipped = [(i, s["skip"]) for i, s in samples if "skip" in s]
+    skipped = [(i, s["skip"], f"{s['stage']}: {s['reason']}") for i, s in samples if "skip" in s]
     if not kept:
         return {"items": [], "counts": [], "skipped": skipped, "images": None, "refs": None}
     counts = [len(s["images"]) for _, s in kept]

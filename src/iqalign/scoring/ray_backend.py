@@ -314,6 +314,11 @@ class _ScoringActor:
         scorers = build_scorers(config, has_labels=True, has_clean=True)
         for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
             scorer.to(device)
+        if device.type == "cuda":
+            import torch
+
+            # Fixed batch shapes: cuDNN's fastest kernels (this process only scores).
+            torch.backends.cudnn.benchmark = True
         self.scorer = BatchScorer(config, scorers, device, batch_size)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -351,6 +356,7 @@ class _ShardCollector:
         self.results[shard][j] = result
         for name, seconds in result["timings"].items():
             self.run.timer.totals[name] += seconds
+        self.run._watch(result)  # the local engine's failure threshold, batch by batch
         self.missing[shard] -= 1
         if not self.missing[shard]:
             buffer = ShardBuffer(self.run)
@@ -360,7 +366,8 @@ class _ShardCollector:
                 buffer.add(part, part["values"], part["preds"])
             buffer.flush()
             del self.results[shard]
-        return _rows(self.run, result["items"]) + _rows(self.run, [i for i, _ in result["skipped"]])
+        skipped = [skip[0] for skip in result["skipped"]]  # (item, message, stage: reason)
+        return _rows(self.run, result["items"]) + _rows(self.run, skipped)
 
     def check_done(self) -> None:
         """Every pending shard was written (else Ray lost a batch: never silently)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iqalign.errors import ScoringConfigError
+from iqalign.scores import prediction_column
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.metrics import create_metric, get_metric_spec, split_metric_key
 
@@ -58,7 +59,7 @@ def _check_columns(models: list[str], keys: list[str]) -> None:
     from iqalign.scoring.models import slug
 
     columns: dict[str, str] = {}
-    names = [(f"pred_{slug(m)}", m) for m in models]
+    names = [(prediction_column(slug(m)), m) for m in models]
     names += [(metric_column(*split_metric_key(k)), k) for k in keys]
     for column, name in names:
         if column in columns:

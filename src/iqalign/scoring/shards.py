@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from iqalign.scores import performance_column, prediction_column
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -32,8 +34,8 @@ def table_schema(run: Any) -> pa.Schema:
     for name in run.scorers.task_models:
         column = run.scorers.classifiers[name].column
         fields += [
-            pa.field(f"pred_{column}", pa.int64()),
-            pa.field(f"correct_{column}", pa.int64()),
+            pa.field(prediction_column(column), pa.int64()),
+            pa.field(performance_column(column), pa.int64()),
         ]
     fields += [pa.field(m.column, pa.float64()) for m in run.scorers.metrics]
     return pa.schema(fields)
@@ -51,7 +53,7 @@ class ShardBuffer:
         self.items: list[int] = []
         self.values: list[np.ndarray] = []
         self.preds: list[np.ndarray] = []
-        self.skipped: list[tuple[int, str]] = []
+        self.skipped: list[tuple[int, str, str]] = []  # (item, message, stage: reason)
 
     def add(self, batch: dict[str, Any], values: np.ndarray, preds: np.ndarray) -> int:
         """Keep one batch's results; return how many rows it fills."""
@@ -84,15 +86,16 @@ class ShardBuffer:
         for j, name in enumerate(scorers.task_models):
             column = scorers.classifiers[name].column
             predicted = preds[take, j]
-            data[f"pred_{column}"] = predicted
-            data[f"correct_{column}"] = (accepted == predicted[:, None]).any(1).astype(np.int64)
+            data[prediction_column(column)] = predicted
+            hit = (accepted == predicted[:, None]).any(1)
+            data[performance_column(column)] = hit.astype(np.int64)
         for j, metric in enumerate(scorers.metrics):
             data[metric.column] = values[take, j]
         table = pa.table(data, schema=table_schema(self.run))
         skipped = [
             {"image_id": self.run.work[i].item.image_id, "path": self.run.work[i].item.path,
              "reason": reason}
-            for i, reason in self.skipped
+            for i, reason, _ in self.skipped
         ]  # fmt: skip
         self.run.store.write_part(self.shard, table, skipped)
         self.run.rows_scored += table.num_rows

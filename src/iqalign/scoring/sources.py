@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iqalign.errors import DataSourceError, UnknownNameError
+from iqalign.scores import CLEAN
 
 __all__ = ["IMAGE_SUFFIXES", "LAYOUTS", "ImageItem", "guess_layout", "load_source"]
 
@@ -44,7 +45,7 @@ class ImageItem:
     label: int
     acceptable: tuple[int, ...]
     path: str
-    corruption: str = "none"  # set for already-corrupted files (ImageNet-C)
+    corruption: str = CLEAN  # set for already-corrupted files (ImageNet-C)
     severity: int = 0
 
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iqalign.errors import DataSourceError, RunMismatchError
+from iqalign import scores
+from iqalign.errors import DataSourceError, RunMismatchError, ScoresTableError
+from iqalign.files import write_atomic
+from iqalign.scores import read_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,9 +45,7 @@ def _now() -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 class RunStore:
@@ -53,7 +53,7 @@ class RunStore:
 
     def __init__(self, out: str | Path) -> None:
         self.root = Path(out).expanduser()
-        self.manifest_path = self.root / "manifest.json"
+        self.manifest_path = self.root / scores.MANIFEST_NAME
         self.skipped_path = self.root / "skipped.csv"
         self.parts = self.root / "parts"
         self.shards = self.root / "shards"
@@ -98,10 +98,8 @@ class RunStore:
 
         metadata = dict(table.schema.metadata or {})
         metadata[_SKIPPED_KEY] = json.dumps(skipped).encode()
-        path = self.part_path(index)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        pq.write_table(table.replace_schema_metadata(metadata), tmp)
-        os.replace(tmp, path)
+        final = table.replace_schema_metadata(metadata)
+        write_atomic(self.part_path(index), lambda tmp: pq.write_table(final, tmp))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write ``manifest.json`` atomically (``updated`` is stamped here)."""
@@ -126,9 +124,7 @@ class RunStore:
             metadata = table.schema.metadata or {}
             skipped += json.loads(metadata.get(_SKIPPED_KEY, b"[]"))
             final = transform(table.replace_schema_metadata(None))
-            tmp = self.shards / f".{part.name}.tmp-{os.getpid()}"
-            pq.write_table(final, tmp)
-            os.replace(tmp, self.shards / part.name)
+            write_atomic(self.shards / part.name, lambda tmp, t=final: pq.write_table(t, tmp))
         self._write_skipped(skipped)
         return skipped
 
@@ -152,33 +148,22 @@ def _config_diff(old: dict[str, Any]) -> str:
     return f"it has {shown}" if shown else "no readable settings"
 
 
-def read_manifest(run_dir: str | Path) -> dict[str, Any]:
-    """The ``manifest.json`` of a run folder."""
-    path = Path(run_dir).expanduser() / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise DataSourceError(f"{str(run_dir)!r} is not an iqalign run: no manifest.json") from err
-    except json.JSONDecodeError as err:
-        raise DataSourceError(f"{path}: not valid JSON ({err})") from err
-
-
 def read_scores(run_dir: str | Path) -> pd.DataFrame:
     """The scores table of a completed run; ``df.attrs["manifest"]`` holds its manifest.
 
     Raises
     ------
-    DataSourceError
-        Not a run folder, or the run is not complete (re-run the same command to finish).
+    ScoresNotFoundError
+        Not a run folder (no ``manifest.json`` or no shards).
+    ScoresTableError
+        The run is not complete (re-run the same command to finish), or unreadable.
     """
-    import pandas as pd
-
     manifest = read_manifest(run_dir)
     if manifest.get("status") != "complete":
-        raise DataSourceError(
+        raise ScoresTableError(
             f"{str(run_dir)!r}: the run is not complete (status {manifest.get('status')!r}); "
             "re-run the same 'iqalign score' command to finish it"
         )
-    frame = pd.read_parquet(Path(run_dir).expanduser() / "shards")
+    frame = scores.load_scores(Path(run_dir).expanduser() / "shards")
     frame.attrs["manifest"] = manifest
     return frame

@@ -29,7 +29,7 @@ The p-values are scipy's, which treat the groups as independent; read them with 
 caveat. Rank correlations across all groups are inflated by severity (Q and accuracy
 both fall with it), so the table also has within-severity scopes (across the 15
 corruptions at one severity) and within-corruption scopes (across the 5 severities of
-one corruption). Clean rows (``corruption == "none"``) are left out unless asked for.
+one corruption). Clean rows (``corruption == CLEAN``) are left out unless asked for.
 
 Examples
 --------
@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError
+from iqalign.scores import CLEAN
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
@@ -114,7 +115,7 @@ def group_correlations(
     by = parse_by(by)
     frame = load_scores(table)
     if not include_clean and "corruption" in by and "corruption" in frame:
-        frame = frame[frame["corruption"].astype(str) != "none"]
+        frame = frame[frame["corruption"].astype(str) != CLEAN]
     data = prepare_scores(frame, q, m, [*by, unit], nonfinite=nonfinite)
     groups, keys = get_stratum_codes(data.frame, by)
     units = pd.factorize(data.frame[unit])[0]

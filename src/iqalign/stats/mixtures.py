@@ -1,6 +1,6 @@
 """Mild mixtures of clean and corrupted images (paper section 6.3).
 
-From a table with clean rows (``corruption == "none"``) and corrupted rows, a p_c variant
+From a table with clean rows (``corruption == CLEAN``) and corrupted rows, a p_c variant
 keeps every image ID once: a seeded fraction ``p_c`` of the IDs take a corrupted row
 (corruption uniform over the types, severity uniform over {1, 2, 3}), the others their
 clean row. The pooled predictability test (:mod:`iqalign.stats.predictability`) runs on
@@ -16,7 +16,7 @@ Examples
 >>> from iqalign.stats.simulate import simulate_scores
 >>> table = simulate_scores(load_dag("common_corruptions"), n_ids=200, seed=0)
 >>> variant = make_mixture(table, 0.1, seed=0)
->>> len(variant), int((variant["corruption"] != "none").sum()), variant["image_id"].is_unique
+>>> len(variant), int((variant["corruption"] != CLEAN).sum()), variant["image_id"].is_unique
 (200, 20, True)
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import ScoresTableError
+from iqalign.scores import CLEAN
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.predictability import predictability
 from iqalign.stats.table import load_scores, resolve_column
@@ -37,7 +38,6 @@ from iqalign.stats.table import load_scores, resolve_column
 __all__ = ["DEFAULT_P_VALUES", "MixtureResult", "make_mixture", "mixture_predictability"]
 
 DEFAULT_P_VALUES: tuple[float, ...] = tuple(k / 100 for k in range(1, 21))
-_CLEAN = "none"
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ class _RowIndex:
         if not 0.0 <= p_c <= 1.0:
             raise ValueError(f"p_c must be in [0, 1], got {p_c!r}")
         n_ids = self.ids.size
-        names = [k for k in self.kinds if k != _CLEAN] if corruptions is None else list(corruptions)
-        kind = np.full(n_ids, _CLEAN, dtype=object)
+        names = [k for k in self.kinds if k != CLEAN] if corruptions is None else list(corruptions)
+        kind = np.full(n_ids, CLEAN, dtype=object)
         severity = np.zeros(n_ids, dtype=np.int64)
         corrupted = rng.permutation(n_ids)[: round(p_c * n_ids)]
         if corrupted.size:
@@ -157,7 +157,7 @@ def mixture_predictability(
             {
                 "p_c": p_c,
                 "n_rows": result.n_rows,
-                "n_corrupted": int((variant["corruption"].astype(str) != _CLEAN).sum()),
+                "n_corrupted": int((variant["corruption"].astype(str) != CLEAN).sum()),
                 "auc_score": result.auc_score,
                 "auc_ci_low": result.auc_bootstrap_ci[0],
                 "auc_ci_high": result.auc_bootstrap_ci[1],

@@ -45,6 +45,15 @@ from scipy.special import expit, logit
 
 from iqalign.errors import SimulationError
 from iqalign.imagenet_c import CLEAN, CORRUPTIONS, SEVERITIES
+from iqalign.scores import (
+    PERFORMANCE_PREFIX,
+    PREDICTION_PREFIX,
+    QUALITY_PREFIX,
+    is_performance_column,
+    is_quality_column,
+    model_of,
+    prediction_column,
+)
 
 if TYPE_CHECKING:
     from iqalign.causal.dag import Dag
@@ -199,7 +208,7 @@ def _draw_nodes(dag, design, weights, noise, accuracy, deterministic, rng):
         for parent in parents:
             signal += weights[(parent, name)] * _standardise(values[parent])
         quiet = deterministic and node.deterministic
-        if (node.column or "").startswith("correct_"):
+        if is_performance_column(node.column or ""):
             eta = logit(accuracy) + signal
             values[name] = (eta > 0 if quiet else rng.random(n) < expit(eta)).astype(np.float64)
         elif parents:
@@ -210,8 +219,8 @@ def _draw_nodes(dag, design, weights, noise, accuracy, deterministic, rng):
 
 
 def _output_name(column: str, metric: str, model: str) -> str:
-    if column.startswith("q_") and column.endswith("*"):
-        return f"q_{metric}"
+    if is_quality_column(column) and column.endswith("*"):
+        return QUALITY_PREFIX + metric  # as given, not slugged: the user names it
     if column.endswith("*"):
         return column[:-1] + model
     return column
@@ -237,21 +246,23 @@ def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.Da
     performance = None
     for node, out in zip(mapped, names, strict=True):
         out = out if names.count(out) == 1 else f"{out}_{node.name}"
-        if node.column.startswith("pred_"):
+        if node.column.startswith(PREDICTION_PREFIX):
             continue  # derived from M below
-        if node.column.startswith("correct_"):
+        if is_performance_column(node.column):
             frame[out] = values[node.name].astype(np.int8)
             performance = performance or (out, values[node.name])
         else:
             frame[out] = values[node.name]
-    predictions = [n for n in mapped if n.column.startswith("pred_")]
+    predictions = [n for n in mapped if n.column.startswith(PREDICTION_PREFIX)]
     if predictions and performance is not None:
         wrong = (
             design["label"] + 1 + rng.integers(0, n_labels - 1, design["label"].size)
         ) % n_labels
-        frame["pred_" + performance[0].removeprefix("correct_")] = np.where(
+        frame[prediction_column(model_of(performance[0]))] = np.where(
             performance[1] == 1, design["label"], wrong
         ).astype(np.int64)
     elif predictions:
-        notes.append("no correct_* node: the pred_* column is not produced")
+        notes.append(
+            f"no {PERFORMANCE_PREFIX}* node: the {PREDICTION_PREFIX}* column is not produced"
+        )
     return frame

@@ -1,7 +1,7 @@
 """Scores tables: load them (DataFrame, Parquet file or folder of shards) and check them.
 
 A scores table has one row per scored image: ``image_id`` (the clean source image X0),
-``label`` (Y), ``corruption`` and ``severity`` (clean = ``"none"``, 0), and per quality
+``label`` (Y), ``corruption`` and ``severity`` (clean = ``CLEAN``, 0), and per quality
 metric ``q_<metric>`` (float) and per task model ``correct_<model>`` (0/1) and
 ``pred_<model>``. Every analysis in :mod:`iqalign.stats` starts with
 :func:`prepare_scores`, which resolves the Q and M columns (``--q clipiqa`` finds
@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +29,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import ColumnNotFoundError, ScoresNotFoundError, ScoresTableError
+from iqalign.errors import ColumnNotFoundError, ScoresTableError, did_you_mean
+from iqalign.scores import PERFORMANCE_PREFIX, QUALITY_PREFIX, load_scores
 
 __all__ = [
-    "PERFORMANCE_PREFIX",
-    "PREDICTION_PREFIX",
-    "QUALITY_PREFIX",
     "ScoresData",
     "get_stratum_codes",
     "load_scores",
@@ -43,9 +40,6 @@ __all__ = [
     "resolve_column",
 ]
 
-QUALITY_PREFIX = "q_"
-PERFORMANCE_PREFIX = "correct_"
-PREDICTION_PREFIX = "pred_"
 _PREFIX_OF_KIND = {"quality": QUALITY_PREFIX, "performance": PERFORMANCE_PREFIX, "column": ""}
 
 
@@ -65,43 +59,6 @@ class ScoresData:
         return int(self.q.size)
 
 
-def load_scores(
-    source: pd.DataFrame | str | Path, columns: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """A scores table from a DataFrame, a Parquet file or a folder of Parquet shards.
-
-    A folder is read as every ``*.parquet`` file below it (sorted by path); other files
-    (the JSON manifest, temporary names of shards being written) are ignored.
-    """
-    if isinstance(source, pd.DataFrame):
-        return source if columns is None else source[list(columns)]
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
-        if not files:
-            raise ScoresNotFoundError(
-                f"{path}: folder holds no *.parquet files; expected shards of a scores table"
-            )
-    elif path.is_file():
-        files = [path]
-    else:
-        raise ScoresNotFoundError(f"{path}: no such Parquet file or folder")
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tables = []
-    for file in files:
-        try:
-            tables.append(pq.read_table(file, columns=list(columns) if columns else None))
-        except (pa.ArrowException, OSError) as err:
-            raise ScoresTableError(f"{file}: cannot be read as Parquet ({err})") from err
-    try:
-        table = pa.concat_tables(tables, promote_options="permissive")
-    except pa.ArrowException as err:
-        raise ScoresTableError(f"{path}: shards have incompatible columns ({err})") from err
-    return table.to_pandas()
-
-
 def resolve_column(frame: pd.DataFrame, name: str, kind: str = "column") -> str:
     """The column ``name`` names: itself, or ``q_<name>`` / ``correct_<name>`` by ``kind``.
 
@@ -114,10 +71,7 @@ def resolve_column(frame: pd.DataFrame, name: str, kind: str = "column") -> str:
         return prefix + name
     candidates = [str(c) for c in frame.columns if str(c).startswith(prefix)] if prefix else []
     choices = candidates or [str(c) for c in frame.columns]
-    close = difflib.get_close_matches(name, choices, n=3) + difflib.get_close_matches(
-        prefix + name, choices, n=3
-    )
-    hint = f" Did you mean: {', '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""
+    hint = did_you_mean([name, prefix + name], choices)
     listing = f"{kind} columns ({prefix}*) are {candidates}" if prefix else f"columns are {choices}"
     raise ColumnNotFoundError(f"the scores table has no {kind} column {name!r}; {listing}.{hint}")
 

@@ -52,9 +52,10 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import ColumnNotFoundError, DegenerateDataError, ScoresTableError
+from iqalign.scores import load_scores, model_of
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.citests import ci_test, holm_adjust
-from iqalign.stats.table import PERFORMANCE_PREFIX, load_scores, resolve_column
+from iqalign.stats.table import resolve_column
 
 __all__ = ["DEFAULT_MARGINS", "VERDICTS", "VerdictResult", "decide_verdict", "run_verdicts"]
 
@@ -171,9 +172,7 @@ def _base_row(plan) -> dict:
     return {
         "claim": str(plan.claim),
         "origin": plan.origin,
-        "expected": None
-        if plan.separated is None
-        else ("separated" if plan.separated else "connected"),
+        "expected": plan.expected,
         "stratifiers": ", ".join(plan.stratifiers),
         "plan_note": "; ".join(notes),
     }
@@ -182,7 +181,7 @@ def _base_row(plan) -> dict:
 def _bind(frame: pd.DataFrame, column: str, m_column: str) -> str:
     """A plan column, with a ``pred_*`` pattern bound to the model of ``correct_<m>``."""
     if column.endswith("*"):
-        column = column[:-1] + m_column.removeprefix(PERFORMANCE_PREFIX)
+        column = column[:-1] + model_of(m_column)
     return resolve_column(frame, column)
 
 

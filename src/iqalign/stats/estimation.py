@@ -1,0 +1,445 @@
+"""Can Q tell a user how well the model will do on a new set of images? Measured honestly.
+
+:func:`estimate_accuracy` runs every set-level estimator of :mod:`iqalign.stats.estimators`
+(AC, DoC, ATC-MC, ATC-NE, and Q-mean / Q-dist for every quality column, including Q
+from a model other than M) under one protocol and scores it against the true accuracy:
+
+- **Source** (labelled): a random ``source_fraction`` of the image IDs. AC, DoC and ATC
+  are fitted on the *clean* rows of those IDs only. The Q-based maps need several labelled
+  groups, so they also see the source IDs' corrupted rows -- except the ones the target
+  comes from.
+- **Target** (labels hidden): only the other image IDs, so no evaluated row was ever used
+  in a fit. ``protocol="loco"`` (leave one corruption out): the targets are the
+  (corruption, severity) groups; the Q maps for corruption c are fitted on clean + the
+  other corruptions, then predict c's severities. ``protocol="mixtures"``: the targets are
+  the p_c mixtures (the run's ``variant`` rows if it was scored with ``--mixture``, else
+  drawn as in :mod:`iqalign.stats.mixtures`); the Q maps see every source group.
+
+Per (model, estimator): mean absolute error (MAE) and max absolute error over the target
+groups, with 95 % intervals from a cluster bootstrap over the *target* image IDs (one ID's rows
+move together; the fitted estimators are held fixed, so the interval covers the
+evaluation sample, not the refitting of the source). An absolute error turns resampling
+noise into upward bias, so the percentile interval is shifted by the bootstrap's bias
+estimate (:func:`_shifted_interval`).
+
+The group means of the bootstrap come from one matrix product: per target ID and group,
+every estimator's per-row ingredient is summed once (numpy ``bincount``); each resample is
+a vector of ID counts.
+
+Examples
+--------
+>>> from iqalign.stats.simulate import simulate_scores
+>>> table = simulate_scores("common_corruptions", n_ids=200, seed=0)
+>>> result = estimate_accuracy(table, n_boot=20, seed=0)
+>>> sorted(result.summary["estimator"])
+['Q-dist q_sim', 'Q-mean q_sim']
+>>> bool((result.summary["MAE"] < 0.2).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from iqalign.errors import ScoresTableError
+from iqalign.stats._estimation_design import Design, build_design
+from iqalign.stats._results import ResultMixin
+from iqalign.stats.estimators import (
+    MonotoneMap,
+    fit_atc_threshold,
+    fit_monotone_map,
+    negative_entropy,
+)
+from iqalign.stats.table import PERFORMANCE_PREFIX, QUALITY_PREFIX, load_scores
+
+__all__ = [
+    "CONFIDENCE_METRICS",
+    "ENTROPY_METRICS",
+    "ESTIMATOR_FAMILY",
+    "PROTOCOLS",
+    "EstimationResult",
+    "QColumn",
+    "describe_q_columns",
+    "estimate_accuracy",
+    "read_run_columns",
+]
+
+PROTOCOLS = ("loco", "mixtures")
+CONFIDENCE_METRICS = ("tg_maxprob", "msp")  # per-image MSP of a classifier
+ENTROPY_METRICS = ("tg_entropy",)  # per-image softmax entropy of a classifier
+ESTIMATOR_FAMILY = "accuracy_estimator"  # msp/atc/doc columns: ingredients, not Q
+_DERIVED = ("msp", "atc", "atc_ne", "doc")
+Q_BINS = 64  # quantile bins of Q for the per-image (Q-dist) map
+
+
+@dataclass(frozen=True)
+class QColumn:
+    """What is known of one ``q_*`` column (from the run's manifest, else its name)."""
+
+    column: str
+    metric: str
+    family: str
+    source_model: str | None = None
+
+
+@dataclass(frozen=True)
+class EstimationResult(ResultMixin):
+    """Per (model, estimator) errors (``summary``) and per target group values (``groups``)."""
+
+    protocol: str
+    source_fraction: float
+    seed: int
+    n_boot: int
+    n_source_ids: int
+    n_target_ids: int
+    n_target_groups: int
+    summary: pd.DataFrame
+    groups: pd.DataFrame
+    source_ids: tuple = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def describe_q_columns(
+    table: pd.DataFrame,
+    manifest_columns: Mapping[str, Any] | None = None,
+    models: Sequence[str] = (),
+) -> list[QColumn]:
+    """One :class:`QColumn` per ``q_*`` column; without a manifest entry the metric and
+    source model are read off the name (``q_<metric>_<model>`` for a known model)."""
+    described = manifest_columns or {}
+    out = []
+    for column in (str(c) for c in table.columns):
+        if not column.startswith(QUALITY_PREFIX):
+            continue
+        entry = described.get(column) or {}
+        name, source = column.removeprefix(QUALITY_PREFIX), entry.get("source_model")
+        if not entry:
+            source = next((m for m in models if name.endswith(f"_{m}")), None)
+            name = name.removesuffix(f"_{source}") if source else name
+        metric = str(entry.get("metric", name))
+        family = str(entry.get("family", ESTIMATOR_FAMILY if metric in _DERIVED else "unknown"))
+        out.append(QColumn(column, metric, family, source))
+    return out
+
+
+def read_run_columns(run_dir: str | Path) -> tuple[pd.DataFrame, list[QColumn]]:
+    """A run folder's scores (``shards/``) and its described Q columns (``manifest.json``);
+    a Parquet file or a folder without a manifest works too (names are then parsed)."""
+    import json
+
+    from iqalign.errors import ScoresNotFoundError
+
+    run = Path(run_dir)
+    if not run.exists():
+        raise ScoresNotFoundError(
+            f"{run}: no such run folder or scores table; create one with "
+            "'iqalign score ... --out DIR' or 'iqalign demo'"
+        )
+    manifest: dict[str, Any] = {}
+    if (run / "manifest.json").is_file():
+        try:
+            manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ScoresNotFoundError(f"{run / 'manifest.json'}: not valid JSON ({err})") from err
+    frame = load_scores(run / "shards" if (run / "shards").is_dir() else run)
+    columns = manifest.get("columns") if isinstance(manifest.get("columns"), dict) else None
+    return frame, describe_q_columns(frame, columns, _models_of(frame))
+
+
+def estimate_accuracy(
+    table: pd.DataFrame | str | Path,
+    *,
+    q_columns: Sequence[QColumn] | None = None,
+    models: Sequence[str] | None = None,
+    protocol: str = "loco",
+    source_fraction: float = 0.5,
+    n_boot: int = 200,
+    seed: int = 0,
+    p_values: Sequence[float] | None = None,
+    source_ids: Sequence | None = None,
+) -> EstimationResult:
+    """Fit every estimator on the source and score it on the target groups (module doc).
+
+    ``source_ids`` (optional) names the labelled image IDs; by default a random
+    ``source_fraction`` of them, drawn with ``seed``. Q columns of the accuracy-estimator
+    family (msp/atc/doc) are ingredients of AC/ATC/DoC, never Q.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    frame = load_scores(table)
+    models = list(models or _models_of(frame))
+    q_columns = (
+        list(q_columns) if q_columns is not None else describe_q_columns(frame, None, models)
+    )
+    rng = np.random.default_rng(seed)
+    design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
+    notes: list[str] = []
+    usable = [q for q in q_columns if q.family != ESTIMATOR_FAMILY and q.metric not in _DERIVED]
+    stats = [st for q in usable if (st := _q_stats(frame, design, q, notes)) is not None]
+    estimators = []
+    for model in models:
+        estimators += _confidence_estimators(frame, design, model, q_columns, notes)
+        estimators += _q_estimators(design, model, _correct(frame, model), stats, notes)
+    truths = {m: _correct(frame, m)[design.pair_row] for m in models}
+    summary, groups = _score(design, estimators, truths, n_boot, rng)
+    return EstimationResult(
+        protocol, source_fraction, seed, n_boot, design.n_source_ids, design.n_target_ids,
+        len(design.group_keys), summary, groups, design.source_ids,
+        tuple(dict.fromkeys(notes + design.notes)),
+    )  # fmt: skip
+
+
+def _models_of(frame: pd.DataFrame) -> list[str]:
+    models = [str(c).removeprefix(PERFORMANCE_PREFIX) for c in frame.columns
+              if str(c).startswith(PERFORMANCE_PREFIX)]  # fmt: skip
+    if not models:
+        raise ScoresTableError(
+            f"the scores table has no {PERFORMANCE_PREFIX}<model> column: accuracy estimation "
+            "needs labelled correctness (0/1) for at least one task model"
+        )
+    return models
+
+
+def _correct(frame: pd.DataFrame, model: str) -> np.ndarray:
+    values = frame[f"{PERFORMANCE_PREFIX}{model}"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise ScoresTableError(
+            f"column '{PERFORMANCE_PREFIX}{model}' must be 0/1 for every row (correctness)"
+        )
+    return values
+
+
+@dataclass
+class _Estimator:
+    """One estimator for one model: a per-pair ingredient whose group mean, shifted by
+    ``offset`` or mapped by the fold's monotone map, is the accuracy estimate."""
+
+    model: str
+    name: str
+    kind: str
+    q_column: str | None
+    q_source: str
+    values: np.ndarray
+    offset: float = 0.0
+    maps: list[MonotoneMap] | None = None
+
+    def finish(self, means: np.ndarray, group_fold: np.ndarray) -> np.ndarray:
+        out = means - self.offset
+        for fold, monotone in enumerate(self.maps or ()):
+            chosen = group_fold == fold
+            out[..., chosen] = monotone(means[..., chosen])
+        return out
+
+
+def _finite(frame: pd.DataFrame, column: str, notes: list[str], use: str) -> np.ndarray | None:
+    values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        notes.append(f"{column}: {bad} non-finite values, so {use} was skipped")
+        return None
+    return values
+
+
+def _find(q_columns: Sequence[QColumn], model: str, metrics: Sequence[str]) -> str | None:
+    for metric in metrics:
+        for q in q_columns:
+            if q.metric == metric and q.source_model == model:
+                return q.column
+    return None
+
+
+def _confidence_estimators(
+    frame: pd.DataFrame, design: Design, model: str, q_columns: Sequence[QColumn],
+    notes: list[str],
+) -> list[_Estimator]:  # fmt: skip
+    """AC, DoC, ATC-MC and ATC-NE, fitted on the clean rows of the source IDs."""
+    source = design.is_source & (design.cs_code == design.clean_cs)
+    correct = _correct(frame, model)[source]
+    out: list[_Estimator] = []
+    conf_col = _find(q_columns, model, CONFIDENCE_METRICS)
+    conf = _finite(frame, conf_col, notes, "AC/DoC/ATC-MC") if conf_col else None
+    if conf is None and conf_col is None:
+        notes.append(f"{model}: no per-image max-probability column (score with tg_maxprob), "
+                     "so AC, DoC and ATC-MC were skipped")  # fmt: skip
+    if conf is not None:
+        target = conf[design.pair_row]
+        offset = float(conf[source].mean() - correct.mean())
+        t = fit_atc_threshold(conf[source], correct)
+        out += [
+            _Estimator(model, "AC", "confidence", conf_col, "same model", target),
+            _Estimator(model, "DoC", "confidence", conf_col, "same model", target, offset),
+            _Estimator(model, "ATC-MC", "confidence", conf_col, "same model",
+                       (target >= t).astype(np.float64)),
+        ]  # fmt: skip
+    ent_col = _find(q_columns, model, ENTROPY_METRICS)
+    entropy = _finite(frame, ent_col, notes, "ATC-NE") if ent_col else None
+    if ent_col is None:
+        notes.append(f"{model}: no per-image entropy column (score with tg_entropy), "
+                     "so ATC-NE was skipped")  # fmt: skip
+    if entropy is not None:
+        score = negative_entropy(entropy)
+        t = fit_atc_threshold(score[source], correct)
+        values = (score[design.pair_row] >= t).astype(np.float64)
+        out.append(_Estimator(model, "ATC-NE", "confidence", ent_col, "same model", values))
+    return out
+
+
+def _q_source(q: QColumn, model: str) -> str:
+    if q.source_model is None:
+        return "image"
+    return "same model" if q.source_model == model else "other model"
+
+
+@dataclass
+class _QStats:
+    """What a Q column contributes regardless of the model (computed once per column)."""
+
+    q: QColumn
+    target: np.ndarray  # Q of every target pair
+    cs_count: np.ndarray  # source rows per (c, s) group
+    cs_mean: np.ndarray  # mean Q per source (c, s) group
+    cell: np.ndarray  # per row: quantile bin x (c, s) code
+    bin_count: np.ndarray  # (n_bins, n_cs) source rows
+    pair_bin: np.ndarray
+
+
+def _q_stats(frame: pd.DataFrame, design: Design, q: QColumn, notes: list[str]) -> _QStats | None:
+    values = _finite(frame, q.column, notes, "its Q-based estimators")
+    if values is None:
+        return None
+    n_cs, source = len(design.cs_keys), design.is_source
+    count = np.bincount(design.cs_code[source], minlength=n_cs).astype(np.float64)
+    total = np.bincount(design.cs_code[source], weights=values[source], minlength=n_cs)
+    edges = np.unique(np.quantile(values[source], np.linspace(0, 1, Q_BINS + 1)))
+    bins = np.searchsorted(edges[1:-1], values, side="right")
+    n_bins = max(len(edges) - 1, 1)
+    cell = bins * n_cs + design.cs_code
+    bin_count = np.bincount(cell[source], minlength=n_bins * n_cs).reshape(n_bins, n_cs)
+    return _QStats(q, values[design.pair_row], count, total / np.maximum(count, 1), cell,
+                   bin_count.astype(np.float64), bins[design.pair_row])  # fmt: skip
+
+
+def _q_estimators(
+    design: Design, model: str, correct: np.ndarray, stats: Sequence[_QStats], notes: list[str]
+) -> list[_Estimator]:
+    """Q-mean and Q-dist of every usable quality column for one model."""
+    source = design.is_source
+    n_cs = len(design.cs_keys)
+    hits_cs = np.bincount(design.cs_code[source], weights=correct[source], minlength=n_cs)
+    out = []
+    for st in stats:
+        where = _q_source(st.q, model)
+        accuracy = hits_cs / np.maximum(st.cs_count, 1)
+        maps = _fit_group_maps(design, st.cs_count, st.cs_mean, accuracy)
+        if maps is None:
+            notes.append(f"Q-mean needs >= 3 labelled source groups per fold; {st.q.column} "
+                         "has fewer, so Q-mean was skipped")  # fmt: skip
+        else:
+            out.append(_Estimator(model, f"Q-mean {st.q.column}", "Q mean", st.q.column, where,
+                                  st.target, maps=maps))  # fmt: skip
+        hits = np.bincount(st.cell[source], weights=correct[source],
+                           minlength=st.bin_count.size).reshape(st.bin_count.shape)  # fmt: skip
+        out.append(_Estimator(model, f"Q-dist {st.q.column}", "Q distribution", st.q.column,
+                              where, _per_image_values(design, st, hits)))  # fmt: skip
+    return out
+
+
+def _fit_group_maps(
+    design: Design, count: np.ndarray, mean_q: np.ndarray, accuracy: np.ndarray
+) -> list[MonotoneMap] | None:
+    """Per fold: isotonic map from a source group's mean Q to its accuracy."""
+    maps = []
+    for excluded in design.fold_excluded:
+        keep = (count > 0) & ~excluded
+        if keep.sum() < 3:
+            return None
+        maps.append(fit_monotone_map(mean_q[keep], accuracy[keep]))
+    return maps
+
+
+def _per_image_values(design: Design, st: _QStats, hits: np.ndarray) -> np.ndarray:
+    """Per target pair: P(correct | Q's quantile bin) from its fold's isotonic map."""
+    table = np.empty((len(design.fold_excluded), st.bin_count.shape[0]))
+    every_bin = np.arange(table.shape[1])
+    for fold, excluded in enumerate(design.fold_excluded):
+        n, k = st.bin_count[:, ~excluded].sum(axis=1), hits[:, ~excluded].sum(axis=1)
+        seen = n > 0
+        table[fold] = fit_monotone_map(every_bin[seen], k[seen] / n[seen], n[seen])(every_bin)
+    return table[design.group_fold[design.pair_group], st.pair_bin]
+
+
+def _score(
+    design: Design, estimators: list[_Estimator], truths: dict[str, np.ndarray],
+    n_boot: int, rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Point values and cluster-bootstrap errors of every estimator over the target groups."""
+    from iqalign.stats._estimation_design import bootstrap_group_means
+
+    columns: dict[int, int] = {}
+    arrays = []
+    for array in [*truths.values(), *(e.values for e in estimators)]:
+        if id(array) not in columns:
+            columns[id(array)] = len(arrays)
+            arrays.append(array)
+    point, boot = bootstrap_group_means(design, arrays, n_boot, rng)
+    group_rows, summary_rows = [], []
+    for e in estimators:
+        k, t = columns[id(e.values)], columns[id(truths[e.model])]
+        estimate = e.finish(point[:, k].copy(), design.group_fold)
+        group_rows.append(_group_frame(design, e, estimate, point[:, t]))
+        errors = np.abs(e.finish(boot[:, :, k].copy(), design.group_fold) - boot[:, :, t])
+        summary_rows.append(_summary_row(e, np.abs(estimate - point[:, t]), errors))
+    summary = pd.DataFrame(summary_rows)
+    if not summary.empty:
+        summary = summary.sort_values(["model", "MAE"], kind="stable").reset_index(drop=True)
+        summary.insert(2, "rank", summary.groupby("model").cumcount() + 1)
+    groups = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame()
+    return summary, groups
+
+
+def _group_frame(design: Design, e: _Estimator, estimate, truth) -> pd.DataFrame:
+    frame = design.group_keys.copy()
+    frame.insert(0, "estimator", e.name)
+    frame.insert(0, "model", e.model)
+    frame["n_images"] = design.group_size
+    frame["true_accuracy"] = truth
+    frame["estimate"] = estimate
+    frame["error"] = estimate - truth
+    return frame
+
+
+def _summary_row(e: _Estimator, abs_error: np.ndarray, boot_errors: np.ndarray) -> dict:
+    row = {
+        "model": e.model, "estimator": e.name, "kind": e.kind, "Q column": e.q_column,
+        "Q from": e.q_source, "n_groups": int(abs_error.size),
+        "MAE": float(abs_error.mean()), "MAE_ci_low": np.nan, "MAE_ci_high": np.nan,
+        "max_error": float(abs_error.max()), "max_ci_low": np.nan, "max_ci_high": np.nan,
+    }  # fmt: skip
+    if boot_errors.shape[0]:
+        for name, values in (("MAE", np.nanmean(boot_errors, axis=1)),
+                             ("max", np.nanmax(boot_errors, axis=1))):  # fmt: skip
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _shifted_interval(
+                row["MAE" if name == "MAE" else "max_error"], values
+            )
+    return row
+
+
+def _shifted_interval(point: float, values: np.ndarray) -> tuple[float, float]:
+    """Percentile interval moved by the bootstrap bias (mean of ``values`` - ``point``).
+
+    Resampling adds noise to both the estimate and the true group accuracy, and |error|
+    turns noise into bias: the plain percentile interval of an MAE sits above the MAE
+    (on 100 IDs per group by ~0.02). Removing the bootstrap's own bias estimate is the
+    standard correction; the ends are clipped at 0.
+    """
+    bias = float(np.mean(values)) - point
+    low, high = np.percentile(values, [2.5, 97.5]) - bias
+    return max(float(low), 0.0), max(float(high), 0.0)
