@@ -30,10 +30,14 @@ def main() -> None:
     parser.add_argument("--work-dir", help="keep data and runs here (default: a temp folder)")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="iqalign-bench-"))
-    # Before torch/pyiqa import: stand-ins go to a private cache; nothing is downloaded.
-    os.environ.setdefault("TORCH_HOME", str(work / "torch-home"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    # Before torch/pyiqa import: stand-ins go to a private cache (as in bench_scoring.py,
+    # never a TORCH_HOME the user set); nothing is downloaded.
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent)]  # bench_parts; tests.standins
+    from tests.standins import make_private_torch_home
+
+    make_private_torch_home(work / "torch-home")
+    os.environ["HF_HUB_OFFLINE"] = "1"
     from bench_parts import prepare_weights, ray_run, write_jpegs
 
     weights = prepare_weights(MODELS, METRICS, work)
