@@ -173,21 +173,33 @@ def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path, monkey
     assert again.status == "already complete"
 
 
-def _scoring_actor_pids() -> set[int]:
-    """This test's cluster is started from this process: its workers descend from it."""
+def _worker_pids(stage: str) -> set[int]:
+    """Ray workers running ``stage`` (Ray titles them ``ray::...<stage>...``).
+
+    This test's cluster was started from this process: its workers descend from it.
+    """
     import psutil
 
     pids = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if "ScoringActor" in " ".join(child.cmdline()):
+            if stage in " ".join(child.cmdline()):
                 pids.add(child.pid)
         except psutil.Error:
             continue
     return pids
 
 
-def test_a_lost_worker_is_retried_without_lost_or_duplicated_rows(cluster, reference, tmp_path):
+def _wait_for(found, what: str, alive: threading.Thread, seconds: float = 240):
+    deadline = time.monotonic() + seconds
+    while not (result := found()):
+        assert alive.is_alive(), f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} in time"
+        time.sleep(0.02)
+    return result
+
+
+def test_lost_workers_are_retried_without_lost_or_duplicated_rows(cluster, reference, tmp_path):
     out = tmp_path / "ray"
     outcome: dict[str, object] = {}
 
@@ -199,20 +211,21 @@ def test_a_lost_worker_is_retried_without_lost_or_duplicated_rows(cluster, refer
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 240
-    while not list((out / "parts").glob("part-*.parquet")):
-        assert thread.is_alive(), outcome
-        assert time.monotonic() < deadline, "no shard written in time"
-        time.sleep(0.02)
-    victims = _scoring_actor_pids()
-    assert victims, "no scoring actor process found"
+    # A rendering task's worker, while it renders (the first batches, before any scoring)...
+    renderer = _wait_for(lambda: _worker_pids("_render_row"), "rendering task", thread)
+    for pid in renderer:
+        os.kill(pid, signal.SIGKILL)
+    # ... then the scoring actor, once a shard is written.
+    _wait_for(lambda: list((out / "parts").glob("part-*.parquet")), "shard", thread)
+    actor = _worker_pids("ScoringActor")
+    assert actor, "no scoring actor process found"
     done_before = len(list((out / "parts").glob("part-*.parquet")))
-    for pid in victims:
+    for pid in actor:
         os.kill(pid, signal.SIGKILL)
     thread.join(timeout=300)
     assert not thread.is_alive() and "error" not in outcome, outcome
     assert done_before < ray_cases.SHARDS, "the kill must land mid-run"
-    assert not _scoring_actor_pids() & victims
+    assert not _worker_pids("ScoringActor") & actor  # Ray started a new actor
     ray_cases.assert_same_run(out, reference)
 
 
