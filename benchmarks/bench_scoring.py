@@ -45,6 +45,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=-1, help="decode workers (-1: auto)")
     parser.add_argument("--work-dir", help="keep data and runs here (default: a temp folder)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="ray: also score the same images on a local Ray cluster")  # fmt: skip
     return parser.parse_args()
 
 
@@ -82,6 +84,13 @@ def main() -> None:
         **run,
         "projected_imagenet_c_hours": round(IMAGENET_C_IMAGES / run["images_per_s"] / 3600, 3),
     }
+    if args.backend == "ray":
+        from bench_parts import ray_run
+
+        ray = ray_run(data, work / f"ray-{int(began)}", models, metrics, weights, device,
+                      args.batch_size, args.workers)  # fmt: skip
+        ray["ray_vs_local"] = round(ray["ray_images_per_s"] / run["images_per_s"], 3)
+        result.update(ray)
     if not args.skip_baseline:
         passes = baseline_passes(data, baseline_images, models, metrics, weights, device,
                                  args.batch_size, args.workers)  # fmt: skip

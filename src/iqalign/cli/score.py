@@ -103,6 +103,20 @@ def score_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML file with the same settings.")
     ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (this machine) | ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray: auto | HOST:PORT | ray://HOST:PORT (none: local)."),
+    ] = None,
+    actors: Annotated[
+        int, typer.Option("--actors", help="Ray: scoring actors (0: one per GPU, 1 on CPUs).")
+    ] = 0,
+    gpus_per_actor: Annotated[
+        float | None,
+        typer.Option("--gpus-per-actor", help="Ray: GPUs per actor, e.g. 0.5 (auto: 1 or 0)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
@@ -121,15 +135,38 @@ def score_command(
         settings = load_config(config, **given)
     else:
         settings = from_values({k: v for k, v in given.items() if v is not None})
-    run_scoring(settings, quiet)
+    ray_options = _ray_options(backend, address, actors, gpus_per_actor)
+    run_scoring(settings, quiet, ray_options)
 
 
-def run_scoring(settings: Any, quiet: bool) -> None:
-    """Run the engine with a progress bar and print where the scores are."""
-    from iqalign.scoring.engine import score
+def _ray_options(
+    backend: str, address: str | None, actors: int, gpus_per_actor: float | None
+) -> Any:
+    """None for the local engine, else the Ray backend's options."""
+    if backend not in ("local", "ray"):
+        raise ScoringConfigError(f"--backend {backend!r}; choose local or ray")
+    if backend == "local":
+        if address is not None or actors or gpus_per_actor is not None:
+            raise ScoringConfigError("--address, --actors and --gpus-per-actor need --backend ray")
+        return None
+    if actors < 0 or (gpus_per_actor is not None and gpus_per_actor < 0):
+        raise ScoringConfigError("--actors and --gpus-per-actor must be >= 0")
+    from iqalign.scoring.ray_backend import RayOptions
 
+    return RayOptions(address=address, actors=actors, gpus_per_actor=gpus_per_actor)
+
+
+def run_scoring(settings: Any, quiet: bool, ray_options: Any = None) -> None:
+    """Run the engine (or the Ray backend) with a progress bar; print where the scores are."""
     progress = None if quiet else _RichProgress()
-    result = score(settings, progress=progress)
+    if ray_options is None:
+        from iqalign.scoring.engine import score
+
+        result = score(settings, progress=progress)
+    else:
+        from iqalign.scoring.ray_backend import score_on_ray
+
+        result = score_on_ray(settings, progress=progress, options=ray_options)
     timings = result.timings
     summary = Table(box=None, show_header=False, pad_edge=False)
     summary.add_row("run", Text(f"{result.status}: {result.out}"))

@@ -41,7 +41,15 @@ from iqalign.scoring.shards import ShardBuffer
 from iqalign.scoring.sources import load_source
 from iqalign.scoring.writer import RunStore, read_manifest
 
-__all__ = ["Progress", "RunResult", "resolve_device", "score"]
+__all__ = [
+    "Backend",
+    "BatchScorer",
+    "Progress",
+    "RunResult",
+    "default_batch_size",
+    "resolve_device",
+    "score",
+]
 
 
 class Progress(Protocol):
@@ -83,8 +91,21 @@ def _precision(config: ScoreConfig, device: Any) -> Any:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[choice]
 
 
-def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
-    """Score a data source into ``config.out`` (resuming what is already there)."""
+class Backend(Protocol):
+    """Scores a run's pending shards somewhere else (:mod:`.ray_backend`); default: here."""
+
+    def device(self, config: ScoreConfig) -> Any: ...
+    def score_pending(self, run: _Run, progress: Progress | None) -> None: ...
+
+
+def score(
+    config: ScoreConfig, progress: Progress | None = None, backend: Backend | None = None
+) -> RunResult:
+    """Score a data source into ``config.out`` (resuming what is already there).
+
+    With a ``backend``, this process only plans, writes the parts the backend returns and
+    finalises; the scorers built here describe the run and never see an image.
+    """
     started = time.perf_counter()
     store = RunStore(config.out)
     if store.open(config.fingerprint()) == "complete":
@@ -92,7 +113,8 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         counts = manifest.get("counts", {})
         return RunResult(store.root, "already complete", counts.get("rows", 0),
                          counts.get("skipped", 0), manifest.get("timings", {}))  # fmt: skip
-    device = resolve_device(config.device)  # before any slow loading
+    # Before any slow loading.
+    device = resolve_device(config.device) if backend is None else backend.device(config)
     items = load_source(config.data, config.layout, config.labels)
     items = items[: config.limit] if config.limit else items
     has_clean = any(i.corruption == CLEAN for i in items)
@@ -105,12 +127,16 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         items, parse_corruptions(config.corruptions), parse_severities(config.severities),
         config.mixture, parse_severities(config.mixture_severities), config.seed,
     )  # fmt: skip
-    for classifier in scorers.classifiers.values():
-        classifier.to(device)
-    for metric in scorers.metrics:
-        metric.to(device)
+    if backend is None:
+        for classifier in scorers.classifiers.values():
+            classifier.to(device)
+        for metric in scorers.metrics:
+            metric.to(device)
     run = _Run(config, store, work, scorers, device)
     run.write_manifest("running", setup_s=time.perf_counter() - started)
+    if backend is not None:
+        backend.score_pending(run, progress)
+        return run.finish(started)
     with _cudnn_benchmark(device):
         run.score_pending(progress)
     return run.finish(started)
@@ -183,6 +209,70 @@ class _View:
         return refs[self._ref_index.to(self.images01.device)]
 
 
+def default_batch_size(config: ScoreConfig, device: Any) -> int:
+    """Rows per forward pass: ``--batch-size``, else 256 on CUDA and 8 on the CPU."""
+    return config.batch_size or (256 if device.type == "cuda" else 8)
+
+
+class BatchScorer:
+    """The batch function: every scorer on one loader batch (:func:`.pipeline.collate`).
+
+    The local engine and each Ray actor hold one; results stay on the device until the
+    caller collects them, so the local engine can queue the next batch first.
+    """
+
+    def __init__(self, config: ScoreConfig, scorers: Scorers, device: Any, batch_size: int) -> None:
+        self.scorers, self.device, self.batch_size = scorers, device, batch_size
+        self.amp = _precision(config, device)
+        self.timer = _Timer(device)
+
+    def launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """Queue every scorer on the batch; results stay on the device until delivered."""
+        import torch
+
+        s = self.scorers
+        if batch["images"] is None:
+            empty = torch.empty((0, len(s.metrics)), dtype=torch.float64)
+            return empty, torch.empty((0, len(s.task_models)), dtype=torch.int64)
+        images = batch["images"].to(self.device, non_blocking=True)
+        q_parts, p_parts = [], []
+        # Loader batches hold whole source images (all their variants); the networks run
+        # on chunks of batch_size rows -- on the CPU, large activations cost more in page
+        # faults than they gain.
+        for lo in range(0, len(images), self.batch_size):
+            rows = slice(lo, lo + self.batch_size)
+            view = _View(images[rows], batch["refs"], batch["ref_index"][rows])
+            q, p = self._compute_chunk(view)
+            q_parts.append(q)
+            p_parts.append(p)
+        return torch.cat(q_parts), torch.cat(p_parts)
+
+    def _compute_chunk(self, view: _View) -> tuple[Any, Any]:
+        import torch
+
+        s = self.scorers
+        with torch.inference_mode():
+            for name, classifier in s.classifiers.items():
+                with self.timer.section(name), self._autocast(True):
+                    view.logits[name] = classifier(view.images01)
+                view.logit_scales[name] = classifier.logit_scale
+            values = []
+            for metric in s.metrics:
+                with self.timer.section(metric.key), self._autocast(metric.spec.amp):
+                    values.append(metric.compute(view).to(torch.float64))
+            n = len(view.images01)
+            q = torch.stack(values, 1) if values else torch.empty((n, 0), dtype=torch.float64)
+            preds = [view.logits[m].argmax(dim=1) for m in s.task_models]
+            p = torch.stack(preds, 1) if preds else torch.empty((n, 0), dtype=torch.int64)
+        return q, p
+
+    def _autocast(self, allowed: bool) -> Any:
+        import torch
+
+        enabled = allowed and self.amp is not None
+        return torch.autocast(self.device.type, dtype=self.amp, enabled=enabled)
+
+
 class _Run:
     """One session of a run: pending shards in, parts out, then the final table."""
 
@@ -193,16 +283,15 @@ class _Run:
         self.config, self.store, self.work, self.scorers, self.device = (
             config, store, work, scorers, device,
         )  # fmt: skip
-        self.amp = _precision(config, device)
-        cuda = device.type == "cuda"
-        self.batch_size = config.batch_size or (256 if cuda else 8)
+        self.batch_size = default_batch_size(config, device)
+        self.scorer = BatchScorer(config, scorers, device, self.batch_size)
+        self.amp, self.timer = self.scorer.amp, self.scorer.timer
         renders = max(len(w.renders) for w in work)
         self.images_per_batch = max(1, self.batch_size // renders)
         per_shard = config.shard_images or max(1, 8192 // renders)
         self.shards = [
             (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
         ]
-        self.timer = _Timer(device)
         self.timings: dict[str, float] = defaultdict(float)
         self.rows_scored = 0
         self.failures = FailureWatch(len(work))
@@ -243,7 +332,7 @@ class _Run:
             self.timings["wait_s"] += time.perf_counter() - waited
             # Queue this batch's work on the device before collecting the previous one:
             # the device never idles while the host copies results and writes shards.
-            launched = (shard, batch, *self._launch(batch))
+            launched = (shard, batch, *self.scorer.launch(batch))
             if in_flight is not None:
                 self._deliver(buffer, in_flight, progress)
             in_flight = launched
@@ -294,52 +383,6 @@ class _Run:
             pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
             prefetch_factor=4 if workers else None,
         )  # fmt: skip
-
-    def _launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
-        """Queue every scorer on the batch; results stay on the device until delivered."""
-        import torch
-
-        s = self.scorers
-        if batch["images"] is None:
-            empty = torch.empty((0, len(s.metrics)), dtype=torch.float64)
-            return empty, torch.empty((0, len(s.task_models)), dtype=torch.int64)
-        images = batch["images"].to(self.device, non_blocking=True)
-        q_parts, p_parts = [], []
-        # Loader batches hold whole source images (all their variants); the networks run
-        # on chunks of batch_size rows -- on the CPU, large activations cost more in page
-        # faults than they gain.
-        for lo in range(0, len(images), self.batch_size):
-            rows = slice(lo, lo + self.batch_size)
-            view = _View(images[rows], batch["refs"], batch["ref_index"][rows])
-            q, p = self._compute_chunk(view)
-            q_parts.append(q)
-            p_parts.append(p)
-        return torch.cat(q_parts), torch.cat(p_parts)
-
-    def _compute_chunk(self, view: _View) -> tuple[Any, Any]:
-        import torch
-
-        s = self.scorers
-        with torch.inference_mode():
-            for name, classifier in s.classifiers.items():
-                with self.timer.section(name), self._autocast(True):
-                    view.logits[name] = classifier(view.images01)
-                view.logit_scales[name] = classifier.logit_scale
-            values = []
-            for metric in s.metrics:
-                with self.timer.section(metric.key), self._autocast(metric.spec.amp):
-                    values.append(metric.compute(view).to(torch.float64))
-            n = len(view.images01)
-            q = torch.stack(values, 1) if values else torch.empty((n, 0), dtype=torch.float64)
-            preds = [view.logits[m].argmax(dim=1) for m in s.task_models]
-            p = torch.stack(preds, 1) if preds else torch.empty((n, 0), dtype=torch.int64)
-        return q, p
-
-    def _autocast(self, allowed: bool) -> Any:
-        import torch
-
-        enabled = allowed and self.amp is not None
-        return torch.autocast(self.device.type, dtype=self.amp, enabled=enabled)
 
     def finish(self, started: float) -> RunResult:
         """Fit run-wide estimators, write the final shards and the manifest."""
