@@ -112,7 +112,8 @@ def _protocol_text(result) -> str:
         "(leave one corruption out). MAE and max error over the target groups; intervals: "
         f"cluster bootstrap over target image IDs ({result.n_boot} resamples, estimators "
         "held fixed, basic bootstrap interval; its measured coverage is about 0.90, not "
-        "0.95: docs/estimation.md). 'Q from': the "
+        "0.95, and with few images per group it can lie below the observed MAE, which "
+        "sampling noise inflates: docs/estimation.md). 'Q from': the "
         "image alone, the same classifier as M, or another classifier (the fair setting)."
     )
 
