@@ -233,3 +233,25 @@ def test_monotone_map_is_sklearns_isotonic_regression(sign):
     grid = np.linspace(-4, 4, 101)
     assert mine.increasing == ref.increasing_
     np.testing.assert_allclose(mine(grid), ref.predict(grid), atol=1e-12)
+
+
+def test_mixtures_protocol_uses_a_runs_scored_variant_rows(table, result):
+    # A run scored with --mixture: its variant rows (one per image ID and p_c) are the
+    # targets; the grid rows (variant empty) stay the source of the Q maps.
+    rng = np.random.default_rng(4)
+    grid = table.assign(variant=None)
+    variants = []
+    for p_c in (0.2, 0.6):
+        pick = table.groupby("image_id").sample(1, random_state=int(rng.integers(1000)))
+        variants.append(pick.assign(variant=f"pc={p_c}"))
+    scored = pd.concat([grid, *variants], ignore_index=True)
+    got = estimate_accuracy(scored, protocol="mixtures", n_boot=0, source_ids=result.source_ids)
+    target = pd.concat(variants)
+    target = target[~target["image_id"].isin(result.source_ids)]
+    expected = target.groupby("variant")["correct_m"].mean()
+    ac = got.groups[got.groups["estimator"] == "AC"].set_index("variant")
+    np.testing.assert_allclose(ac["true_accuracy"], expected.loc[ac.index])
+    np.testing.assert_allclose(
+        ac["estimate"], target.groupby("variant")["q_tg_maxprob_m"].mean().loc[ac.index]
+    )
+    assert "scored variant rows" in " ".join(got.notes)
