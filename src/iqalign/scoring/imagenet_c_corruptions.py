@@ -166,6 +166,12 @@ def _motion_blur_png(png: bytes, radius: float, sigma: float, angle: float) -> n
 
 @functools.cache
 def _wand() -> tuple[Any, Any]:
+    import os
+
+    # One ImageMagick thread: callers parallelise over images (DataLoader workers, process
+    # pools); OpenMP threads on top would oversubscribe the cores. Read at ImageMagick's
+    # start; the blur of each pixel does not depend on the thread count.
+    os.environ.setdefault("MAGICK_THREAD_LIMIT", "1")
     try:
         from wand.api import library
         from wand.image import Image as WandImage
