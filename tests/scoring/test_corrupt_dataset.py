@@ -72,6 +72,10 @@ def test_scoring_the_folder_gives_the_rows_of_on_the_fly_scoring(written, source
         data=str(source), corruptions=CORRUPTIONS, severities=SEVERITIES,
         out=str(tmp_path / "b"), **common,
     )).out)  # fmt: skip
+    fly_pipeline = json.loads((tmp_path / "b" / "manifest.json").read_text())["pipeline"]
+    assert fly_pipeline["corruption_impl"] == "imagenet-c"
+    file_pipeline = json.loads((tmp_path / "a" / "manifest.json").read_text())["pipeline"]
+    assert file_pipeline["imagenet_c_files_resized"]["resized"] == 0  # 224 px, as released
     keys = ["image_id", "label", "corruption", "severity"]
     on_the_fly = on_the_fly[on_the_fly["corruption"] != "none"]
     merged = released.merge(on_the_fly, on=keys, suffixes=("_file", "_fly"), validate="1:1")

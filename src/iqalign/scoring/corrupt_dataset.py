@@ -3,7 +3,7 @@
 Each source image is decoded once, Resize(256)+CenterCrop(224)'d once, corrupted at every
 requested (corruption, severity) with the seed :func:`~iqalign.scoring.corrupt.corruption_seed`
 gives its image ID (the seed on-the-fly scoring uses), and saved as
-``<out>/<corruption>/<severity>/<class>/<file stem>.JPEG`` with JPEG quality 85 and
+``<out>/<corruption>/<severity>/<class>/<image ID>.JPEG`` with JPEG quality 85 and
 ``optimize=True``, as the original ``make_imagenet_c.py`` saved it. ``<class>`` is the
 WordNet ID of the image's label (``n01440764``), or the source file's folder name when
 the image has no label. So ``iqalign score --layout imagenet-c`` on the output gives the
@@ -106,7 +106,8 @@ def _plan(
     owners: dict[str, str] = {}
     tasks, existing = [], 0
     for item in items:
-        relative = f"{_class_folder(item)}/{Path(item.path).stem}.JPEG"
+        # Named by the image ID, which the imagenet-c layout reads back from the file stem.
+        relative = f"{_class_folder(item)}/{Path(item.image_id).name}.JPEG"
         if relative in owners:
             raise DataSourceError(
                 f"{item.path} and {owners[relative]} would both be written as {relative}; "
@@ -218,7 +219,7 @@ def _write_manifest(
         f"JPEG(quality={quality}, optimize=True)",
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
         "iqalign.scoring.corrupt.corruption_seed",
-        "layout": "<corruption>/<severity>/<WordNet ID>/<file stem>.JPEG",
+        "layout": "<corruption>/<severity>/<WordNet ID>/<image ID>.JPEG",
         "versions": package_versions(), "skipped": skipped,
     }  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
