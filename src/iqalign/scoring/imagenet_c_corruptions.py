@@ -345,7 +345,7 @@ def snow(x: Any, severity: int = 1) -> np.ndarray:
     snow_layer[snow_layer < c[3]] = 0
     layer = (np.clip(snow_layer.squeeze(), 0, 1) * 255).astype(np.uint8)
     output = BytesIO()
-    Image.fromarray(layer, mode="L").save(output, format="PNG")
+    Image.fromarray(layer).save(output, format="PNG")  # 2-D uint8: mode "L", as the original
     angle = np.random.uniform(-135, -45)
     blurred = _motion_blur_png(output.getvalue(), c[4], c[5], angle) / 255.0
     blurred = blurred[..., np.newaxis]
