@@ -41,6 +41,20 @@ def test_folded_lite_equals_the_library_model(batch01):
     torch.testing.assert_close(got, expected, atol=2e-3, rtol=1e-3)
 
 
+def test_inplace_relu6_gives_identical_logits(batch01):
+    """ReLU6 runs in place in the folded model: the logits equal those of out-of-place."""
+    ours = create_model("efficientnet_lite0").to(torch.device("cpu"))
+    relus = [m for m in ours.net.modules() if isinstance(m, torch.nn.ReLU6)]
+    assert relus and all(m.inplace for m in relus)
+    inputs = torch.cat([batch01, batch01.flip(-1)])
+    with torch.inference_mode():
+        in_place = ours(inputs)
+        for module in relus:
+            module.inplace = False
+        out_of_place = ours(inputs)
+    assert torch.equal(in_place, out_of_place)
+
+
 @pytest.mark.parametrize(
     ("name", "size", "interpolation"),
     [("resnet34", 224, "bilinear"), ("convnext_base", 224, "bilinear"), ("swin_b", 224, "bicubic")],

@@ -69,6 +69,13 @@ def score_command(
     mixture: Annotated[
         str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
     ] = None,
+    corruption_impl: Annotated[
+        str | None,
+        typer.Option(
+            "--corruption-impl",
+            help="imagenet-c (the original code, default) | imagecorruptions (any size).",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
     precision: Annotated[
         str | None,
@@ -125,7 +132,8 @@ def score_command(
     given = {
         "data": data, "out": out, "layout": layout, "labels": labels, "models": models,
         "metrics": metrics, "corruptions": corruptions, "severities": severities,
-        "mixture": mixture, "device": device, "precision": precision, "batch_size": batch_size,
+        "mixture": mixture, "corruption_impl": corruption_impl, "device": device,
+        "precision": precision, "batch_size": batch_size,
         "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
         "atc_thresholds": _pairs(atc_threshold, "--atc-threshold", float),
         "doc_offsets": _pairs(doc_offset, "--doc-offset", float),
@@ -182,6 +190,9 @@ def run_scoring(settings: Any, quiet: bool, ray_options: Any = None) -> None:
 class _RichProgress:
     """A progress bar with images/s and ETA (on stderr, so stdout stays parseable)."""
 
+    def __init__(self, label: str = "scoring") -> None:
+        self.label = label
+
     def start(self, total_rows: int, done_rows: int) -> None:
         from rich.progress import (
             BarColumn,
@@ -193,7 +204,7 @@ class _RichProgress:
         )
 
         self._bar = Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+            TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
             console=err_console, transient=False,

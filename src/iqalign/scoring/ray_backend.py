@@ -251,8 +251,14 @@ class _RayBackend:
         ]
         env = {"env_vars": worker_env()}
         workers = run.config.workers
+        render_options = {
+            "seed": run.config.seed,
+            "quality": run.config.jpeg_quality,
+            "impl": run.config.corruption_impl,
+        }
         rendered = data.from_items(rows, override_num_blocks=max(1, len(rows))).map(
-            _render_row, fn_kwargs={"seed": run.config.seed, "quality": run.config.jpeg_quality},
+            _render_row,
+            fn_kwargs=render_options,
             compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
             num_cpus=1, runtime_env=env,
             scheduling_strategy="SPREAD",  # the CPU work goes to every node
@@ -288,7 +294,7 @@ def _rows(run: _Run, items: list[int]) -> int:
     return sum(len(r.variants) for i in items for r in run.work[i].renders)
 
 
-def _render_row(row: dict[str, Any], seed: int, quality: int) -> dict[str, Any]:
+def _render_row(row: dict[str, Any], seed: int, quality: int, impl: str) -> dict[str, Any]:
     """CPU stage: render every source image of one batch (a Ray task)."""
     import contextlib
 
@@ -300,7 +306,7 @@ def _render_row(row: dict[str, Any], seed: int, quality: int) -> dict[str, Any]:
         import cv2
 
         cv2.setNumThreads(1)
-    samples = [(i, render_item(w, seed, quality)) for i, w in pickle.loads(row["work"])]
+    samples = [(i, render_item(w, seed, quality, impl)) for i, w in pickle.loads(row["work"])]
     return {"batch": row["batch"], "samples": pickle.dumps(samples, protocol=5)}
 
 
