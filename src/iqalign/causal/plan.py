@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iqalign.causal.claims import Claim, parse_claim
 from iqalign.causal.dsep import Reading, _decide, get_determined, list_readings
@@ -122,26 +122,60 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
         claim = parse_claim(claim)
     dag.check_nodes(claim.nodes, "claim")
     quality, performance = find_qm_nodes(dag)
-    base = {"dag": dag.name, "claim": claim, "origin": origin}
+    base: dict[str, Any] = {"dag": dag.name, "claim": claim, "origin": origin}
+    refused = _refuse_nodes(claim, quality, performance)
+    if refused:
+        return TestPlan(**base, refused=refused)
+    assert quality is not None and performance is not None  # _refuse_nodes said so
+    base |= {
+        "quality_column": dag.node(quality).column,
+        "performance_column": dag.node(performance).column,
+    }
+    stratifiers, stands_for, notes, refused = _strata(dag, claim)
+    refused = refused or _refuse_determined(dag, claim, quality, performance)
+    if refused:
+        return TestPlan(**base, refused=refused)
+    q, m = frozenset({quality}), frozenset({performance})
+    decision = _decide(dag, q, m, claim.given, PLAN_READING)
+    verdicts = {_decide(dag, q, m, claim.given, r).separated for r in list_readings(dag)}
+    if len(verdicts) > 1:
+        notes.append(
+            "the readings (selection conditioned or not, classical or deterministic) disagree"
+        )
+    return TestPlan(
+        **base,
+        stratifiers=tuple(stratifiers),
+        stands_for=tuple(stands_for),
+        test="stratified" if stratifiers else "pooled",
+        separated=decision.separated,
+        readings_disagree=len(verdicts) > 1,
+        note="; ".join(notes),
+    )
+
+
+def _refuse_nodes(claim: Claim, quality: str | None, performance: str | None) -> str | None:
+    """Why the statistics layer cannot test ``claim`` at all (no Q/M column, other nodes)."""
     if quality is None or performance is None:
         missing = [name for name, node in (("Q", quality), ("M", performance)) if node is None]
-        return TestPlan(
-            **base,
-            refused=(
-                f"no node is mapped to a {' / '.join(missing)} column; give the quality node "
-                f"column: '{QUALITY_PREFIX}*' and the performance node column: "
-                f"'{PERFORMANCE_PREFIX}*' in the DAG file"
-            ),
+        return (
+            f"no node is mapped to a {' / '.join(missing)} column; give the quality node "
+            f"column: '{QUALITY_PREFIX}*' and the performance node column: "
+            f"'{PERFORMANCE_PREFIX}*' in the DAG file"
         )
     if {claim.left, claim.right} != {frozenset({quality}), frozenset({performance})}:
-        return TestPlan(
-            **base,
-            refused=(
-                f"the statistics layer tests claims between {quality} (quality) and "
-                f"{performance} (performance); this claim is about "
-                f"{', '.join(sorted(claim.left))} and {', '.join(sorted(claim.right))}"
-            ),
+        return (
+            f"the statistics layer tests claims between {quality} (quality) and "
+            f"{performance} (performance); this claim is about "
+            f"{', '.join(sorted(claim.left))} and {', '.join(sorted(claim.right))}"
         )
+    return None
+
+
+def _strata(
+    dag: Dag, claim: Claim
+) -> tuple[list[str], list[tuple[str, str]], list[str], str | None]:
+    """The columns standing for the conditioning set: (stratifiers, stands_for, notes,
+    refusal). Selection nodes need no column: the data set is conditioned on them."""
     stratifiers: list[str] = []
     stands_for: list[tuple[str, str]] = []
     notes: list[str] = []
@@ -152,47 +186,21 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
             continue
         reason = _refusal(dag, name)
         if reason:
-            return TestPlan(
-                **base,
-                quality_column=dag.node(quality).column,
-                performance_column=dag.node(performance).column,
-                refused=reason,
-            )
+            return stratifiers, stands_for, notes, reason
         stratifiers.append(node.column or "")
         stands_for.append((name, node.column or ""))
+    return stratifiers, stands_for, notes, None
+
+
+def _refuse_determined(dag: Dag, claim: Claim, quality: str, performance: str) -> str | None:
+    """Q or M fixed by the conditioning set (deterministic nodes): nothing to predict."""
     fixed = sorted(get_determined(dag, claim.given) & {quality, performance})
-    if fixed:
-        return TestPlan(
-            **base,
-            quality_column=dag.node(quality).column,
-            performance_column=dag.node(performance).column,
-            refused=(
-                f"{' and '.join(fixed)} is a function of {', '.join(sorted(claim.given))} "
-                "(nodes marked deterministic), so it is constant within every stratum and "
-                "there is nothing to predict"
-            ),
-        )
-    decision = _decide(
-        dag, frozenset({quality}), frozenset({performance}), claim.given, PLAN_READING
-    )
-    verdicts = {
-        _decide(dag, frozenset({quality}), frozenset({performance}), claim.given, r).separated
-        for r in list_readings(dag)
-    }
-    if len(verdicts) > 1:
-        notes.append(
-            "the readings (selection conditioned or not, classical or deterministic) disagree"
-        )
-    return TestPlan(
-        **base,
-        quality_column=dag.node(quality).column,
-        performance_column=dag.node(performance).column,
-        stratifiers=tuple(stratifiers),
-        stands_for=tuple(stands_for),
-        test="stratified" if stratifiers else "pooled",
-        separated=decision.separated,
-        readings_disagree=len(verdicts) > 1,
-        note="; ".join(notes),
+    if not fixed:
+        return None
+    return (
+        f"{' and '.join(fixed)} is a function of {', '.join(sorted(claim.given))} "
+        "(nodes marked deterministic), so it is constant within every stratum and "
+        "there is nothing to predict"
     )
 
 

@@ -19,7 +19,16 @@ __all__ = ["validate_dag"]
 
 def validate_dag(dag: Dag) -> None:
     """Raise :class:`DagFormatError` for the first structural problem of ``dag``."""
-    from iqalign.causal.dag import CRITERIA, EDGE_STYLES, Q_SOURCES, QUALITY_FAMILIES, ROLES
+    _check_nodes(dag)
+    _check_edges(dag)
+    _check_acyclic(dag)
+    _check_applies_to(dag)
+    _check_deterministic(dag)
+    _check_claims(dag)
+
+
+def _check_nodes(dag: Dag) -> None:
+    from iqalign.causal.dag import ROLES
 
     where = dag.source
     if not dag.nodes:
@@ -34,8 +43,15 @@ def validate_dag(dag: Dag) -> None:
                 f"{where}: nodes.{node.name}.role: unknown role {node.role!r}; "
                 f"choose one of {list(ROLES)}"
             )
+
+
+def _check_edges(dag: Dag) -> None:
+    from iqalign.causal.dag import EDGE_STYLES
+
+    where = dag.source
     if not dag.edges:
         raise DagFormatError(f"{where}: edges: the DAG has no edges; write edges as 'A -> B'")
+    names = [node.name for node in dag.nodes]
     declared = set(names)
     seen: set[tuple[str, str]] = set()
     for index, edge in enumerate(dag.edges):
@@ -56,7 +72,12 @@ def validate_dag(dag: Dag) -> None:
             raise DagFormatError(
                 f"{where}: {field}: unknown style {edge.style!r}; choose one of {list(EDGE_STYLES)}"
             )
-    _check_acyclic(dag)
+
+
+def _check_applies_to(dag: Dag) -> None:
+    from iqalign.causal.dag import Q_SOURCES, QUALITY_FAMILIES
+
+    where = dag.source
     for family in dag.applies_to.families:
         if family not in QUALITY_FAMILIES:
             raise DagFormatError(
@@ -68,26 +89,35 @@ def validate_dag(dag: Dag) -> None:
             f"{where}: applies_to.q_source: unknown value {dag.applies_to.q_source!r}; "
             f"choose one of {list(Q_SOURCES)}"
         )
+
+
+def _check_deterministic(dag: Dag) -> None:
     for node in dag.nodes:
         if node.deterministic and not any(
             edge.target == node.name and edge.input for edge in dag.edges
         ):
             raise DagFormatError(
-                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents that "
-                "are inputs of it (edges without 'input: false'), so it cannot be a function "
-                "of them; drop 'deterministic' or add its parents"
+                f"{dag.source}: nodes.{node.name}.deterministic: {node.name!r} has no parents "
+                "that are inputs of it (edges without 'input: false'), so it cannot be a "
+                "function of them; drop 'deterministic' or add its parents"
             )
+
+
+def _check_claims(dag: Dag) -> None:
+    from iqalign.causal.dag import CRITERIA
+
+    names = [node.name for node in dag.nodes]
     for index, recorded in enumerate(dag.claims):
         field = f'claims[{index}] "{recorded.claim}"'
         if recorded.criterion not in CRITERIA:
             raise DagFormatError(
-                f"{where}: {field}: unknown criterion {recorded.criterion!r}; "
+                f"{dag.source}: {field}: unknown criterion {recorded.criterion!r}; "
                 f"choose one of {list(CRITERIA)}"
             )
-        unknown = sorted(recorded.claim.nodes - declared)
+        unknown = sorted(recorded.claim.nodes - set(names))
         if unknown:
             raise DagFormatError(
-                f"{where}: {field}: names undeclared node(s) {unknown}; nodes are {names}"
+                f"{dag.source}: {field}: names undeclared node(s) {unknown}; nodes are {names}"
             )
 
 

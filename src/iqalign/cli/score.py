@@ -40,91 +40,102 @@ def _pairs(values: list[str] | None, option: str, cast: Any = str) -> dict[str, 
     return out
 
 
+# The options of `iqalign score`, named once here so the command's signature reads as a list.
+_Data = Annotated[str | None, typer.Option("--data", help="'demo' or a folder of images.")]
+_Out = Annotated[str | None, typer.Option("--out", help="Output folder (re-run to resume).")]
+_Layout = Annotated[
+    str | None, typer.Option("--layout", help="imagenet | imagenet-c | folder (guessed).")
+]
+_Labels = Annotated[
+    str | None, typer.Option("--labels", help="Label file (CSV file,label; devkit).")
+]
+_Models = Annotated[str | None, typer.Option("--models", help="Task models, comma-separated.")]
+_Metrics = Annotated[
+    str | None, typer.Option("--metrics", help="Quality metrics, comma-separated.")
+]
+_Corruptions = Annotated[str | None, typer.Option("--corruptions", help="all | none | NAMES.")]
+_Severities = Annotated[str | None, typer.Option("--severities", help="e.g. 1-5 or 1,3,5.")]
+_Mixture = Annotated[
+    str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
+]
+_CorruptionImpl = Annotated[
+    str | None,
+    typer.Option(
+        "--corruption-impl",
+        help="imagenet-c (the original code, default) | imagecorruptions (any size).",
+    ),
+]
+_Device = Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")]
+_Precision = Annotated[
+    str | None,
+    typer.Option("--precision", help="auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32."),
+]
+_BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Rows per batch (0: auto).")]
+_Workers = Annotated[
+    int | None, typer.Option("--workers", help="Decode/corrupt processes (-1: auto).")
+]
+_Seed = Annotated[int | None, typer.Option("--seed", help="Seed of corruptions and mixtures.")]
+_Limit = Annotated[int | None, typer.Option("--limit", help="Score only the first N images.")]
+_Weights = Annotated[
+    list[str] | None, typer.Option("--weights", help="NAME=PATH of a weight file.")
+]
+_AtcThreshold = Annotated[
+    list[str] | None,
+    typer.Option("--atc-threshold", help="MODEL=T for runs without clean rows."),
+]
+_DocOffset = Annotated[
+    list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
+]
+_ZsclipPrompts = Annotated[
+    str | None,
+    typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
+]
+_Config = Annotated[Path | None, typer.Option("--config", help="TOML file with the same settings.")]
+_Backend = Annotated[
+    str, typer.Option("--backend", help="local (this machine) | ray (a Ray cluster).")
+]
+_Address = Annotated[
+    str | None,
+    typer.Option("--address", help="Ray: auto | HOST:PORT | ray://HOST:PORT (none: local)."),
+]
+_Actors = Annotated[
+    int, typer.Option("--actors", help="Ray: scoring actors (0: one per GPU, 1 on CPUs).")
+]
+_GpusPerActor = Annotated[
+    float | None,
+    typer.Option("--gpus-per-actor", help="Ray: GPUs per actor, e.g. 0.5 (auto: 1 or 0)."),
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
 @handle_errors
 def score_command(
-    data: Annotated[
-        str | None, typer.Option("--data", help="'demo' or a folder of images.")
-    ] = None,
-    out: Annotated[
-        str | None, typer.Option("--out", help="Output folder (re-run to resume).")
-    ] = None,
-    layout: Annotated[
-        str | None, typer.Option("--layout", help="imagenet | imagenet-c | folder (guessed).")
-    ] = None,
-    labels: Annotated[
-        str | None, typer.Option("--labels", help="Label file (CSV file,label; devkit).")
-    ] = None,
-    models: Annotated[
-        str | None, typer.Option("--models", help="Task models, comma-separated.")
-    ] = None,
-    metrics: Annotated[
-        str | None, typer.Option("--metrics", help="Quality metrics, comma-separated.")
-    ] = None,
-    corruptions: Annotated[
-        str | None, typer.Option("--corruptions", help="all | none | NAMES.")
-    ] = None,
-    severities: Annotated[
-        str | None, typer.Option("--severities", help="e.g. 1-5 or 1,3,5.")
-    ] = None,
-    mixture: Annotated[
-        str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
-    ] = None,
-    corruption_impl: Annotated[
-        str | None,
-        typer.Option(
-            "--corruption-impl",
-            help="imagenet-c (the original code, default) | imagecorruptions (any size).",
-        ),
-    ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
-    precision: Annotated[
-        str | None,
-        typer.Option("--precision", help="auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32."),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Rows per batch (0: auto).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Decode/corrupt processes (-1: auto).")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of corruptions and mixtures.")
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="Score only the first N images.")
-    ] = None,
-    weights: Annotated[
-        list[str] | None, typer.Option("--weights", help="NAME=PATH of a weight file.")
-    ] = None,
-    atc_threshold: Annotated[
-        list[str] | None,
-        typer.Option("--atc-threshold", help="MODEL=T for runs without clean rows."),
-    ] = None,
-    doc_offset: Annotated[
-        list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
-    ] = None,
-    zsclip_prompts: Annotated[
-        str | None,
-        typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="TOML file with the same settings.")
-    ] = None,
-    backend: Annotated[
-        str, typer.Option("--backend", help="local (this machine) | ray (a Ray cluster).")
-    ] = "local",
-    address: Annotated[
-        str | None,
-        typer.Option("--address", help="Ray: auto | HOST:PORT | ray://HOST:PORT (none: local)."),
-    ] = None,
-    actors: Annotated[
-        int, typer.Option("--actors", help="Ray: scoring actors (0: one per GPU, 1 on CPUs).")
-    ] = 0,
-    gpus_per_actor: Annotated[
-        float | None,
-        typer.Option("--gpus-per-actor", help="Ray: GPUs per actor, e.g. 0.5 (auto: 1 or 0)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    data: _Data = None,
+    out: _Out = None,
+    layout: _Layout = None,
+    labels: _Labels = None,
+    models: _Models = None,
+    metrics: _Metrics = None,
+    corruptions: _Corruptions = None,
+    severities: _Severities = None,
+    mixture: _Mixture = None,
+    corruption_impl: _CorruptionImpl = None,
+    device: _Device = None,
+    precision: _Precision = None,
+    batch_size: _BatchSize = None,
+    workers: _Workers = None,
+    seed: _Seed = None,
+    limit: _Limit = None,
+    weights: _Weights = None,
+    atc_threshold: _AtcThreshold = None,
+    doc_offset: _DocOffset = None,
+    zsclip_prompts: _ZsclipPrompts = None,
+    config: _Config = None,
+    backend: _Backend = "local",
+    address: _Address = None,
+    actors: _Actors = 0,
+    gpus_per_actor: _GpusPerActor = None,
+    quiet: _Quiet = False,
 ) -> None:
     """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
     from iqalign.scoring.config import from_values, load_config
