@@ -19,6 +19,7 @@ __all__ = [
     "IqalignError",
     "MissingDependencyError",
     "NodeNotFoundError",
+    "ParameterError",
     "QueryError",
     "RunMismatchError",
     "ScoresNotFoundError",
@@ -81,6 +82,10 @@ class ColumnNotFoundError(IqalignError, _LookupMessage):
 
 class ScoresNotFoundError(IqalignError, FileNotFoundError):
     """No scores table (Parquet file or folder of shards) at the given path."""
+
+
+class ParameterError(IqalignError, ValueError):
+    """A statistics setting (alpha, folds, C, resamples, margin) outside its valid range."""
 
 
 class DegenerateDataError(IqalignError, ValueError):
