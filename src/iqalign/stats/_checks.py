@@ -10,7 +10,9 @@ import math
 
 from iqalign.errors import ParameterError
 
-__all__ = ["check_alpha", "check_at_least", "check_positive"]
+__all__ = ["MIN_BOOT", "check_alpha", "check_at_least", "check_positive"]
+
+MIN_BOOT = 10  # bootstrap resamples: fewer leave a percentile interval's tails undefined
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:

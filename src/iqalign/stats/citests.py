@@ -293,19 +293,21 @@ def _cmh_test(q, m, strata, n_strata, clusters, alpha):
     skipped = {"single_class": int(single.sum()), "one_half_of_q": int(one_half.sum())}
     if not usable.any():
         _no_information(skipped, n_strata)
+    robust = None
+    if clusters is not None:  # first: a refused table needs no odds ratio
+        rows = usable[strata]
+        x = upper[rows] - (in_upper / np.maximum(n, 1))[strata[rows]]
+        robust = _robust(x, m, strata, rows, k, n, clusters)
     table = StratifiedTable(np.moveaxis(cells[usable][:, ::-1, :], 0, -1).astype(np.float64))
     statistic = float(table.test_null_odds(correction=False).statistic)
     low, high = np.log(table.oddsratio_pooled_confint(alpha=alpha))
     effect, label = float(np.log(table.oddsratio_pooled)), "model (rows independent within strata)"
-    if clusters is not None:
+    if robust is not None:
         # CMH is the score test of a binary covariate (the upper half); Rao-Scott: divide it
         # by that score's design effect and widen the interval by its square root.
-        rows = usable[strata]
-        x = upper[rows] - (in_upper / np.maximum(n, 1))[strata[rows]]
         info = float(
             (k * (n - k) / (n * np.maximum(n - 1, 1)) * in_upper * (n - in_upper) / n)[usable].sum()
         )
-        robust = _robust(x, m, strata, rows, k, n, clusters)
         deff = robust.variance / info
         statistic /= deff
         half = (high - low) / 2 * np.sqrt(deff)
