@@ -52,8 +52,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import DegenerateDataError
+from iqalign.errors import DegenerateDataError, ParameterError
+from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least
 from iqalign.stats._results import ResultMixin, percentile_ci
+from iqalign.stats.calibration import COVERAGE_TARGET, measured_coverage
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
 
@@ -111,10 +113,21 @@ def group_correlations(
     ci_method: str = "basic-z",
     seed: int | np.random.Generator | None = 0,
     nonfinite: Literal["raise", "drop"] = "raise",
+    methods: Sequence[str] = METHODS,
 ) -> GroupCorrelationResult:
-    """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs)."""
+    """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs).
+
+    ``methods`` (default all three) limits the correlations computed.
+    """
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    methods = tuple(methods)
+    if not methods or set(methods) - set(METHODS):
+        raise ParameterError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
+    check_alpha(alpha)
+    check_at_least(
+        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
+    )
     by = parse_by(by)
     frame = load_scores(table)
     if not include_clean and "corruption" in by and "corruption" in frame:
@@ -129,8 +142,8 @@ def group_correlations(
     scopes = _scopes(keys, by)
     noise = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
     rng = np.random.default_rng(seed)
-    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise)
-    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng)
+    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, methods)
+    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
     rows = [
         _row(
             scope,
@@ -144,7 +157,7 @@ def group_correlations(
             noise[scope],
         )
         for scope, at in scopes.items()
-        for method in METHODS
+        for method in methods
     ]
     notes = [
         f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
@@ -269,9 +282,9 @@ def disattenuated_rows(a: np.ndarray, b: np.ndarray, noise: np.ndarray) -> np.nd
     return np.where((s_qq > 0) & (s_aa > 0), np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise):
+def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, methods):
     """Correlations of every scope and method for each resample of image IDs."""
-    out = {(s, meth): np.empty(n_boot) for s in scopes for meth in (*METHODS, _DISATTENUATED)}
+    out = {(s, meth): np.empty(n_boot) for s in scopes for meth in (*methods, _DISATTENUATED)}
     # Scopes of one width (the 15 within-corruption scopes, the 5 within-severity ones)
     # are correlated in one call each: rows = resamples x scopes. Chunks are as large as a
     # ~32 MB count matrix allows, so small tables take one pass instead of n_boot / 50.
@@ -291,7 +304,7 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise):
             index = np.stack([scopes[name] for name in names])  # (scopes, width)
             a = mean_q[:, index].reshape(-1, width)
             b = accuracy[:, index].reshape(-1, width)
-            for method in METHODS:
+            for method in methods:
                 r = correlate_rows(a, b, method).reshape(size, len(names))
                 for k, name in enumerate(names):
                     out[(name, method)][start : start + size] = r[:, k]
@@ -334,7 +347,7 @@ def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng) -> dict:
+def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods) -> dict:
     """Correlations with the groups of each scope resampled as if independent (the paper's
     reading), all scopes of one width in one call per method."""
     out = {}
@@ -345,7 +358,7 @@ def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng) -> dict:
         index = np.stack([scopes[name] for name in names])  # (scopes, width)
         draws = rng.integers(0, width, size=(len(names), n_boot, width))
         picked = np.take_along_axis(index[:, None, :], draws, axis=2).reshape(-1, width)
-        for method in METHODS:
+        for method in methods:
             r = correlate_rows(mean_q[picked], accuracy[picked], method).reshape(len(names), n_boot)
             for k, name in enumerate(names):
                 out[(name, method)] = r[k]
@@ -389,6 +402,11 @@ def _row(scope, method, mean_q, accuracy, samples, group_samples, ci_method, alp
     else:
         low, high = _interval(cluster_samples, r, alpha, ci_method)
     row["ci_low"], row["ci_high"] = low, high
+    coverage = measured_coverage(f"{scope.split('=')[0]}:{method}")
+    row["ci_coverage"] = float("nan") if coverage is None else coverage
+    row["ci_calibrated"] = bool(
+        np.isfinite(low) and ci_method == "basic-z" and (coverage or 0.0) >= COVERAGE_TARGET
+    )
     row["group_ci_low"], row["group_ci_high"] = percentile_ci(group_samples, alpha)
     row["note"] = note
     return row
