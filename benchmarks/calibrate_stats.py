@@ -9,9 +9,11 @@ Q and M both clustered by image ID, known truth):
 - coverage of the pooled AUC intervals and of the group-correlation intervals at 200
   and 500 image IDs, ``--coverage-reps`` replicates each (default 400).
 
-Writes ``benchmarks/calibration.json``, the measured table in ``docs/stats.md`` (between
-the ``calibration`` markers) and ``src/iqalign/stats/calibration_measured.json``, which the
-report and CLI read to label intervals that did not reach their level. Prints one JSON
+``--part rejection|pooled|groups`` runs one part (they can run in parallel; each merges
+into ``benchmarks/calibration.json``). Once all parts are there it writes the measured
+table in ``docs/stats.md`` (between the ``calibration`` markers) and
+``src/iqalign/stats/calibration_measured.json``, which the report and CLI read to label
+intervals that did not reach their level. Prints one JSON
 object as its last line. Run: ``PYTHONPATH=src python benchmarks/calibrate_stats.py``.
 """
 
@@ -25,26 +27,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
+PARTS = ("rejection", "pooled", "groups")
 
 
-def measure(rejection_reps: int, coverage_reps: int) -> dict:
+def measure(part: str, rejection_reps: int, coverage_reps: int) -> dict:
+    """One part of the calibration ("rejection", "pooled", "groups"), printed as it goes."""
     from iqalign.stats.calibration import group_coverage, pooled_auc_coverage, rejection_rates
 
     started = time.perf_counter()
-    rates = [
-        rejection_rates(test, strata, k, rejection_reps)
-        for test in ("score", "cmh")
-        for strata in ("label", "condition")
-        for k in (2, 3, 10, 50)
-    ]
-    pooled = [pooled_auc_coverage(n, coverage_reps) for n in (200, 500)]
-    groups = [row for n in (200, 500) for row in group_coverage(n, coverage_reps)]
+    rows: list[dict] = []
+    if part == "rejection":
+        settings = [
+            (test, strata, k)
+            for test in ("score", "cmh")
+            for strata in ("label", "condition")
+            for k in (2, 3, 10, 50)
+        ]
+        for test, strata, k in settings:
+            rows.append(rejection_rates(test, strata, k, rejection_reps))
+            print(json.dumps(rows[-1]), flush=True)
+    elif part == "pooled":
+        rows = [pooled_auc_coverage(n, coverage_reps) for n in (200, 500)]
+    else:
+        rows = [row for n in (200, 500) for row in group_coverage(n, coverage_reps)]
     return {
-        "rejection": rates,
-        "pooled_auc": pooled,
-        "groups": groups,
-        "seconds": round(time.perf_counter() - started, 1),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        part: rows,
+        f"{part}_seconds": round(time.perf_counter() - started, 1),
+        f"{part}_loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -56,8 +65,11 @@ def render(result: dict) -> str:
     lines = [
         START,
         "",
-        f"Measured by `benchmarks/calibrate_stats.py` ({result['seconds']:.0f} s, load "
-        f"{result['loadavg'][0]:.1f}); targets: rejection 5% ± 1.5%, coverage ≥ 93%.",
+        "Measured by `benchmarks/calibrate_stats.py` (seconds and 1-minute load average "
+        f"per part: rejection {result['rejection_seconds']:.0f} s, load "
+        f"{result['rejection_loadavg'][0]:.1f}; pooled {result['pooled_seconds']:.0f} s; "
+        f"groups {result['groups_seconds']:.0f} s, load {result['groups_loadavg'][0]:.1f}); "
+        "targets: rejection 5% ± 1.5%, coverage ≥ 93%.",
         "",
         "| test | strata | image IDs per stratum | replicates | refused | rejection at 5% |",
         "|---|---|---|---|---|---|",
@@ -73,7 +85,7 @@ def render(result: dict) -> str:
         "| pooled AUC interval | image IDs | replicates | coverage |",
         "|---|---|---|---|",
     ]
-    for r in result["pooled_auc"]:
+    for r in result["pooled"]:
         for name in ("delong", "bootstrap"):
             label = "clustered DeLong (t)" if name == "delong" else "percentile bootstrap of IDs"
             lines.append(f"| {label} | {r['n_ids']} | {r['replicates']} | {_pct(r[name])} |")
@@ -97,7 +109,7 @@ def measured_coverage(result: dict) -> dict:
         kind = r["scope"].split("=")[0]
         key = f"{kind}:{r['method']}"
         out[key] = min(out.get(key, 1.0), r["coverage"])
-    for r in result["pooled_auc"]:
+    for r in result["pooled"]:
         for name in ("delong", "bootstrap"):
             out[f"auc:{name}"] = min(out.get(f"auc:{name}", 1.0), r[name])
     return out
@@ -107,16 +119,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rejection-reps", type=int, default=1000)
     parser.add_argument("--coverage-reps", type=int, default=400)
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--part",
+        choices=("all", *PARTS),
+        default="all",
+        help="run one part (parts can run in parallel) into benchmarks/calibration.json",
+    )
+    parser.add_argument("--write", action="store_true", help="only rewrite docs from the JSON")
     args = parser.parse_args()
-    result = measure(args.rejection_reps, args.coverage_reps)
-    if not args.no_write:
-        (ROOT / "benchmarks" / "calibration.json").write_text(json.dumps(result, indent=1))
+    store = ROOT / "benchmarks" / "calibration.json"
+    result = json.loads(store.read_text()) if store.exists() else {}
+    for part in PARTS if args.part == "all" else () if args.write else (args.part,):
+        measured = measure(part, args.rejection_reps, args.coverage_reps)
+        result = (json.loads(store.read_text()) if store.exists() else {}) | measured
+        store.write_text(json.dumps(result, indent=1))
+    if all(part in result for part in PARTS):
         docs = ROOT / "docs" / "stats.md"
-        text = docs.read_text()
-        head, _, rest = text.partition(START)
-        _, _, tail = rest.partition(END)
-        docs.write_text(head + render(result) + tail)
+        head, _, rest = docs.read_text().partition(START)
+        docs.write_text(head + render(result) + rest.partition(END)[2])
         target = ROOT / "src" / "iqalign" / "stats" / "calibration_measured.json"
         target.write_text(json.dumps(measured_coverage(result), indent=1, sort_keys=True) + "\n")
     print(json.dumps(result))
