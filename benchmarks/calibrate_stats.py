@@ -7,7 +7,8 @@ Q and M both clustered by image ID, known truth):
   clustered tables) at 2, 3, 10 and 50 image IDs per stratum, strata = label or
   (corruption, severity), ``--rejection-reps`` replicates each (default 1000);
 - coverage of the pooled AUC intervals and of the group-correlation intervals at 200
-  and 500 image IDs, ``--coverage-reps`` replicates each (default 400).
+  and 500 image IDs, ``--coverage-reps`` replicates each (default 400; Spearman and
+  Kendall, whose intervals are labelled rather than printed, ``--rank-reps``, 100).
 
 ``--part rejection|pooled|groups`` runs one part (they can run in parallel; each merges
 into ``benchmarks/calibration.json``). Once all parts are there it writes the measured
@@ -28,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 PARTS = ("rejection", "pooled", "groups")
+_RANKS = ("spearman", "kendall")
 
 
-def measure(part: str, rejection_reps: int, coverage_reps: int) -> dict:
+def measure(part: str, rejection_reps: int, coverage_reps: int, rank_reps: int) -> dict:
     """One part of the calibration ("rejection", "pooled", "groups"), printed as it goes."""
     from iqalign.stats.calibration import group_coverage, pooled_auc_coverage, rejection_rates
 
@@ -48,8 +50,13 @@ def measure(part: str, rejection_reps: int, coverage_reps: int) -> dict:
             print(json.dumps(rows[-1]), flush=True)
     elif part == "pooled":
         rows = [pooled_auc_coverage(n, coverage_reps) for n in (200, 500)]
-    else:
-        rows = [row for n in (200, 500) for row in group_coverage(n, coverage_reps)]
+    else:  # rank correlations: fewer replicates (their interval is labelled, not printed)
+        rows = [
+            row
+            for n in (200, 500)
+            for methods, reps in ((("pearson",), coverage_reps), (_RANKS, rank_reps))
+            for row in group_coverage(n, reps, methods=methods)
+        ]
     return {
         part: rows,
         f"{part}_seconds": round(time.perf_counter() - started, 1),
@@ -120,6 +127,9 @@ def main() -> None:
     parser.add_argument("--rejection-reps", type=int, default=1000)
     parser.add_argument("--coverage-reps", type=int, default=400)
     parser.add_argument(
+        "--rank-reps", type=int, default=100, help="replicates for Spearman/Kendall coverage"
+    )
+    parser.add_argument(
         "--part",
         choices=("all", *PARTS),
         default="all",
@@ -130,7 +140,7 @@ def main() -> None:
     store = ROOT / "benchmarks" / "calibration.json"
     result = json.loads(store.read_text()) if store.exists() else {}
     for part in PARTS if args.part == "all" else () if args.write else (args.part,):
-        measured = measure(part, args.rejection_reps, args.coverage_reps)
+        measured = measure(part, args.rejection_reps, args.coverage_reps, args.rank_reps)
         result = (json.loads(store.read_text()) if store.exists() else {}) | measured
         store.write_text(json.dumps(result, indent=1))
     if all(part in result for part in PARTS):

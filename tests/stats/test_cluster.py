@@ -53,3 +53,16 @@ def test_cr2_and_df_match_the_matrix_formulas(layout):
     assert got.variance == pytest.approx(variance, rel=1e-10)
     assert got.df == pytest.approx(df, rel=1e-10)
     assert got.n_clusters == np.unique(clusters).size
+
+
+def test_sparse_and_dense_df_agree(monkeypatch):
+    from iqalign.stats import _cluster
+
+    rng = np.random.default_rng(3)
+    clusters, strata = rng.integers(0, 30, 400), rng.integers(0, 7, 400)
+    x, e = rng.normal(size=400), rng.normal(size=400)
+    dense = cluster_robust_variance(x, e, strata, clusters)
+    monkeypatch.setattr(_cluster, "_DENSE_CELLS", 0)
+    sparse = cluster_robust_variance(x, e, strata, clusters)
+    assert sparse.df == pytest.approx(dense.df, rel=1e-12)
+    assert sparse.variance == dense.variance

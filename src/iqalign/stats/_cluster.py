@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["ClusterVariance", "cluster_robust_variance"]
 
-_DENSE_CELLS = 50_000_000  # strata x clusters above which P P' is formed sparse
+_DENSE_CELLS = 5_000_000  # strata x clusters above which P P' is formed sparse (40 MB dense)
 
 
 @dataclass(frozen=True)
