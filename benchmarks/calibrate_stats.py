@@ -98,12 +98,14 @@ def render(result: dict) -> str:
             lines.append(f"| {label} | {r['n_ids']} | {r['replicates']} | {_pct(r[name])} |")
     lines += [
         "",
-        "| group correlation | scope | image IDs | replicates | interval shown | coverage |",
-        "|---|---|---|---|---|---|",
+        "| group correlation | scope | image IDs | replicates | truth | mean r | mean corrected "
+        "| interval shown | coverage |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["groups"]:
         lines.append(
             f"| {r['method']} | {r['scope']} | {r['n_ids']} | {r['replicates']} | "
+            f"{r['truth']:.4f} | {r['mean_r']:.4f} | {r['mean_corrected']:.4f} | "
             f"{_pct(r['shown'])} | {_pct(r['coverage'])} |"
         )
     return "\n".join([*lines, "", END])

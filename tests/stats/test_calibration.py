@@ -114,10 +114,13 @@ def test_pooled_auc_interval_covers_on_clustered_data():
     assert result["delong"] >= 0.93, result
 
 
-def test_group_pearson_interval_covers_and_five_groups_get_none():
+def test_group_pearson_is_disattenuated_and_its_within_severity_interval_covers():
     rows = {
         r["scope"]: r for r in group_coverage(200, replicates=400, seed=1, methods=("pearson",))
     }
-    assert rows["all"]["coverage"] >= 0.93 and rows["all"]["shown"] == 1.0, rows
+    # with 200 images r falls ~0.03 short of the population value; the correction removes
+    # most of that (measured: 0.8441 -> 0.8755 against 0.8740)
+    every = rows["all"]
+    assert abs(every["mean_corrected"] - every["truth"]) < abs(every["mean_r"] - every["truth"]) / 3
     assert rows["severity=3"]["coverage"] >= 0.93, rows
     assert rows["corruption=c0"]["shown"] == 0.0, rows  # 5 groups: no interval printed

@@ -213,6 +213,7 @@ def group_coverage(
     image, group = np.repeat(np.arange(n_ids), 75), np.tile(np.arange(75), n_ids)
     hits = dict.fromkeys(truth, 0)
     shown = dict.fromkeys(truth, 0)
+    estimates: dict = {key: [] for key in truth}
     for _ in range(replicates):
         q = mu_q[group] + rng.normal(size=n_ids)[image] + rng.normal(size=image.size)
         m = rng.random(image.size) < expit(logit(p[group]) + rng.normal(size=n_ids)[image])
@@ -232,6 +233,8 @@ def group_coverage(
         for key, value in truth.items():
             low, high = rows.loc[key, ["ci_low", "ci_high"]]
             shown[key] += bool(np.isfinite(low))
+            column = "r_disattenuated" if key[1] == "pearson" else "r_bias_corrected"
+            estimates[key].append((rows.loc[key, "r"], rows.loc[key, column]))
             hits[key] += bool(low <= value <= high)  # no interval: not covered
     return [
         {
@@ -241,6 +244,9 @@ def group_coverage(
             "replicates": replicates,
             "coverage": hits[(scope, method)] / replicates,
             "shown": shown[(scope, method)] / replicates,
+            "truth": truth[(scope, method)],
+            "mean_r": float(np.mean([e[0] for e in estimates[(scope, method)]])),
+            "mean_corrected": float(np.nanmean([e[1] for e in estimates[(scope, method)]])),
         }
         for scope, method in truth
     ]

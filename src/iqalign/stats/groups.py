@@ -146,9 +146,10 @@ def group_correlations(
     count, mean_q, accuracy = _means(np.asarray(sums.sum(axis=0)).ravel(), n_groups)
     summary = keys.assign(n_rows=count.astype(np.int64), mean_q=mean_q, accuracy=accuracy)
     scopes = _scopes(keys, by)
-    noise = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
+    shares = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
+    noise = {scope: share.sum(axis=0) for scope, share in shares.items()}
     rng = np.random.default_rng(seed)
-    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, methods)
+    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods)
     resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
     rows = [
         _row(
@@ -225,8 +226,11 @@ def _scopes(keys: pd.DataFrame, by: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes) -> dict:
-    """Per scope, the sampling (co)variance that finite images add to the spread of the
-    group means: ``(qq, aa, qa)``, to subtract from their sample (co)variances.
+    """Per scope, each image's share of the sampling (co)variance that finite images add
+    to the spread of the group means, ``(qq, aa, qa)`` (n_units x 3; the noise is the
+    column sum), to subtract from their sample (co)variances. A bootstrap resample's noise
+    is the same shares weighted by the images' multiplicities, so the interval carries the
+    noise estimate's own variability.
 
     A group mean is a ratio over images; its error is about ``sum_i d_ig`` with
     ``d_ig = (sum_ig - mean_g count_ig) / count_g``, so the centred spread over a scope's
@@ -248,12 +252,12 @@ def _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes) -> dic
         terms = []
         for x, y, row_x, row_y in ((d_q, d_q, rq, rq), (d_a, d_a, ra, ra), (d_q, d_a, rq, ra)):
             product = (
-                x[:, at].multiply(y[:, at]).sum()
+                x[:, at].multiply(y[:, at]).sum(axis=1)
                 if hasattr(x, "multiply")
-                else (x[:, at] * y[:, at]).sum()
+                else (x[:, at] * y[:, at]).sum(axis=1)
             )
-            terms.append(scale * (float(product) - float(row_x @ row_y) / k) / (k - 1))
-        out[scope] = tuple(terms)
+            terms.append(scale * (np.asarray(product).ravel() - row_x * row_y / k) / (k - 1))
+        out[scope] = np.stack(terms, axis=1)  # per image: its share of (qq, aa, qa)
     return out
 
 
@@ -288,7 +292,7 @@ def disattenuated_rows(a: np.ndarray, b: np.ndarray, noise: np.ndarray) -> np.nd
     return np.where((s_qq > 0) & (s_aa > 0), np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, methods):
+def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods):
     """Correlations of every scope and method for each resample of image IDs."""
     out = {(s, meth): np.empty(n_boot) for s in scopes for meth in (*methods, _DISATTENUATED)}
     # Scopes of one width (the 15 within-corruption scopes, the 5 within-severity ones)
@@ -306,6 +310,7 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, meth
         counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
+        noise = {name: counts @ share for name, share in shares.items()}  # (size, 3) each
         for width, names in widths.items():
             index = np.stack([scopes[name] for name in names])  # (scopes, width)
             a = mean_q[:, index].reshape(-1, width)
@@ -314,9 +319,8 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, noise, meth
                 r = correlate_rows(a, b, method).reshape(size, len(names))
                 for k, name in enumerate(names):
                     out[(name, method)][start : start + size] = r[:, k]
-            # the resample's own noise is the full sample's (the bootstrap world's truth
-            # is the sample means, observed with the same noise): no re-estimation needed
-            scope_noise = np.tile(np.array([noise[name] for name in names]), (size, 1))
+            # each resample re-estimates the noise from its images (rows: resample x scope)
+            scope_noise = np.stack([noise[name] for name in names], axis=1).reshape(-1, 3)
             r = disattenuated_rows(a, b, scope_noise).reshape(size, len(names))
             for k, name in enumerate(names):
                 out[(name, _DISATTENUATED)][start : start + size] = r[:, k]
