@@ -19,9 +19,10 @@ Pearson's r is therefore also reported **disattenuated** (``r_disattenuated``): 
 noise (co)variances of the group means, estimated from the per-image deviations
 (``_mean_noise``; dense or sparse), are removed from the sample (co)variances before
 correlating (Spearman's correction, by the method of moments). Its default ``"basic-z"``
-interval is the basic bootstrap on Fisher's z scale: each resample's disattenuated r*
-estimates the bootstrap world's truth, the observed r, so the interval is
-``tanh(z(r_c) - (z(r*_c) - z(r)))`` at the two quantiles. Rank correlations have no
+interval is the basic bootstrap: each resample's disattenuated r* estimates the
+bootstrap world's truth, the observed r, so the interval is ``r_c - (r*_c - r)`` at the
+two quantiles, on the r scale (Fisher's z, taken at the lower observed r, stretches too
+little at r_c: it covered 88.5% with 200 image IDs). Rank correlations have no
 such correction: their basic-z interval, ``tanh(2 atanh(r) - atanh(r*_(1-a/2)))`` ..,
 pivots on r* - r and brackets ``r_bias_corrected = tanh(2 atanh(r) - median atanh(r*))``;
 it corrects only part of the attenuation. ``"percentile"`` gives the plain percentile
@@ -445,14 +446,17 @@ def _point(scope, method, mean_q, accuracy) -> tuple[float, float, str]:
 
 
 def _pivot_interval(samples, corrected, observed, alpha) -> tuple[float, float]:
-    """Basic bootstrap on Fisher's z for the disattenuated r: the resamples' corrected r*
-    estimate the bootstrap world's truth, the *observed* r of the sample means, so the
-    pivot is ``z(r*_c) - z(r)``, applied to ``z(r_c)``."""
+    """Basic bootstrap for the disattenuated r: the resamples' corrected r* estimate the
+    bootstrap world's truth, the *observed* r of the sample means, so the pivot is
+    ``r*_c - r``, applied to ``r_c`` on the r scale. (On Fisher's z the pivot, taken at
+    the lower observed r, is too short at the higher r_c: 88.5% coverage, 200 IDs.)"""
     low, high = percentile_ci(samples, alpha)
     if not (np.isfinite(corrected) and np.isfinite(low)):
         return float("nan"), float("nan")
-    z_c, z_r, z_low, z_high = np.arctanh(np.clip([corrected, observed, low, high], -_EDGE, _EDGE))
-    return float(np.tanh(z_c - (z_high - z_r))), float(np.tanh(z_c - (z_low - z_r)))
+    return (
+        float(max(corrected - (high - observed), -1.0)),
+        float(min(corrected - (low - observed), 1.0)),
+    )
 
 
 _EDGE = 1.0 - 1e-12  # atanh(+-1) is infinite
