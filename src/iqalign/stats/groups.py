@@ -304,6 +304,7 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
     for scope, members in scopes.items():
         widths.setdefault(members.size, []).append(scope)
     chunk = max(_CHUNK, min(n_boot, _CHUNK_CELLS // max(n_units, 1)))
+    share_matrix = np.hstack(list(shares.values()))  # (n_units, 3 x scopes)
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
         draws = (
@@ -312,7 +313,8 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
         counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
-        noise = {name: counts @ share for name, share in shares.items()}  # (size, 3) each
+        noise_all = counts @ share_matrix  # one product for every scope's (qq, aa, qa)
+        noise = {name: noise_all[:, 3 * j : 3 * j + 3] for j, name in enumerate(shares)}
         for width, names in widths.items():
             index = np.stack([scopes[name] for name in names])  # (scopes, width)
             a = mean_q[:, index].reshape(-1, width)
