@@ -127,15 +127,7 @@ def group_correlations(
 
     ``methods`` (default all three) limits the correlations computed.
     """
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
-    methods = tuple(methods)
-    if not methods or set(methods) - set(METHODS):
-        raise ParameterError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
-    check_alpha(alpha)
-    check_at_least(
-        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
-    )
+    methods = _check_settings(ci_method, methods, alpha, n_boot)
     by = parse_by(by)
     frame = load_scores(table)
     if not include_clean and "corruption" in by and "corruption" in frame:
@@ -149,7 +141,6 @@ def group_correlations(
     summary = keys.assign(n_rows=count.astype(np.int64), mean_q=mean_q, accuracy=accuracy)
     scopes = _scopes(keys, by)
     shares = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
-    noise = {scope: share.sum(axis=0) for scope, share in shares.items()}
     rng = np.random.default_rng(seed)
     cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods)
     resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
@@ -163,7 +154,7 @@ def group_correlations(
             resampled[(scope, method)],
             ci_method,
             alpha,
-            noise[scope],
+            shares[scope].sum(axis=0),
         )
         for scope, at in scopes.items()
         for method in methods
@@ -192,6 +183,19 @@ def group_correlations(
         correlations=pd.DataFrame(rows),
         notes=tuple(notes),
     )
+
+
+def _check_settings(ci_method, methods, alpha, n_boot) -> tuple[str, ...]:
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    methods = tuple(methods)
+    if not methods or set(methods) - set(METHODS):
+        raise ParameterError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
+    check_alpha(alpha)
+    check_at_least(
+        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
+    )
+    return methods
 
 
 def _per_unit_sums(units, groups, q, m, n_units, n_groups):
