@@ -12,7 +12,9 @@ common_corruptions DAG, then times:
 - ``cluster_bootstrap_s``: :func:`iqalign.stats.group_correlations` (75 groups, Pearson,
   Spearman and Kendall, all scopes) with ``--boot`` cluster resamples over image IDs;
 - ``pooled_s`` and ``ci_test_s``: the pooled test (1000 bootstrap resamples) and the
-  per-image conditional logistic score test;
+  per-image conditional logistic score test; ``ci_test_label_cr2_s`` and
+  ``ci_test_condition_cr2_s``: the score test given label and given (corruption,
+  severity), where rows share image IDs and the variance is CR2 over all image IDs;
 - ``peak_rss_mb``: the process's peak resident memory.
 
 The last line printed is one JSON object. Run: ``python benchmarks/bench_stats.py``
@@ -35,6 +37,11 @@ def _timed(function, *args, **kwargs):
     start = time.perf_counter()
     value = function(*args, **kwargs)
     return value, time.perf_counter() - start
+
+
+def _df(*results) -> list[float]:
+    """The Bell-McCaffrey df that the CR2 tests report in their variance label."""
+    return [float(r.variance.rsplit("(df ", 1)[1].rstrip(")")) for r in results]
 
 
 def main() -> None:
@@ -92,6 +99,11 @@ def main() -> None:
     )
     pooled, pooled_s = _timed(predictability, table, "q_sim", "correct_sim", n_boot=1000)
     test, ci_test_s = _timed(ci_test, table, "q_sim", "correct_sim", "image_id")
+    # clustered: rows share image IDs across strata, CR2 variance over 50,000 clusters
+    by_label, ci_label_s = _timed(ci_test, table, "q_sim", "correct_sim", "label")
+    by_condition, ci_condition_s = _timed(
+        ci_test, table, "q_sim", "correct_sim", ["corruption", "severity"]
+    )
 
     result = {
         "rows": len(table),
@@ -122,6 +134,9 @@ def main() -> None:
         "pooled_auc": round(pooled.auc_score, 4),
         "ci_test_s": round(ci_test_s, 2),
         "ci_test_p": test.p_value,
+        "ci_test_label_cr2_s": round(ci_label_s, 2),
+        "ci_test_condition_cr2_s": round(ci_condition_s, 2),
+        "ci_test_cr2_df": [round(x, 1) for x in _df(by_label, by_condition)],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],

@@ -22,6 +22,7 @@ __all__ = [
     "IqalignError",
     "MissingDependencyError",
     "NodeNotFoundError",
+    "ParameterError",
     "QueryError",
     "RunMismatchError",
     "ScoresNotFoundError",
@@ -107,6 +108,10 @@ class ColumnNotFoundError(IqalignError, _LookupMessage):
 
 class ScoresNotFoundError(IqalignError, FileNotFoundError):
     """No scores table (Parquet file or folder of shards) at the given path."""
+
+
+class ParameterError(IqalignError, ValueError):
+    """A statistics setting (alpha, folds, C, resamples, margin) outside its valid range."""
 
 
 class DegenerateDataError(IqalignError, ValueError):

@@ -143,7 +143,7 @@ def test_report_sections_and_files(report):
     assert "Strong task-guided Q from a different classifier than M" in text
     assert "claims no column can test" in text and "each stratum would hold a single image" in text
     assert "Every tested claim predicts a dependence" in text
-    assert "Small run: 40 source images" in text and "bias-corrected r" in text
+    assert "Small run: 40 source images" in text and "disattenuated r" in text
     for name in ("pooled", "correlations", "groups", "stratified", "verdicts", "failures"):
         assert (report.analysis_dir / f"{name}.csv").exists()
     verdicts = pd.read_csv(report.analysis_dir / "verdicts.csv")

@@ -83,3 +83,21 @@ def test_one_class_and_bad_input_raise():
         roc_auc_score([0, 2], [0.1, 0.2])
     with pytest.raises(ValueError, match="non-finite"):
         roc_auc_score([0, 1], [0.1, np.nan])
+
+
+def test_clustered_delong_matches_the_cluster_jackknife_of_sklearns_auc():
+    """Obuchowski's clustered DeLong variance equals, to first order, the leave-one-cluster-out
+    jackknife variance of scikit-learn's roc_auc_score (and exceeds the row-wise DeLong when
+    an image's rows share an effect)."""
+    from sklearn.metrics import roc_auc_score as sk_auc
+
+    rng = np.random.default_rng(4)
+    cluster = np.repeat(np.arange(150), 12)
+    shared = rng.normal(size=150)[cluster]
+    score = shared + rng.normal(size=cluster.size)
+    y = (rng.random(cluster.size) < 1 / (1 + np.exp(-0.5 * shared - 0.3))).astype(int)
+    leave_out = np.array([sk_auc(y[cluster != c], score[cluster != c]) for c in range(150)])
+    jackknife_var = 149 / 150 * np.sum((leave_out - leave_out.mean()) ** 2)
+    clustered = delong_ci(y, score, clusters=cluster)
+    assert clustered.se**2 == pytest.approx(jackknife_var, rel=0.05)
+    assert clustered.se > delong_ci(y, score).se

@@ -7,13 +7,12 @@ size (a log-odds slope of 0.1 per SD of Q).
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats as sps
-from scipy.special import expit, logit
 
 from iqalign.causal import parse_dag
-from iqalign.stats import ci_test, group_correlations, simulate_scores
+from iqalign.stats import ci_test, simulate_scores
+from iqalign.stats.calibration import group_coverage, pooled_auc_coverage, rejection_rates
 
 from .conftest import NULL_DAG as NULL_TEXT
 from .conftest import null_dag
@@ -92,35 +91,37 @@ def test_planted_dependence_of_modest_size_is_detected():
     assert 0.05 < np.mean(effects) < 0.15
 
 
-def test_cluster_bootstrap_interval_covers_the_population_correlation():
-    """75 groups made from the same images, with known population group means."""
-    rng = np.random.default_rng(123)
-    severity, corruption = np.repeat(np.arange(1, 6), 15), np.tile(np.arange(15), 5)
-    mu_q = -0.3 * severity + rng.normal(0, 0.3, 15)[corruption]
-    p = expit(1.2 - 0.25 * severity + 0.5 * mu_q + rng.normal(0, 0.3, 75))
-    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
-    accuracy = (expit(logit(p)[:, None] + nodes[None, :]) * weights / weights.sum()).sum(axis=1)
-    truth = sps.pearsonr(mu_q, accuracy).statistic
-    covered = {"basic-z": 0, "percentile": 0}
-    n_ids, replicates = 1000, 40
-    for seed in range(replicates):
-        r = np.random.default_rng(seed)
-        image, group = np.repeat(np.arange(n_ids), 75), np.tile(np.arange(75), n_ids)
-        q = mu_q[group] + r.normal(size=n_ids)[image] + r.normal(size=image.size)
-        m = r.random(image.size) < expit(logit(p[group]) + r.normal(size=n_ids)[image])
-        frame = pd.DataFrame(
-            {
-                "image_id": image,
-                "corruption": corruption[group].astype(str),
-                "severity": severity[group],
-                "q_x": q,
-                "correct_x": m.astype(int),
-            }
-        )
-        for method in covered:
-            row = group_correlations(
-                frame, "x", "x", n_boot=400, seed=seed, ci_method=method
-            ).correlations.iloc[0]
-            covered[method] += row["ci_low"] <= truth <= row["ci_high"]
-    assert covered["basic-z"] / replicates >= 0.85, covered
-    assert covered["percentile"] < covered["basic-z"], covered
+# --- clustered data: Q and M both clustered by image ID (iqalign.stats.calibration) ---------
+# Targets (issue 9): rejection 5% +- 1.5% over 1,000 null replicates; coverage >= 93% over
+# 400. With 2, 3 or 10 image IDs spanning the 75 (corruption, severity) strata the clusters
+# carry too little information for any cluster-robust test: it is refused, never run.
+
+
+@pytest.mark.parametrize("test", ["score", "cmh"])
+@pytest.mark.parametrize("strata", ["label", "condition"])
+@pytest.mark.parametrize("ids", [2, 3, 10, 50])
+def test_ci_tests_hold_their_level_on_clustered_data(test, strata, ids):
+    result = rejection_rates(test, strata, ids, replicates=1000, seed=1)
+    if strata == "condition" and ids <= 10:
+        assert result["refused"] == 1.0, result
+        return
+    assert result["refused"] <= 0.01, result
+    assert 0.035 <= result["rejection"] <= 0.065, result
+
+
+def test_pooled_auc_interval_covers_on_clustered_data():
+    result = pooled_auc_coverage(200, replicates=400, seed=1, n_boot=20)
+    assert result["delong"] >= 0.93, result
+
+
+def test_group_pearson_is_disattenuated_and_its_intervals_cover():
+    rows = {
+        r["scope"]: r for r in group_coverage(200, replicates=400, seed=1, methods=("pearson",))
+    }
+    # with 200 images r falls ~0.03 short of the population value; the correction removes
+    # most of that (measured: 0.8441 -> 0.8755 against 0.8740)
+    every = rows["all"]
+    assert abs(every["mean_corrected"] - every["truth"]) < abs(every["mean_r"] - every["truth"]) / 3
+    assert every["coverage"] >= 0.93 and every["shown"] == 1.0, rows
+    assert rows["severity=3"]["coverage"] >= 0.93, rows
+    assert rows["corruption=c0"]["shown"] == 0.0, rows  # 5 groups: no interval printed

@@ -79,14 +79,39 @@ def test_cluster_resampling_is_wider_than_group_resampling_when_images_dominate(
 def test_basic_interval_corrects_the_attenuation_shift(table):
     basic = group_correlations(table, "sim", "sim", n_boot=300, seed=0)
     percentile = group_correlations(table, "sim", "sim", n_boot=300, seed=0, ci_method="percentile")
-    b = basic.correlations.query("scope == 'all' and method == 'pearson'").iloc[0]
-    p = percentile.correlations.query("scope == 'all' and method == 'pearson'").iloc[0]
+    b = basic.correlations.query("scope == 'all' and method == 'spearman'").iloc[0]
+    p = percentile.correlations.query("scope == 'all' and method == 'spearman'").iloc[0]
     assert b["cluster_shift"] < 0  # resampled correlations are pulled towards 0 ...
     assert p["ci_high"] < b["r"]  # ... so far, with 80 images, that the percentile CI misses r
     # the basic interval reflects r* - r about r: it moves up by the shift, and stays below 1
     assert b["ci_low"] > p["ci_low"] and b["ci_high"] > p["ci_high"] and b["ci_high"] < 1.0
     assert b["ci_low"] <= b["r_bias_corrected"] <= b["ci_high"] and b["r_bias_corrected"] > b["r"]
     assert np.isclose(b["r_bias_corrected"], p["r_bias_corrected"])  # reported with either method
+    # Pearson's interval is built around the disattenuated r, which exceeds r
+    pearson = basic.correlations.query("scope == 'all' and method == 'pearson'").iloc[0]
+    assert pearson["r_disattenuated"] > pearson["r"]
+    assert pearson["ci_low"] <= pearson["r_disattenuated"] <= pearson["ci_high"] < 1.0
+
+
+def test_noise_of_group_means_matches_numpys_covariance_of_images(table):
+    """Balanced table (one row per image and group): the noise that finite images add to the
+    spread of the group means is tr(C S C) / (n (k - 1)), S = np.cov of the per-image rows."""
+    frame = table[table["corruption"] != "none"].sort_values(["image_id", "corruption", "severity"])
+    n = frame["image_id"].nunique()
+    q = frame["q_sim"].to_numpy().reshape(n, 75)
+    a = frame["correct_sim"].to_numpy(np.float64).reshape(n, 75)
+    centre = np.eye(75) - 1 / 75
+    joint = np.cov(np.hstack([q, a]).T)
+    expected = [
+        np.trace(centre @ joint[i, j] @ centre) / (n * 74)
+        for i, j in ((np.s_[:75], np.s_[:75]), (np.s_[75:], np.s_[75:]), (np.s_[:75], np.s_[75:]))
+    ]
+    result = group_correlations(table, "sim", "sim", n_boot=20, seed=0)
+    row = result.correlations.query("scope == 'all' and method == 'pearson'").iloc[0]
+    mean_q, accuracy = q.mean(axis=0), a.mean(axis=0)
+    corrected = groups_module.disattenuated_rows(mean_q[None], accuracy[None], np.array([expected]))
+    assert row["r_disattenuated"] == pytest.approx(float(corrected[0]), rel=1e-9)
+    assert abs(row["r_disattenuated"]) > abs(row["r"])
 
 
 def test_clean_rows_are_left_out_unless_asked(table):

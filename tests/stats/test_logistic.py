@@ -115,5 +115,5 @@ def test_bad_penalty_and_C():
     x, y, groups, n = _groups(2, n_groups=3)
     with pytest.raises(ValueError, match="penalty must be one of"):
         fit_grouped_logistic(x, y, groups, n, penalty="l1")
-    with pytest.raises(ValueError, match="positive finite"):
+    with pytest.raises(ValueError, match="C must be a finite number > 0"):
         fit_grouped_logistic(x, y, groups, n, penalty="l2", C=0.0)

@@ -79,7 +79,7 @@ def _print_pooled(r) -> None:
         "Q",
         "M",
         "n train/test",
-        "AUC [bootstrap CI]",
+        "AUC [clustered DeLong CI]",
         "raw AUC of Q",
         "slope",
         "CE",
@@ -89,7 +89,7 @@ def _print_pooled(r) -> None:
         _fmt(r.q_column),
         _fmt(r.m_column),
         Text(f"{r.n_train}/{r.n_test}"),
-        Text(f"{r.auc_score:.4f} {_ci(r.auc_bootstrap_ci)}"),
+        Text(f"{r.auc_score:.4f} {_ci(r.auc_delong_ci)}"),
         _fmt(r.raw_auc_score),
         Text(f"{r.slope:+.4f}"),
         _fmt(r.ce_loss),
@@ -128,9 +128,10 @@ def _print_cv(cv: dict) -> None:
 def _print_groups(result) -> None:
     title = (
         f"Group level: mean Q vs accuracy ({result.n_groups} groups; cluster CI: bootstrap over "
-        f"{result.unit}, {result.n_boot} resamples, {result.ci_method}, around r bias-corr.)"
+        f"{result.unit}, {result.n_boot} resamples, {result.ci_method}; r corrected: "
+        "disattenuated (pearson) or bootstrap bias-corrected, the interval's centre)"
     )
-    columns = ("scope", "method", "groups", "r", "p", "r bias-corr.", "cluster CI", "group CI")
+    columns = ("scope", "method", "groups", "r", "p", "r corrected", "cluster CI", "group CI")
     table = _table(title, *columns)
     shown = result.correlations[~result.correlations["scope"].str.startswith("corruption=")]
     for row in shown.itertuples():
@@ -140,13 +141,23 @@ def _print_groups(result) -> None:
             _fmt(row.n_groups),
             _fmt(row.r),
             _p(row.p_value),
-            _fmt(row.r_bias_corrected),
-            _ci((row.ci_low, row.ci_high)),
+            _fmt(row.r_disattenuated if row.method == "pearson" else row.r_bias_corrected),
+            _calibrated_ci(row),
             _ci((row.group_ci_low, row.group_ci_high)),
         )
     console.print(table)
     if len(shown) < len(result.correlations):
         console.print(Text("(within-corruption correlations: see correlations.csv)", style="dim"))
+
+
+def _calibrated_ci(row) -> Text:
+    """The cluster interval if its kind reached its level in the calibration, else why not."""
+    if getattr(row, "ci_calibrated", True):
+        return _ci((row.ci_low, row.ci_high))
+    if math.isnan(row.ci_low):
+        return Text("none: too few groups")
+    coverage = getattr(row, "ci_coverage", float("nan"))
+    return Text("not calibrated" if math.isnan(coverage) else f"covered only {coverage:.0%}")
 
 
 def _print_tests(tests: dict) -> None:

@@ -19,7 +19,17 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from iqalign.cli._common import NAME_HELP, console, err_console, handle_errors
+from iqalign.cli._common import (
+    ALPHA_CHECK,
+    C_CHECK,
+    FOLDS_CHECK,
+    MARGIN_CHECK,
+    N_BOOT_CHECK,
+    NAME_HELP,
+    console,
+    err_console,
+    handle_errors,
+)
 from iqalign.cli._stats_tables import print_results
 from iqalign.errors import DegenerateDataError
 from iqalign.files import write_atomic
@@ -59,12 +69,20 @@ def analyze(
     by: Annotated[list[str] | None, typer.Option(help=BY_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for CSV/JSON results.")] = None,
     penalty: Annotated[PenaltyChoice, typer.Option(help="Logistic penalty.")] = PenaltyChoice.l2,
-    C: Annotated[float, typer.Option("--C", help="Inverse L2 strength (sklearn's C).")] = 1.0,
-    folds: Annotated[int, typer.Option(help="Folds of the stratified CV.")] = 5,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    C: Annotated[
+        float, typer.Option("--C", help="Inverse L2 strength (sklearn's C).", callback=C_CHECK)
+    ] = 1.0,
+    folds: Annotated[
+        int, typer.Option(help="Folds of the stratified CV.", callback=FOLDS_CHECK)
+    ] = 5,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.", callback=N_BOOT_CHECK)] = 1000,
     test: Annotated[TestChoice, typer.Option(help="Independence test.")] = TestChoice.score,
-    alpha: Annotated[float, typer.Option(help="Level (Holm-adjusted) and 1 - CI level.")] = 0.05,
-    margin: Annotated[float | None, typer.Option(help="Equivalence margin of verdicts.")] = None,
+    alpha: Annotated[
+        float, typer.Option(help="Level (Holm-adjusted) and 1 - CI level.", callback=ALPHA_CHECK)
+    ] = 0.05,
+    margin: Annotated[
+        float | None, typer.Option(help="Equivalence margin of verdicts.", callback=MARGIN_CHECK)
+    ] = None,
     per_stratum: Annotated[bool, typer.Option(help="Also write per-stratum tables.")] = False,
     mixtures: Annotated[bool, typer.Option(help="Also run the p_c mixtures.")] = False,
     drop_nonfinite: Annotated[bool, typer.Option(help="Drop and count NaN/inf Q.")] = False,

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from iqalign.cli._common import console, handle_errors
+from iqalign.cli._common import N_BOOT_CHECK, console, handle_errors
 
 __all__ = ["report"]
 
@@ -32,7 +32,10 @@ def report(
         ),
     ] = None,
     n_boot: Annotated[
-        int, typer.Option("--n-boot", help="Bootstrap resamples for every interval.")
+        int,
+        typer.Option(
+            "--n-boot", help="Bootstrap resamples for every interval.", callback=N_BOOT_CHECK
+        ),
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of splits, folds and bootstraps.")] = 0,
     alpha: Annotated[

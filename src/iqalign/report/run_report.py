@@ -204,9 +204,11 @@ def _paper_tables_section(analysis: AnalysisResult) -> list:
             "(L2, C=1), fitted on 80 % of the image IDs and scored on the other 20 %; "
             "prior CE predicts the training accuracy for everyone. |KRCC|, |PLCC|, "
             "|SRCC|: across the (corruption, severity) groups, intervals from a cluster "
-            "bootstrap over image IDs (basic bootstrap on Fisher's z, centred on the "
-            "bias-corrected r, so with few images an interval can sit beside the raw |r|: "
-            "docs/stats.md). AUC intervals: bootstrap over the held-out image IDs. "
+            "bootstrap over image IDs (basic bootstrap on Fisher's z; |PLCC|'s is centred on "
+            "the disattenuated r, so with few images it can sit beside the raw |r|). An "
+            "interval kind that did not reach 93% coverage in the calibration is not "
+            "printed: its cell says what it covered (docs/stats.md). AUC intervals: DeLong "
+            "clustered by the held-out image IDs. "
             "'raw AUC of Q' is the AUC of Q itself: below "
             "0.5 for a negative quality signal such as entropy, whose slope is '-'."
         ),
@@ -349,7 +351,8 @@ def _falsifiability(analysis: AnalysisResult) -> str:
 
 VERDICT_RULE = (
     "Each testable claim is checked with the conditional logistic score test of M on Q "
-    "within strata (cluster-robust by image ID), Holm-adjusted over the claims of one DAG "
+    "within strata (small-sample cluster-robust CR2 by image ID; too few images refused), "
+    "Holm-adjusted over the claims of one DAG "
     "and (model, metric) pair, alpha {alpha:g}. Independence predicted: rejection -> "
     "contradicted; no rejection with the effect interval inside ±0.1 log-odds per SD of Q "
     "-> consistent; otherwise inconclusive. Dependence predicted: rejection -> consistent; "

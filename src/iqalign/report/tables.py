@@ -54,6 +54,15 @@ def _abs_interval(low, high) -> str:
     return f"[{a:.3f}, {b:.3f}]"
 
 
+def _calibrated_abs_interval(row: pd.Series) -> str:
+    """|r|'s interval if that kind of interval reached its level in the calibration;
+    otherwise what it covered, so no under-covering "95%" interval is printed as one."""
+    if "ci_calibrated" not in row or bool(row["ci_calibrated"]):
+        return _abs_interval(row["ci_low"], row["ci_high"])
+    coverage = row.get("ci_coverage", np.nan)
+    return "– (not calibrated)" if pd.isna(coverage) else f"– (covered {coverage:.0%})"
+
+
 def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -> pd.DataFrame:
     """One row per (model, metric) of ``family``: AUC, CE and prior CE on the held-out
     20 %, and |KRCC|, |PLCC|, |SRCC| across all (corruption, severity) groups."""
@@ -66,9 +75,8 @@ def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -
             "metric (Q)": record["metric"],
             "Q from": record["q_model"] or "image",
             "AUC": record["auc_score"],
-            "AUC 95% CI": _interval(
-                record["auc_bootstrap_ci_low"], record["auc_bootstrap_ci_high"]
-            ),
+            # the clustered DeLong interval: the one that held its level (docs/stats.md)
+            "AUC 95% CI": _interval(record["auc_delong_ci_low"], record["auc_delong_ci_high"]),
             "raw AUC of Q": record["raw_auc_score"],
             "slope": "+"
             if record["slope_sign"] > 0
@@ -79,9 +87,7 @@ def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -
         for method, label in (("kendall", "|KRCC|"), ("pearson", "|PLCC|"), ("spearman", "|SRCC|")):
             if method in corr.index:
                 row[label] = abs(corr.loc[method, "r"])
-                row[f"{label} CI"] = _abs_interval(
-                    corr.loc[method, "ci_low"], corr.loc[method, "ci_high"]
-                )
+                row[f"{label} CI"] = _calibrated_abs_interval(corr.loc[method])
             else:
                 row[label], row[f"{label} CI"] = np.nan, "–"
         rows.append(row)

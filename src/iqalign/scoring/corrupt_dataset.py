@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from iqalign.errors import DataSourceError
+from iqalign.scores import CLEAN
 from iqalign.scoring.corrupt import (
     DEFAULT_IMPLEMENTATION,
     check_implementation,
@@ -83,7 +84,7 @@ def corrupt_dataset(
     check_implementation(impl)
     names = parse_corruptions(corruptions, extra=True)
     levels = parse_severities(severities)
-    items = [i for i in load_source(data, layout, labels) if i.corruption == "none"]
+    items = [i for i in load_source(data, layout, labels) if i.corruption == CLEAN]
     if not items:
         raise DataSourceError(f"--data {data!r}: no clean images to corrupt")
     items = items[:limit] if limit else items

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import ScoresTableError
+from iqalign.scores import CLEAN
 
 __all__ = ["CLEAN", "Design", "bootstrap_group_means", "build_design"]
 
-CLEAN = "none"
 _BOOT_CHUNK = 8  # group-sum columns per matrix product: 8 x 25k IDs x 75 groups = 120 MB
 
 

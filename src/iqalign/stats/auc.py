@@ -13,8 +13,9 @@ A group with one class has no AUC: :func:`grouped_roc_auc` returns NaN there tog
 with the class counts, and the callers count such groups and report them.
 
 The DeLong et al. (1988) variance uses the structural components (fast form of Sun & Xu
-2014); it treats rows as independent. Rows that share an image are not independent, so
-the analyses pair it with a bootstrap over image IDs, which uses :func:`weighted_auc`.
+2014). Rows that share an image are not independent: given ``clusters``,
+:func:`delong_ci` sums the components per image (Obuchowski 1997), which is what the
+pooled analysis uses.
 
 Examples
 --------
@@ -125,10 +126,20 @@ class AucCI:
     high: float
 
 
-def delong_ci(y_true: ArrayLike, y_score: ArrayLike, alpha: float = 0.05) -> AucCI:
-    """DeLong's variance of the AUC and the normal ``1 - alpha`` interval, clipped to [0, 1].
+def delong_ci(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    alpha: float = 0.05,
+    clusters: ArrayLike | None = None,
+) -> AucCI:
+    """DeLong's variance of the AUC and the ``1 - alpha`` interval, clipped to [0, 1].
 
-    Rows are treated as independent.
+    Without ``clusters`` rows are treated as independent (DeLong et al. 1988; normal
+    interval). With ``clusters`` (e.g. image IDs: 76 rows per image are not independent)
+    the structural components are summed per cluster and the variance is the clustered
+    one of Obuchowski (1997), ``G / (G - 1) * sum_c psi_c^2`` with
+    ``psi_c = (V10_c - m_c AUC) / n1 + (V01_c - n_c AUC) / n0``, and the interval uses
+    Student's t with ``G - 1`` df.
 
     Examples
     --------
@@ -136,7 +147,7 @@ def delong_ci(y_true: ArrayLike, y_score: ArrayLike, alpha: float = 0.05) -> Auc
     >>> round(ci.auc, 4), round(ci.se, 4)
     (0.8889, 0.1571)
     """
-    from scipy.stats import norm
+    from scipy.stats import norm, t
 
     y, score = _validate(y_true, y_score)
     pos = y == 1
@@ -148,10 +159,22 @@ def delong_ci(y_true: ArrayLike, y_score: ArrayLike, alpha: float = 0.05) -> Auc
     v10 = (rank_all[pos] - rank_pos) / n0  # per positive: share of negatives below it
     v01 = 1.0 - (rank_all[~pos] - rank_neg) / n1  # per negative: share of positives above it
     auc = float(v10.mean())
-    var = (v10.var(ddof=1) if n1 > 1 else 0.0) / n1 + (v01.var(ddof=1) if n0 > 1 else 0.0) / n0
+    if clusters is None:
+        var = (v10.var(ddof=1) if n1 > 1 else 0.0) / n1 + (v01.var(ddof=1) if n0 > 1 else 0.0) / n0
+        quantile = float(norm.ppf(1 - alpha / 2))
+    else:
+        codes = np.unique(np.asarray(clusters).ravel(), return_inverse=True)[1].ravel()
+        if codes.size != y.size:
+            raise ValueError(f"clusters has {codes.size} values but y_true has {y.size}")
+        g = int(codes.max()) + 1
+        psi = np.bincount(codes[pos], weights=v10 - auc, minlength=g) / n1
+        psi += np.bincount(codes[~pos], weights=v01 - auc, minlength=g) / n0
+        if g < 2:
+            raise DegenerateDataError("a clustered AUC interval needs at least 2 clusters, got 1")
+        var = float(psi @ psi) * g / (g - 1)
+        quantile = float(t.ppf(1 - alpha / 2, g - 1))
     se = float(np.sqrt(var))
-    z = float(norm.ppf(1 - alpha / 2))
-    return AucCI(auc, se, max(0.0, auc - z * se), min(1.0, auc + z * se))
+    return AucCI(auc, se, max(0.0, auc - quantile * se), min(1.0, auc + quantile * se))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,27 @@ Three tests of ``M _||_ Q | S`` (S = the stratifier columns; no columns = margin
                V = sum_s k_s (n_s - k_s) / (n_s (n_s - 1)) * sum_i (q_i - mean_s q)^2
 
            and ``U^2 / V`` is chi-square(1) under the null. Vectorised: any table size.
-           When rows share an image across strata (``cluster``, default ``image_id``
-           whenever it is not a stratifier) the variance is the cluster-robust sum of
-           squared per-image scores instead. The effect is the one-step (Peto-type)
+           When rows share an image (``cluster``, default ``image_id``, whenever it is
+           not a stratifier) the variance is the small-sample cluster-robust one (CR2,
+           :mod:`iqalign.stats._cluster`): the plain sum of squared per-image scores
+           ignores that centring on the stratum mean correlates the images of a stratum,
+           and rejected 14% of nulls with 2 images per label. The effect is the one-step (Peto-type)
            estimate of ``b``, ``U / V``, in log-odds per within-stratum SD of Q, with a
            Wald interval; it is accurate near ``b = 0``, shrunk towards 0 for large ``b``;
 ``lr``     the likelihood-ratio test of the same model fitted by statsmodels'
            ``ConditionalLogit`` (exact conditional MLE of ``b`` with a Wald interval).
            statsmodels evaluates the likelihood by a Python recursion of size
-           ``n_s x k_s`` per stratum, so it is limited to small strata;
+           ``n_s x k_s`` per stratum, so it is limited to small strata. It treats rows as
+           independent, so a table whose rows share clusters is refused (use ``score``);
 ``cmh``    Cochran-Mantel-Haenszel on Q split at each stratum's median (statsmodels
            ``StratifiedTable``): the Mantel-Haenszel odds ratio of M for the upper vs the
-           lower half of Q, with its interval. Rows are treated as independent.
+           lower half of Q, with its interval. CMH is the score test of the half
+           indicator; with clusters it is divided by that score's design effect (CR2
+           over model variance; Rao & Scott 1992) and the interval widened by its root.
+
+With clusters, a table whose clusters carry fewer than 20 Bell-McCaffrey degrees of
+freedom (e.g. 10 image IDs spanning the 75 (corruption, severity) strata) is refused:
+no cluster-robust test holds its level there. Measured levels: docs/stats.md.
 
 A stratum where M has one class carries no information about ``b`` (its conditional
 likelihood is constant) and is skipped and counted, as is one with Q constant (or, for
@@ -50,6 +59,8 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ScoresTableError
+from iqalign.stats._checks import check_alpha
+from iqalign.stats._cluster import ClusterVariance, cluster_robust_variance
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.auc import grouped_midranks
 from iqalign.stats.stratified import parse_by
@@ -60,6 +71,10 @@ __all__ = ["CI_TESTS", "CITestResult", "ci_test", "holm_adjust"]
 CI_TESTS: tuple[str, ...] = ("score", "lr", "cmh")
 _LR_MAX_STRATUM = 400  # statsmodels' recursion depth grows with the stratum size
 _LR_MAX_WORK = 300_000  # sum of n_s * min(k_s, n_s - k_s): about a second per likelihood
+# Below this Bell-McCaffrey df a cluster-robust test is refused: with 10 image IDs spanning
+# the 75 (corruption, severity) strata (df ~7) the score test rejected 1.8% of nulls, with
+# 50 (df ~34) 4.2% (docs/stats.md, measured table).
+_MIN_CLUSTER_DF = 20
 _EFFECT_NAMES = {
     "score": "one-step conditional log-odds ratio per within-stratum SD of Q",
     "lr": "conditional log-odds ratio per within-stratum SD of Q (ConditionalLogit MLE)",
@@ -107,14 +122,17 @@ def ci_test(
 ) -> CITestResult:
     """Test ``M _||_ Q | by`` (see the module docs); ``by=()`` tests marginal independence.
 
-    ``cluster`` (score test only) is used when it is a column, not a stratifier, and
-    some value of it spans several rows.
+    ``cluster`` is used when it is a column, not a stratifier, and some value of it spans
+    several rows: then every test's variance is the small-sample cluster-robust one (CR2;
+    Rao-Scott-corrected for ``lr`` and ``cmh``), and a table with too few clusters for
+    it is refused with :class:`~iqalign.errors.DegenerateDataError`.
     """
     if test not in CI_TESTS:
         raise ValueError(f"test must be one of {CI_TESTS}, got {test!r}")
+    alpha = check_alpha(alpha)
     by = parse_by(by)
     frame = load_scores(table)
-    use_cluster = test == "score" and cluster is not None and cluster not in by and cluster in frame
+    use_cluster = cluster is not None and cluster not in by and cluster in frame
     data = prepare_scores(
         frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite
     )
@@ -124,7 +142,7 @@ def ci_test(
         clusters = None  # one row per cluster: the model variance is already right
     run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
     fields = run(data.q, data.m, strata, len(keys), clusters, alpha)
-    if fields.get("variance", "").startswith("cluster"):
+    if "cluster-robust" in fields.get("variance", ""):
         fields["variance"] = fields["variance"].replace("clusters", f"{cluster} clusters")
     accuracy = float(data.m.mean())
     return CITestResult(
@@ -171,16 +189,12 @@ def _score_test(q, m, strata, n_strata, clusters, alpha):
     rows = usable[strata]
     sd = np.sqrt(ss[usable].sum() / n[usable].sum())  # pooled within-stratum SD of Q
     x = centred[rows] / sd
-    y, s = m[rows], strata[rows]
-    score = float(x @ y)
+    score = float(x @ m[rows])
     info = float((k * (n - k) / (n * np.maximum(n - 1, 1)))[usable] @ (ss[usable] / sd**2))
     variance, label = info, "model (conditional logistic information)"
     if clusters is not None:
-        ybar = (k / np.maximum(n, 1))[s]
-        per_cluster = np.bincount(clusters[rows], weights=x * (y - ybar))
-        g = int(np.count_nonzero(np.bincount(clusters[rows])))
-        variance = float(per_cluster @ per_cluster) * g / max(g - 1, 1)
-        label = f"cluster-robust over {g} clusters"
+        robust = _robust(x, m, strata, rows, k, n, clusters)
+        variance, label = robust.variance, _robust_label(robust)
     z = score / np.sqrt(variance)
     effect = score / info
     half = sps.norm.ppf(1 - alpha / 2) * np.sqrt(variance) / info
@@ -198,10 +212,37 @@ def _score_test(q, m, strata, n_strata, clusters, alpha):
     }
 
 
+def _robust(x, m, strata, rows, k, n, clusters) -> ClusterVariance:
+    """CR2 variance of the score ``sum x (m - mean_s m)`` over image clusters; refuses a
+    table whose clusters are too few for it (see ``_MIN_CLUSTER_DF``)."""
+    e = m[rows] - (k / np.maximum(n, 1))[strata[rows]]
+    robust = cluster_robust_variance(x, e, strata[rows], clusters[rows])
+    if not robust.df >= _MIN_CLUSTER_DF:
+        raise DegenerateDataError(
+            f"rows share clusters (image IDs) across strata, and the {robust.n_clusters} "
+            f"clusters carry about {robust.df:.1f} independent units of information "
+            f"(Bell-McCaffrey df), fewer than the {_MIN_CLUSTER_DF} a cluster-robust test "
+            "needs to hold its level (measured: docs/stats.md). Not tested: use more image "
+            "IDs, or stratify by image_id"
+        )
+    return robust
+
+
+def _robust_label(robust: ClusterVariance) -> str:
+    return f"cluster-robust CR2 over {robust.n_clusters} clusters (df {robust.df:.0f})"
+
+
 def _lr_test(q, m, strata, n_strata, clusters, alpha):
     from scipy import stats as sps
     from statsmodels.discrete.conditional_models import ConditionalLogit
 
+    if clusters is not None:
+        raise ScoresTableError(
+            "test='lr' treats rows as independent, but rows share image IDs across these "
+            "strata; its design-effect (Rao-Scott) correction could not be calibrated (each "
+            "fit takes ~1 s). Not tested: use test='score', the same model's test with a "
+            "cluster-robust (CR2) variance, or stratify by image_id"
+        )
     n, k, centred, ss, usable, skipped = _informative(q, m, strata, n_strata)
     if not usable.any():
         _no_information(skipped, n_strata)
@@ -222,6 +263,7 @@ def _lr_test(q, m, strata, n_strata, clusters, alpha):
         fit = model.fit(disp=0)
     beta, se = float(fit.params[0]), float(fit.bse[0])
     lr = max(2.0 * (float(fit.llf) - float(model.loglike(np.zeros(1)))), 0.0)
+    label = "model (observed information)"
     half = sps.norm.ppf(1 - alpha / 2) * se
     notes = (
         ("the conditional MLE looks infinite (Q separates M within strata)",)
@@ -237,12 +279,13 @@ def _lr_test(q, m, strata, n_strata, clusters, alpha):
         "p_value": float(sps.chi2.sf(lr, 1)),
         "effect": beta,
         "effect_ci": (beta - half, beta + half),
-        "variance": "model (observed information)",
+        "variance": label,
         "notes": notes,
     }
 
 
 def _cmh_test(q, m, strata, n_strata, clusters, alpha):
+    from scipy import stats as sps
     from statsmodels.stats.contingency_tables import StratifiedTable
 
     n = np.bincount(strata, minlength=n_strata).astype(np.float64)
@@ -258,19 +301,36 @@ def _cmh_test(q, m, strata, n_strata, clusters, alpha):
     skipped = {"single_class": int(single.sum()), "one_half_of_q": int(one_half.sum())}
     if not usable.any():
         _no_information(skipped, n_strata)
+    robust = None
+    if clusters is not None:  # first: a refused table needs no odds ratio
+        rows = usable[strata]
+        x = upper[rows] - (in_upper / np.maximum(n, 1))[strata[rows]]
+        robust = _robust(x, m, strata, rows, k, n, clusters)
     table = StratifiedTable(np.moveaxis(cells[usable][:, ::-1, :], 0, -1).astype(np.float64))
-    test = table.test_null_odds(correction=False)
-    low, high = table.oddsratio_pooled_confint(alpha=alpha)
+    statistic = float(table.test_null_odds(correction=False).statistic)
+    low, high = np.log(table.oddsratio_pooled_confint(alpha=alpha))
+    effect, label = float(np.log(table.oddsratio_pooled)), "model (rows independent within strata)"
+    if robust is not None:
+        # CMH is the score test of a binary covariate (the upper half); Rao-Scott: divide it
+        # by that score's design effect and widen the interval by its square root.
+        info = float(
+            (k * (n - k) / (n * np.maximum(n - 1, 1)) * in_upper * (n - in_upper) / n)[usable].sum()
+        )
+        deff = robust.variance / info
+        statistic /= deff
+        half = (high - low) / 2 * np.sqrt(deff)
+        low, high = effect - half, effect + half
+        label = f"Rao-Scott: CMH / design effect {deff:.2f}; " + _robust_label(robust)
     return {
         "n_rows_used": int(n[usable].sum()),
         "n_strata_used": int(usable.sum()),
         "skipped": skipped,
-        "statistic": float(test.statistic),
+        "statistic": statistic,
         "df": 1,
-        "p_value": float(test.pvalue),
-        "effect": float(np.log(table.oddsratio_pooled)),
-        "effect_ci": (float(np.log(low)), float(np.log(high))),
-        "variance": "model (rows independent within strata)",
+        "p_value": float(sps.chi2.sf(statistic, 1)),
+        "effect": effect,
+        "effect_ci": (float(low), float(high)),
+        "variance": label,
         "notes": ("Q split at each stratum's median; tied values stay together",),
     }
 

@@ -12,18 +12,26 @@ intervals from ``n_boot`` resamples, two ways:
 - **resampling groups** (``group_ci_low``/``group_ci_high``, percentile interval) as if
   they were independent, for comparison with the paper.
 
-The cluster interval (``ci_method``): group means are averages over a finite set of
-images, so the observed correlation is attenuated by their sampling noise, and a
-resample, which adds the same noise again, is attenuated twice: the resampled r* sit
-below r (``cluster_shift`` = mean(r*) - r). The default ``"basic-z"`` interval is the
-basic bootstrap on Fisher's z scale, ``tanh(2 atanh(r) - atanh(r*_(1-a/2)))`` ..
-``tanh(2 atanh(r) - atanh(r*_(a/2)))``: it uses r* - r as the pivot, which corrects the
-shift, and it brackets ``r_bias_corrected = tanh(2 atanh(r) - median atanh(r*))``, which
-is reported beside r. With few images it can therefore lie above r. ``"percentile"``
-gives the plain percentile interval of r*, which in simulations with known truth missed
-the population correlation far more often (see docs/stats.md). Where resampled rank
-correlations reach +-1 exactly (a few groups, as within one corruption), the basic-z
-interval's far end runs to -+1.
+The cluster interval (``ci_method``). Group means are averages over a finite set of
+images, so their spread across groups holds sampling noise and the observed correlation
+is attenuated (with 200 images, Pearson's r fell 0.03 short of the population value).
+Pearson's r is therefore also reported **disattenuated** (``r_disattenuated``): the
+noise (co)variances of the group means, estimated from the per-image deviations
+(``_mean_noise``; dense or sparse), are removed from the sample (co)variances before
+correlating (Spearman's correction, by the method of moments). Its default ``"basic-z"``
+interval is a basic bootstrap on Fisher's z: each resample's disattenuated r* estimates
+the bootstrap world's truth, the observed r, so the pivot ``z(r*_c) - z(r)`` is taken at
+r and carried to r_c by the ratio of the z scale's slopes, ``k = (1 - r^2) / (1 - r_c^2)``:
+``tanh(z(r_c) - k (z(r*_c) - z(r)))`` at the two quantiles (without ``k``: 88.5%
+coverage at 200 image IDs). Rank correlations have no such correction: their basic-z
+interval, ``tanh(2 atanh(r) - atanh(r*_(1-a/2)))`` .., pivots on r* - r and brackets
+``r_bias_corrected = tanh(2 atanh(r) - median atanh(r*))``;
+it corrects only part of the attenuation. ``"percentile"`` gives the plain percentile
+interval of r*. Scopes with fewer than ``MIN_GROUPS_FOR_INTERVAL`` (10) groups, as within
+one corruption (5), get no cluster interval and a note. Each row carries the measured
+coverage of its kind of interval (``ci_coverage``, from ``benchmarks/calibrate_stats.py``)
+and ``ci_calibrated`` (it reached 93% for a 95% interval); the report and CLI print only
+calibrated intervals.
 
 The p-values are scipy's, which treat the groups as independent; read them with that
 caveat. Rank correlations across all groups are inflated by severity (Q and accuracy
@@ -52,9 +60,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import DegenerateDataError
+from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.scores import CLEAN
+from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least
 from iqalign.stats._results import ResultMixin, percentile_ci
+from iqalign.stats.calibration import COVERAGE_TARGET, measured_coverage
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
 
@@ -69,6 +79,10 @@ __all__ = [
 METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall")
 CI_METHODS: tuple[str, ...] = ("basic-z", "percentile")
 _CHUNK = 50
+_DISATTENUATED = "pearson-disattenuated"
+# Scopes with fewer groups get no cluster interval: within one corruption (5 groups) the
+# basic-z interval covered 7.5% (200 image IDs) where it claimed 95% (docs/stats.md).
+MIN_GROUPS_FOR_INTERVAL = 10
 _CHUNK_CELLS = 4_000_000  # resamples x image IDs per bootstrap chunk (~32 MB of counts)
 _DENSE_LIMIT = 30_000_000  # image IDs x groups above which per-image sums are kept sparse
 
@@ -108,10 +122,13 @@ def group_correlations(
     ci_method: str = "basic-z",
     seed: int | np.random.Generator | None = 0,
     nonfinite: Literal["raise", "drop"] = "raise",
+    methods: Sequence[str] = METHODS,
 ) -> GroupCorrelationResult:
-    """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs)."""
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs).
+
+    ``methods`` (default all three) limits the correlations computed.
+    """
+    methods = _check_settings(ci_method, methods, alpha, n_boot)
     by = parse_by(by)
     frame = load_scores(table)
     if not include_clean and "corruption" in by and "corruption" in frame:
@@ -124,22 +141,24 @@ def group_correlations(
     count, mean_q, accuracy = _means(np.asarray(sums.sum(axis=0)).ravel(), n_groups)
     summary = keys.assign(n_rows=count.astype(np.int64), mean_q=mean_q, accuracy=accuracy)
     scopes = _scopes(keys, by)
+    shares = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
     rng = np.random.default_rng(seed)
-    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng)
-    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng)
+    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods)
+    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
     rows = [
         _row(
             scope,
             method,
             mean_q[at],
             accuracy[at],
-            cluster[(scope, method)],
+            {key[1]: value for key, value in cluster.items() if key[0] == scope},
             resampled[(scope, method)],
             ci_method,
             alpha,
+            shares[scope].sum(axis=0),
         )
         for scope, at in scopes.items()
-        for method in METHODS
+        for method in methods
     ]
     notes = [
         f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
@@ -165,6 +184,19 @@ def group_correlations(
         correlations=pd.DataFrame(rows),
         notes=tuple(notes),
     )
+
+
+def _check_settings(ci_method, methods, alpha, n_boot) -> tuple[str, ...]:
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    methods = tuple(methods)
+    if not methods or set(methods) - set(METHODS):
+        raise ParameterError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
+    check_alpha(alpha)
+    check_at_least(
+        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
+    )
+    return methods
 
 
 def _per_unit_sums(units, groups, q, m, n_units, n_groups):
@@ -200,9 +232,76 @@ def _scopes(keys: pd.DataFrame, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     return scopes
 
 
-def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng):
+def _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes) -> dict:
+    """Per scope, each image's share of the sampling (co)variance that finite images add
+    to the spread of the group means, ``(qq, aa, qa)`` (n_units x 3; the noise is the
+    column sum), to subtract from their sample (co)variances. A bootstrap resample's noise
+    is the same shares weighted by the images' multiplicities, so the interval carries the
+    noise estimate's own variability.
+
+    A group mean is a ratio over images; its error is about ``sum_i d_ig`` with
+    ``d_ig = (sum_ig - mean_g count_ig) / count_g``, so the centred spread over a scope's
+    ``k`` groups gains ``n / (n - 1) * sum_i |C d_i|^2 / (k - 1)`` (``C`` centres over
+    the scope's groups), in expectation. Linear in the per-image sums: dense or sparse.
+    """
+    inverse = 1.0 / count
+    n_of, q_of, m_of = (sums[:, j * n_groups : (j + 1) * n_groups] for j in range(3))
+    d_q = _scaled(q_of, inverse) - _scaled(n_of, mean_q * inverse)
+    d_a = _scaled(m_of, inverse) - _scaled(n_of, accuracy * inverse)
+    scale = n_units / max(n_units - 1, 1)
+    out = {}
+    for scope, at in scopes.items():
+        k = at.size
+        rq, ra = (
+            np.asarray(d_q[:, at].sum(axis=1)).ravel(),
+            np.asarray(d_a[:, at].sum(axis=1)).ravel(),
+        )
+        terms = []
+        for x, y, row_x, row_y in ((d_q, d_q, rq, rq), (d_a, d_a, ra, ra), (d_q, d_a, rq, ra)):
+            product = (
+                x[:, at].multiply(y[:, at]).sum(axis=1)
+                if hasattr(x, "multiply")
+                else (x[:, at] * y[:, at]).sum(axis=1)
+            )
+            terms.append(scale * (np.asarray(product).ravel() - row_x * row_y / k) / (k - 1))
+        out[scope] = np.stack(terms, axis=1)  # per image: its share of (qq, aa, qa)
+    return out
+
+
+def _scaled(matrix, factors):
+    """``matrix * factors`` by columns, for a dense array or a sparse matrix."""
+    if hasattr(matrix, "multiply"):
+        from scipy import sparse
+
+        return sparse.csr_matrix(matrix.multiply(factors[None, :]))
+    return matrix * factors[None, :]
+
+
+def disattenuated_rows(a: np.ndarray, b: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Pearson's r of ``a[i]`` and ``b[i]`` with the noise (co)variances ``noise[i]`` =
+    ``(qq, aa, qa)`` removed from the sample ones (Spearman's correction for attenuation,
+    by the method of moments); NaN where the corrected variances are not positive.
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 1, 2, 3]]); b = np.array([[0.0, 2, 1, 3]])
+    >>> disattenuated_rows(a, b, np.zeros((1, 3))).round(4).tolist()  # no noise: Pearson's r
+    [0.8]
+    """
+    k = a.shape[1]
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    s_qq = (a * a).sum(axis=1) / (k - 1) - noise[:, 0]
+    s_aa = (b * b).sum(axis=1) / (k - 1) - noise[:, 1]
+    s_qa = (a * b).sum(axis=1) / (k - 1) - noise[:, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = s_qa / np.sqrt(s_qq * s_aa)
+    return np.where((s_qq > 0) & (s_aa > 0), np.clip(r, -1.0, 1.0), np.nan)
+
+
+def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods):
     """Correlations of every scope and method for each resample of image IDs."""
-    out = {(s, meth): np.empty(n_boot) for s in scopes for meth in METHODS}
+    out = {(s, meth): np.empty(n_boot) for s in scopes for meth in (*methods, _DISATTENUATED)}
     # Scopes of one width (the 15 within-corruption scopes, the 5 within-severity ones)
     # are correlated in one call each: rows = resamples x scopes. Chunks are as large as a
     # ~32 MB count matrix allows, so small tables take one pass instead of n_boot / 50.
@@ -210,6 +309,7 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng):
     for scope, members in scopes.items():
         widths.setdefault(members.size, []).append(scope)
     chunk = max(_CHUNK, min(n_boot, _CHUNK_CELLS // max(n_units, 1)))
+    share_matrix = np.hstack(list(shares.values()))  # (n_units, 3 x scopes)
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
         draws = (
@@ -218,14 +318,21 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng):
         counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
+        noise_all = counts @ share_matrix  # one product for every scope's (qq, aa, qa)
+        noise = {name: noise_all[:, 3 * j : 3 * j + 3] for j, name in enumerate(shares)}
         for width, names in widths.items():
             index = np.stack([scopes[name] for name in names])  # (scopes, width)
             a = mean_q[:, index].reshape(-1, width)
             b = accuracy[:, index].reshape(-1, width)
-            for method in METHODS:
+            for method in methods:
                 r = correlate_rows(a, b, method).reshape(size, len(names))
                 for k, name in enumerate(names):
                     out[(name, method)][start : start + size] = r[:, k]
+            # each resample re-estimates the noise from its images (rows: resample x scope)
+            scope_noise = np.stack([noise[name] for name in names], axis=1).reshape(-1, 3)
+            r = disattenuated_rows(a, b, scope_noise).reshape(size, len(names))
+            for k, name in enumerate(names):
+                out[(name, _DISATTENUATED)][start : start + size] = r[:, k]
     return out
 
 
@@ -259,7 +366,7 @@ def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng) -> dict:
+def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods) -> dict:
     """Correlations with the groups of each scope resampled as if independent (the paper's
     reading), all scopes of one width in one call per method."""
     out = {}
@@ -270,34 +377,17 @@ def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng) -> dict:
         index = np.stack([scopes[name] for name in names])  # (scopes, width)
         draws = rng.integers(0, width, size=(len(names), n_boot, width))
         picked = np.take_along_axis(index[:, None, :], draws, axis=2).reshape(-1, width)
-        for method in METHODS:
+        for method in methods:
             r = correlate_rows(mean_q[picked], accuracy[picked], method).reshape(len(names), n_boot)
             for k, name in enumerate(names):
                 out[(name, method)] = r[k]
     return out
 
 
-def _row(scope, method, mean_q, accuracy, cluster_samples, group_samples, ci_method, alpha) -> dict:
-    from scipy import stats as sps
-
-    row = {"scope": scope, "method": method, "n_groups": int(mean_q.size)}
-    note = ""
-    if np.ptp(mean_q) == 0 or np.ptp(accuracy) == 0:
-        which = "mean Q" if np.ptp(mean_q) == 0 else "accuracy"
-        if scope == "all":
-            raise DegenerateDataError(
-                f"{which} is the same in every group: correlations are undefined"
-            )
-        r = p = float("nan")
-        note = f"{which} constant across the groups of this scope: correlation undefined"
-    else:
-        test = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}[
-            method
-        ]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = test(mean_q, accuracy)
-        r, p = float(result.statistic), float(result.pvalue)
+def _row(scope, method, mean_q, accuracy, samples, group_samples, ci_method, alpha, noise) -> dict:
+    """One (scope, method) row: r, p, corrected estimates, intervals and a note."""
+    r, p, note = _point(scope, method, mean_q, accuracy)
+    cluster_samples = samples[method]
     invalid = int((~np.isfinite(cluster_samples)).sum())
     if invalid and not note:
         note = (
@@ -305,17 +395,77 @@ def _row(scope, method, mean_q, accuracy, cluster_samples, group_samples, ci_met
             "undefined and were left out"
         )
     finite = cluster_samples[np.isfinite(cluster_samples)]
-    row.update(
-        r=r,
-        abs_r=abs(r),
-        p_value=p,
-        r_bias_corrected=_bias_corrected(finite, r),
-        cluster_shift=float(finite.mean() - r) if finite.size else np.nan,
+    corrected = float("nan")
+    if method == "pearson" and np.isfinite(r):
+        corrected = float(disattenuated_rows(mean_q[None], accuracy[None], np.array([noise]))[0])
+    row = {
+        "scope": scope,
+        "method": method,
+        "n_groups": int(mean_q.size),
+        "r": r,
+        "abs_r": abs(r),
+        "p_value": p,
+        "r_bias_corrected": _bias_corrected(finite, r),
+        "r_disattenuated": corrected,
+        "cluster_shift": float(finite.mean() - r) if finite.size else np.nan,
+    }
+    if mean_q.size < MIN_GROUPS_FOR_INTERVAL:
+        low = high = float("nan")
+        note = note or (
+            f"no cluster interval: {mean_q.size} groups are too few (fewer than "
+            f"{MIN_GROUPS_FOR_INTERVAL}; such intervals covered far below their level, "
+            "docs/stats.md)"
+        )
+    elif method == "pearson" and ci_method == "basic-z":
+        low, high = _pivot_interval(samples[_DISATTENUATED], corrected, r, alpha)
+    else:
+        low, high = _interval(cluster_samples, r, alpha, ci_method)
+    row["ci_low"], row["ci_high"] = low, high
+    coverage = measured_coverage(f"{scope.split('=')[0]}:{method}")
+    row["ci_coverage"] = float("nan") if coverage is None else coverage
+    row["ci_calibrated"] = bool(
+        np.isfinite(low) and ci_method == "basic-z" and (coverage or 0.0) >= COVERAGE_TARGET
     )
-    row["ci_low"], row["ci_high"] = _interval(cluster_samples, r, alpha, ci_method)
     row["group_ci_low"], row["group_ci_high"] = percentile_ci(group_samples, alpha)
     row["note"] = note
     return row
+
+
+def _point(scope, method, mean_q, accuracy) -> tuple[float, float, str]:
+    """scipy's correlation and p-value across the groups (NaN and a note if undefined)."""
+    from scipy import stats as sps
+
+    if np.ptp(mean_q) == 0 or np.ptp(accuracy) == 0:
+        which = "mean Q" if np.ptp(mean_q) == 0 else "accuracy"
+        if scope == "all":
+            raise DegenerateDataError(
+                f"{which} is the same in every group: correlations are undefined"
+            )
+        return (
+            float("nan"),
+            float("nan"),
+            f"{which} constant across the groups of this scope: correlation undefined",
+        )
+    test = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = test[method](mean_q, accuracy)
+    return float(result.statistic), float(result.pvalue), ""
+
+
+def _pivot_interval(samples, corrected, observed, alpha) -> tuple[float, float]:
+    """Basic bootstrap on Fisher's z for the disattenuated r. The resamples' corrected r*
+    estimate the bootstrap world's truth, the *observed* r, so the pivot ``z(r*_c) - z(r)``
+    is taken at r; it is carried to r_c by the ratio of the z scale's slopes there,
+    ``k = (1 - r^2) / (1 - r_c^2)`` (the delta method). Without ``k`` the interval was too
+    short at the higher r_c: 88.5% coverage for all groups at 200 image IDs."""
+    low, high = percentile_ci(samples, alpha)
+    if not (np.isfinite(corrected) and np.isfinite(low)):
+        return float("nan"), float("nan")
+    r_c, r, low, high = np.clip([corrected, observed, low, high], -_EDGE, _EDGE)
+    k = (1.0 - r * r) / (1.0 - r_c * r_c)
+    z_c, z_r, z_low, z_high = np.arctanh([r_c, r, low, high])
+    return float(np.tanh(z_c - k * (z_high - z_r))), float(np.tanh(z_c - k * (z_low - z_r)))
 
 
 _EDGE = 1.0 - 1e-12  # atanh(+-1) is infinite

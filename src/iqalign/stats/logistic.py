@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from iqalign.errors import ParameterError
+
 __all__ = ["PENALTIES", "LogisticFits", "fit_grouped_logistic", "log_loss_terms"]
 
 PENALTIES: tuple[str, ...] = ("none", "l2", "firth")
@@ -84,7 +86,10 @@ def fit_grouped_logistic(
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
     if penalty == "l2" and not (np.isfinite(C) and C > 0):
-        raise ValueError(f"C must be a positive finite number for penalty 'l2', got {C!r}")
+        raise ParameterError(
+            f"C must be a finite number > 0 for penalty 'l2' (the inverse L2 strength; "
+            f"C -> 0 penalises the slope to 0), got {C!r}"
+        )
     n = np.bincount(groups, minlength=n_groups).astype(np.float64)
     n1 = np.bincount(groups, weights=y, minlength=n_groups)
     two_class = (n1 > 0) & (n1 < n)

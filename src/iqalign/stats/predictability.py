@@ -13,8 +13,9 @@ held-out part:
 - ``ce_loss``: mean cross-entropy, beside ``prior_ce_loss``, the cross-entropy of
   predicting the training accuracy for everyone, and their difference ``ce_gain``.
 
-Intervals: DeLong for the AUC (rows treated as independent) and a percentile bootstrap
-that resamples *test image IDs* (the clusters of rows), for AUC, CE, prior CE and gain.
+Intervals: DeLong for the AUC with its components summed per test image ID (rows of one
+image are not independent; Obuchowski 1997) and a percentile bootstrap that resamples
+*test image IDs* (the clusters of rows), for AUC, CE, prior CE and gain.
 The bootstrap holds the fitted model fixed: it measures test-set sampling error.
 
 Examples
@@ -36,7 +37,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import DegenerateDataError
+from iqalign.errors import DegenerateDataError, ParameterError
+from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, weighted_auc
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
@@ -137,6 +139,13 @@ def predictability_arrays(
 ) -> PredictabilityResult:
     """:func:`predictability` on validated arrays (``units``: integer codes of image IDs)."""
     rng = np.random.default_rng(rng)
+    check_alpha(alpha)
+    check_at_least(
+        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
+    )
+    check_positive(C, "C", "the inverse L2 strength; C -> 0 penalises the slope to 0")
+    if not 0.0 < test_size < 1.0:
+        raise ParameterError(f"test_size must lie strictly between 0 and 1, got {test_size!r}")
     _check_pooled(q, m, q_column, m_column)
     test = split_by_unit(units, test_size, rng)
     train = ~test
@@ -152,11 +161,12 @@ def predictability_arrays(
     prior_eta = np.full(y.size, np.log(prior / (1 - prior)))
     loss, prior_loss = log_loss_terms(eta, y), log_loss_terms(prior_eta, y)
     raw = float(grouped_roc_auc(y, q[test], np.zeros(y.size, dtype=np.int64), 1)[0][0])
-    delong = delong_ci(y, eta, alpha)
+    delong = delong_ci(y, eta, alpha, clusters=units[test])
     boot = _bootstrap(y, eta, loss, prior_loss, units[test], n_boot, rng)
     slope = float(fits.slope[0])
     notes = [
-        "auc_delong_ci treats rows as independent; auc_bootstrap_ci resamples test image IDs",
+        "auc_delong_ci: DeLong clustered by test image ID (Obuchowski), t interval; "
+        "auc_bootstrap_ci resamples test image IDs",
         "the bootstrap holds the fitted model fixed (test-set sampling error only)",
     ]
     if boot["invalid"]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iqalign.errors import DegenerateDataError
+from iqalign.errors import DegenerateDataError, ParameterError
 
 __all__ = ["assign_folds", "split_by_unit"]
 
@@ -58,7 +58,10 @@ def assign_folds(
     ([2, 2], [2, 1])
     """
     if n_folds < 2:
-        raise ValueError(f"n_folds must be at least 2, got {n_folds!r}")
+        raise ParameterError(
+            f"n_folds must be an integer >= 2 (one fold leaves nothing to train on), "
+            f"got {n_folds!r}"
+        )
     if units is None:
         unit_stratum = strata
         inverse = np.arange(strata.size)

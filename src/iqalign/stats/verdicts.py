@@ -53,6 +53,7 @@ import pandas as pd
 
 from iqalign.errors import ColumnNotFoundError, DegenerateDataError, ScoresTableError
 from iqalign.scores import load_scores, model_of
+from iqalign.stats._checks import check_alpha, check_positive
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.citests import ci_test, holm_adjust
 from iqalign.stats.table import resolve_column
@@ -135,7 +136,9 @@ def run_verdicts(
         resolve_column(frame, q, "quality"),
         resolve_column(frame, m, "performance"),
     )
+    check_alpha(alpha)
     margin = DEFAULT_MARGINS[test] if margin is None else margin
+    check_positive(margin, "margin", "the equivalence margin on the effect")
     rows = []
     for plan in plan_tests(dag):
         row = _base_row(plan)
