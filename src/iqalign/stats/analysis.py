@@ -194,6 +194,27 @@ class SharedTable:
         corruption = self.frame["corruption"] if "corruption" in self.columns else None
         self.has_corrupted = corruption is not None and bool((corruption != CLEAN).any())
         self.has_clean = corruption is not None and bool((corruption == CLEAN).any())
+        self._ci_tests: dict[tuple, Any] = {}
+        self.ci_test_hits = 0
+
+    def remembered_ci_test(self, frame, q: str, m: str, by, **options: Any) -> Any:
+        """:func:`~iqalign.stats.ci_test` on this table, run once per distinct request:
+        DAGs that plan the same claim for a pair (given ``label``, given ``image_id``, ...)
+        share its result, or its error."""
+        from iqalign.stats.citests import ci_test
+
+        key = (q, m, tuple(by), tuple(sorted(options.items())))
+        if key not in self._ci_tests:
+            try:
+                self._ci_tests[key] = ci_test(frame, q, m, by, **options)
+            except IqalignError as err:
+                self._ci_tests[key] = err
+        else:
+            self.ci_test_hits += 1
+        outcome = self._ci_tests[key]
+        if isinstance(outcome, IqalignError):
+            raise outcome
+        return outcome
 
 
 def _coded(table: pd.DataFrame) -> pd.DataFrame:
@@ -243,6 +264,7 @@ def run_analysis(
         "jobs": len(jobs),
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
+        "ci_tests_shared": shared.ci_test_hits,
     }
     return _collect(jobs, outcomes, {**settings.to_dict(), **run_info})
 
@@ -380,7 +402,7 @@ def _call_verdicts(shared, job, s, dags):
     dag = next(d for d in dags if d.name == job.dag)
     return run_verdicts(
         dag, shared.frame, job.metric.column, performance_column(job.model), test=s.test,
-        alpha=s.alpha, margin=s.margin,
+        alpha=s.alpha, margin=s.margin, run_test=shared.remembered_ci_test,
     )  # fmt: skip
 
 
@@ -433,7 +455,8 @@ def _collect(jobs: list[Job], outcomes: list[Any], settings: dict[str, Any]) -> 
         for name, frame in _frames_of(job, outcome):
             parts[name].append(_with_key(frame, {"dag": job.dag, **key} if job.dag else key))
         if job.analysis == "stratified" and getattr(outcome, "per_stratum", None) is not None:
-            per_stratum[f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"] = outcome.per_stratum
+            name = f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"
+            per_stratum[name] = outcome.per_stratum
     tables = {name: _concat(frames) for name, frames in parts.items()}
     if tables["failures"].empty:
         tables["failures"] = pd.DataFrame(columns=[*pair_key("", _NO_METRIC), *FAILURE_COLUMNS])
