@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from iqalign.scoring import ScoreConfig, score
-from iqalign.scoring.metrics import split_metric_key
-from iqalign.scoring.standins import (
+from tests.standins import (
     write_arniqa_standins,
     write_clip_rn50_standin,
     write_open_clip_checkpoint,
     write_pyiqa_brisque_standin,
     write_torchvision_standin,
 )
+
+from iqalign.scoring import ScoreConfig, score
+from iqalign.scoring.metrics import split_metric_key
 
 
 def machine(device: str) -> str:
@@ -37,7 +37,7 @@ def prepare_weights(models: list[str], metrics: list[str], work: Path) -> dict[s
     weights: dict[str, str] = {}
     for name in models:
         if model_family(name) == "torchvision":
-            write_torchvision_standin(name)
+            weights[name] = str(write_torchvision_standin(name))
     for key in metrics:
         name, source = split_metric_key(key)
         if name.startswith("zsclip"):
@@ -147,7 +147,7 @@ def baseline_passes(
     workers = workers if workers >= 0 else min(16, os.cpu_count() or 1)
     passes: dict[str, float] = {}
     for name in models:
-        net, transform = _ordinary_model(name, create_model)
+        net, transform = _ordinary_model(name, create_model, weights)
         net = net.to(device).eval()
         passes[name] = _timed_pass(files, transform, net, device, batch, workers)
     to_tensor = transforms.ToTensor()
@@ -160,7 +160,7 @@ def baseline_passes(
     return passes
 
 
-def _ordinary_model(name: str, create_model: Any) -> tuple[Any, Any]:
+def _ordinary_model(name: str, create_model: Any, weights: dict[str, str]) -> tuple[Any, Any]:
     from torchvision import models, transforms
 
     if name.startswith("efficientnet_lite"):
@@ -176,8 +176,8 @@ def _ordinary_model(name: str, create_model: Any) -> tuple[Any, Any]:
             transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
             transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3),
         ])  # fmt: skip
-    weights = models.get_model_weights(name).DEFAULT
-    return create_model(name).net, weights.transforms()
+    meta = models.get_model_weights(name).DEFAULT
+    return create_model(name, weights.get(name)).net, meta.transforms()
 
 
 def _ordinary_metric(name: str, source: str | None, weights: dict[str, str], device: str,
@@ -221,3 +221,80 @@ def _ordinary_zsclip(source: str, weights: dict[str, str], device: str) -> tuple
         return (100.0 * model.encode_image(images, normalize=True) @ text.T).softmax(-1)
 
     return step, preprocess
+
+
+class PeakMemory:
+    """Peak proportional set size (MB) of this process and its descendants (a Ray local
+    cluster's workers and object store included), sampled every ``every`` seconds.
+
+    PSS splits shared pages (the object store, shared libraries) between the processes
+    that map them, so the sum does not count them twice.
+    """
+
+    def __init__(self, every: float = 0.5) -> None:
+        import threading
+
+        self.every, self.peak_mb = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_full_info().pss
+                except psutil.Error:
+                    continue
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self._stop.wait(self.every)
+
+
+def ray_run(
+    data: Path, out: Path, models: list[str], metrics: list[str], weights: dict[str, str],
+    device: str, batch_size: int, workers: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The same run on the Ray backend, on a local cluster: ``workers`` CPUs render, one
+    actor scores (with one more CPU, or one GPU)."""
+    import ray
+
+    from iqalign.scoring.ray_backend import score_on_ray
+
+    workers = max(1, workers)
+    ray.init(num_cpus=workers + 1, object_store_memory=512 * 2**20, include_dashboard=False,
+             log_to_driver=False)  # fmt: skip
+    config = ScoreConfig(
+        data=str(data), layout="imagenet-c", models=tuple(models), metrics=tuple(metrics),
+        out=str(out), device=device, batch_size=batch_size, workers=workers, weights=weights,
+    )  # fmt: skip
+    try:
+        with PeakMemory() as memory:
+            result = score_on_ray(config)
+    finally:
+        ray.shutdown()
+    timings = result.timings
+    first = timings["ray_first_result_s"]
+    return {
+        "ray_workers": workers,
+        "ray_images_per_s": round(result.rows / timings["scoring_s"], 2),
+        "ray_first_result_s": round(first, 2),
+        # After the first batch: worker start-up and weight loading left out.
+        "ray_steady_images_per_s": round(
+            (result.rows - timings["ray_first_result_rows"])
+            / max(timings["scoring_s"] - first, 1e-9),
+            2,
+        ),
+        "ray_total_s": timings["total_s"],
+        "ray_peak_pss_mb": round(memory.peak_mb, 1),
+    }

@@ -24,6 +24,7 @@ shape and strength of real scores, not their meaning.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -86,7 +87,7 @@ def _entry(metric: str, family: str, higher: bool, source: str | None) -> dict:
 def _write(out: Path, frame, columns: dict, shards: int) -> None:
     (out / "shards").mkdir(parents=True, exist_ok=True)
     bounds = np.linspace(0, len(frame), shards + 1).astype(int)
-    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+    for index, (start, stop) in enumerate(itertools.pairwise(bounds)):
         frame.iloc[start:stop].to_parquet(out / "shards" / f"part-{index:05d}.parquet", index=False)
     manifest = {"status": "complete", "columns": columns, "seed": 0, "benchmark": True}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -4,8 +4,9 @@ Runs the engine on N synthetic 224-px JPEGs laid out like ImageNet-C (decode, no
 on-the-fly corruption: what scoring the 3.8 M ImageNet-C files costs), then the "ordinary
 way" baseline: one pass per model (torchvision transforms + DataLoader + fp32 forward) and
 one per metric (pyiqa's ``create_metric`` on ToTensor batches; open_clip for ZSCLIP).
-Weights are random stand-ins at the real file names: throughput does not depend on
-weight values. The last line printed is one JSON object.
+Weights are random stand-ins (throughput does not depend on weight values), written to a
+private temporary torch cache -- never to the ``TORCH_HOME`` you have set, whose real
+checkpoints stay untouched. The last line printed is one JSON object.
 
 GPU (the paper's set, the default on CUDA)::
 
@@ -28,9 +29,9 @@ from pathlib import Path
 
 IMAGENET_C_IMAGES = 3_800_000
 PAPER_MODELS = "resnet34,convnext_base,swin_b"
-PAPER_METRICS = "tv,brisque_live,clipiqa,arniqa,zsclip_maxlogit:ViT-B-32,tg_maxlogit"
+PAPER_METRICS = "tv,brisque,clipiqa,arniqa,zsclip_maxlogit:ViT-B-32,tg_maxlogit"
 CPU_MODELS = "efficientnet_lite0"
-CPU_METRICS = "tv,piqe,brisque_live,tg_maxlogit"
+CPU_METRICS = "tv,piqe,brisque,tg_maxlogit"
 
 
 def _arguments() -> argparse.Namespace:
@@ -44,16 +45,22 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=-1, help="decode workers (-1: auto)")
     parser.add_argument("--work-dir", help="keep data and runs here (default: a temp folder)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="ray: also score the same images on a local Ray cluster")  # fmt: skip
     return parser.parse_args()
 
 
 def main() -> None:
     args = _arguments()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="iqalign-bench-"))
-    # Before torch/pyiqa import: stand-ins go to a private cache; nothing is downloaded.
-    os.environ.setdefault("TORCH_HOME", str(work / "torch-home"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    # Before torch/pyiqa import: stand-ins go to a private cache (always: a TORCH_HOME the
+    # user set holds real weights); nothing is downloaded.
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here), str(here.parent)]  # bench_parts; tests.standins
+    from tests.standins import make_private_torch_home
+
+    make_private_torch_home(work / "torch-home")
+    os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
     from bench_parts import baseline_passes, engine_run, machine, prepare_weights, write_jpegs
 
@@ -77,6 +84,13 @@ def main() -> None:
         **run,
         "projected_imagenet_c_hours": round(IMAGENET_C_IMAGES / run["images_per_s"] / 3600, 3),
     }
+    if args.backend == "ray":
+        from bench_parts import ray_run
+
+        ray = ray_run(data, work / f"ray-{int(began)}", models, metrics, weights, device,
+                      args.batch_size, args.workers)  # fmt: skip
+        ray["ray_vs_local"] = round(ray["ray_images_per_s"] / run["images_per_s"], 3)
+        result.update(ray)
     if not args.skip_baseline:
         passes = baseline_passes(data, baseline_images, models, metrics, weights, device,
                                  args.batch_size, args.workers)  # fmt: skip

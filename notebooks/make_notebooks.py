@@ -18,7 +18,7 @@ PAPER_TABLES = [
         "# Reproduce the paper's Tables 1–4 and Fig. 20\n\n"
         "Point `RUN_DIR` at a folder written by `iqalign score` (for ImageNet-C: "
         "`iqalign score --data /data/ImageNet-C --layout imagenet-c --labels /data/val_labels.csv "
-        "--models resnet34,convnext_base,swin_b --metrics clipiqa,arniqa,brisque_live,tv,"
+        "--models resnet34,convnext_base,swin_b --metrics clipiqa,arniqa,brisque,tv,"
         "tg_maxprob,tg_entropy,tg_maxlogit,zsclip_maxprob,zsclip_entropy,zsclip_maxlogit "
         "--device cuda --out runs/imagenet-c`). By default it uses the demo run (`iqalign demo`), "
         "and makes it if it is not there (about two minutes on a laptop CPU)."

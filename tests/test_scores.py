@@ -97,7 +97,7 @@ def test_same_model_is_decided_on_the_column_slug_for_timm_models():
 def test_reading_a_run_has_one_set_of_errors(tmp_path):
     with pytest.raises(ScoresNotFoundError, match="no such Parquet file or run folder"):
         scores.read_run(tmp_path / "absent")
-    with pytest.raises(ScoresNotFoundError, match="not an iqalign run: no manifest.json"):
+    with pytest.raises(ScoresNotFoundError, match=r"not an iqalign run: no manifest\.json"):
         scores.read_manifest(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ScoresTableError, match=r"manifest.json: not valid JSON"):

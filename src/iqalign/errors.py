@@ -27,8 +27,10 @@ __all__ = [
     "ScoresNotFoundError",
     "ScoresTableError",
     "ScoringConfigError",
+    "ScoringStoppedError",
     "SimulationError",
     "UnknownNameError",
+    "WeightsMismatchError",
     "WeightsNotFoundError",
     "did_you_mean",
 ]
@@ -128,6 +130,14 @@ class UnknownNameError(IqalignError, _LookupMessage):
 
 class WeightsNotFoundError(IqalignError, FileNotFoundError):
     """A weight file is missing and cannot be downloaded; the message lists the places looked in."""
+
+
+class ScoringStoppedError(IqalignError, RuntimeError):
+    """A scoring run stopped because images kept failing the same way (see scoring.failures)."""
+
+
+class WeightsMismatchError(IqalignError, ValueError):
+    """A weight file under a published, hash-carrying name does not have that hash."""
 
 
 class DataSourceError(IqalignError, ValueError):

@@ -6,7 +6,7 @@ statistics layer simulates tables shaped like the benchmark, so both read them h
 
 from __future__ import annotations
 
-__all__ = ["CLEAN", "CORRUPTIONS", "SEVERITIES"]
+__all__ = ["CLEAN", "CORRUPTIONS", "EXTRA_CORRUPTIONS", "SEVERITIES"]
 
 #: The 15 corruptions in the benchmark's order (noise, blur, weather, digital).
 CORRUPTIONS: tuple[str, ...] = (
@@ -26,6 +26,8 @@ CORRUPTIONS: tuple[str, ...] = (
     "pixelate",
     "jpeg_compression",
 )
+#: The 4 extra corruptions of the same release (held out for validation, not benchmarked).
+EXTRA_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 #: The ``corruption`` value of a clean row (its ``severity`` is 0).
 CLEAN = "none"

@@ -15,6 +15,16 @@ from iqalign.errors import ClaimSyntaxError
         ("Q _||_ M", {"Q"}, {"M"}, set(), True),
         ("Q, R ⊥ M | C S", {"Q", "R"}, {"M"}, {"C", "S"}, True),
         ("Q not _||_ M", {"Q"}, {"M"}, set(), False),
+        ("Q_||_M|X", {"Q"}, {"M"}, {"X"}, True),
+        ("EDN1.3 _||_ 1st | Ŷ", {"EDN1.3"}, {"1st"}, {"Ŷ"}, True),
+        (
+            '"carry matches" _||_ "a|b" | "x, y", "not"',
+            {"carry matches"},
+            {"a|b"},
+            {"x, y", "not"},
+            True,
+        ),
+        ('"say \\"hi\\"" !_||_ "back\\\\slash"', {'say "hi"'}, {"back\\slash"}, set(), False),
     ],
 )
 def test_parse(text, left, right, given, independent):
@@ -38,7 +48,9 @@ def test_parse(text, left, right, given, independent):
         ("Q _||_ M | X | Y", "more than one"),
         ("Q _||_ Q", "Q appears in both sides"),
         ("Q _||_ M | Q", "Q appears in a side and the conditioning set"),
-        ("Q-1 _||_ M", "'Q-1' in the left side is not a node name"),
+        ("Q-1 _||_ M", "'Q-1' is not a node name .* double quotes: \"Q-1\""),
+        ("Q _||_ M _||_ X", "more than one operator"),
+        ('"Q _||_ M', "cannot read"),
     ],
 )
 def test_parse_errors(text, message):

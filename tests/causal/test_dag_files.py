@@ -28,6 +28,7 @@ PAPER_DAGS = {
     "strong_task_guided",
     "strong_task_guided_two_models",
     "weak_task_guided",
+    "weak_task_guided_collider",
     "common_corruptions",
 }
 
@@ -92,6 +93,9 @@ def test_paper_claims_as_stated_in_spec():
     assert not sep(weak, "Q", "M", "X")
     assert sep(weak, "Q", "M", {"X", "Y"})
     assert sep(weak, "Q", "M", "X", condition_on_selection=True)
+    collider = load_dag("weak_task_guided_collider")  # sec. 6: T a selected collider
+    assert not sep(collider, "Q", "M", "X", condition_on_selection=True)
+    assert sep(collider, "Q", "M", {"X", "Y"}, condition_on_selection=True)
     assert sep(load_dag("common_corruptions"), "Q", "M", "X")
     assert not sep(load_dag("strong_task_guided_two_models"), "Q", "M", "X")
 
@@ -119,3 +123,34 @@ def test_applies_to_validation():
         parse_dag("applies_to: {families: [nr]}\nnodes: {A: {}, B: {}}\nedges: ['A -> B']")
     with pytest.raises(DagFormatError, match=r"applies_to.q_source: unknown value 'same'"):
         parse_dag("applies_to: {q_source: same}\nnodes: {A: {}, B: {}}\nedges: ['A -> B']")
+
+
+def test_fig6_readings_are_listed_and_differ_where_the_paper_is_ambiguous():
+    from iqalign.causal import compare_variants, list_variant_groups
+
+    groups = list_variant_groups()
+    assert list(groups) == ["weak_task_guided"]
+    members = groups["weak_task_guided"]
+    for dag in members:
+        assert dag.paper["figure"] == "Fig. 6" and dag.paper["follows"]
+    differ = {(str(r.claim), r.criterion) for r in compare_variants(members) if r.differs}
+    assert ("Q _||_ M | X", "classical") in differ and ("Q _||_ M | X", "selection") in differ
+    assert not any(claim == "Q _||_ M | X, Y" for claim, _ in differ)
+
+
+@pytest.mark.parametrize(("name", "given"), [("nr_iqa", {"X"}), ("fr_iqa", {"X", "X0"})])
+def test_fig8_h_is_not_an_input_of_q(name, given):
+    """The caption: H "is not used directly in the calculation of Q". Read as drawn (H an
+    input of the deterministic Q), X would never determine Q."""
+    from dataclasses import replace
+
+    from iqalign.causal import get_determined, is_d_separated
+
+    dag = load_dag(name)
+    (h_edge,) = [e for e in dag.edges if e.source == "H"]
+    assert not h_edge.input and h_edge.style == "dashed"
+    assert "Q" in get_determined(dag, given)
+    assert is_d_separated(dag, "Q", "H", given, criterion="deterministic")
+    as_drawn = replace(dag, edges=tuple(replace(e, input=True) for e in dag.edges))
+    assert "Q" not in get_determined(as_drawn, given)
+    assert not is_d_separated(as_drawn, "Q", "H", given, criterion="deterministic")

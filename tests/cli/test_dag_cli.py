@@ -7,6 +7,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from iqalign.causal import list_builtin_dags
 from iqalign.cli import app
 
 runner = CliRunner()
@@ -151,3 +152,14 @@ def test_render_without_dot_exits_1(tmp_path, monkeypatch):
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and result.output.startswith("iqalign ")
+
+
+@pytest.mark.parametrize("name", list_builtin_dags())
+def test_every_line_implied_prints_is_accepted_by_check(name):
+    # The CLI round trip for the default reading; every minimal separator under every
+    # reading is checked through the API in tests/causal/test_implied.py.
+    lines = run("dag", "implied", name).output.splitlines()
+    assert lines
+    for line in lines:
+        result = run("dag", "check", name, line)
+        assert result.exit_code == 0, (line, result.output)

@@ -65,7 +65,8 @@ def test_missing_out_is_bad_input():
     assert result.exit_code == 2 and "--out" in result.output
 
 
-def test_metrics_list_shows_families_orientation_and_readiness():
+def test_metrics_list_shows_families_orientation_and_readiness(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # empty: other tests' stand-ins unseen
     result = runner.invoke(app, ["metrics", "list"])
     assert result.exit_code == 0
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}

@@ -51,6 +51,8 @@ def _make_run(path):
             "family": "classic_nr",
             "higher_is_better": False,
             "source_model": None,
+            "implementation": "pyiqa 0.1.16",
+            "reference": "pyiqa",
         },
     }
     (path / "manifest.json").write_text(
@@ -147,6 +149,9 @@ def test_report_sections_and_files(report):
     verdicts = pd.read_csv(report.analysis_dir / "verdicts.csv")
     assert set(verdicts["verdict"]) <= {"consistent", "contradicted", "inconclusive", "not tested"}
     assert report.summary.iloc[0]["family"] == "strong_tg"
+    # whose code computed each Q (older manifests without the field say so)
+    assert "Quality metrics: whose code computed each column" in text
+    assert "pyiqa 0.1.16" in text and "not recorded" in text
 
 
 def test_report_renders_in_headless_chromium(report):

@@ -60,3 +60,13 @@ def clip_checkpoint():
 
     folder = hub("standins", "x").parent
     return write_open_clip_checkpoint("ViT-B-32", folder)
+
+
+@pytest.fixture(scope="session")
+def ray_reference(tmp_path_factory):
+    """The local engine's run of the Ray tests' settings: (folder, table)."""
+    from iqalign.scoring import read_scores
+    from tests.scoring import ray_cases
+
+    out = ray_cases.local_reference(tmp_path_factory.mktemp("ray-reference") / "run")
+    return out, read_scores(out)

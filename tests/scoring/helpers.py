@@ -1,9 +1,8 @@
-"""Small helpers for the scoring tests; stand-in writers come from the package.
+"""Small helpers for the scoring tests; stand-in writers come from :mod:`tests.standins`.
 
 Where a real weight file cannot be had offline, a stand-in with random weights is written
-(:mod:`iqalign.scoring.standins`) to the exact file name and folder the library reads
-(``$TORCH_HOME`` is a temporary folder, set in ``tests/conftest.py`` before any library is
-imported), so the library's real loading code runs. Stand-ins prove the plumbing, never
+into the private ``$TORCH_HOME`` that ``tests/conftest.py`` creates before any library is
+imported, so the library's real loading code runs. Stand-ins prove the plumbing, never
 the numbers.
 """
 
@@ -12,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from iqalign.scoring.standins import (  # noqa: F401  (re-exported for the tests)
+from tests.standins import (  # noqa: F401  (re-exported for the tests)
     write_arniqa_standins,
     write_clip_rn50_standin,
     write_open_clip_checkpoint,

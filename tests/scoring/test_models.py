@@ -9,7 +9,7 @@ import torch
 
 from iqalign.errors import UnknownNameError, WeightsNotFoundError
 from iqalign.scoring.models import create_model, list_models
-from tests.scoring.helpers import write_torchvision_standin
+from tests.scoring.helpers import hub, write_torchvision_standin
 
 DOMESTIC_CATS = set(range(281, 286))
 
@@ -41,13 +41,42 @@ def test_folded_lite_equals_the_library_model(batch01):
     torch.testing.assert_close(got, expected, atol=2e-3, rtol=1e-3)
 
 
+def test_inplace_relu6_gives_identical_logits(batch01):
+    """ReLU6 runs in place in the folded model: the logits equal those of out-of-place."""
+    ours = create_model("efficientnet_lite0").to(torch.device("cpu"))
+    relus = [m for m in ours.net.modules() if isinstance(m, torch.nn.ReLU6)]
+    assert relus and all(m.inplace for m in relus)
+    inputs = torch.cat([batch01, batch01.flip(-1)])
+    with torch.inference_mode():
+        in_place = ours(inputs)
+        for module in relus:
+            module.inplace = False
+        out_of_place = ours(inputs)
+    assert torch.equal(in_place, out_of_place)
+
+
 @pytest.mark.parametrize(
     ("name", "size", "interpolation"),
     [("resnet34", 224, "bilinear"), ("convnext_base", 224, "bilinear"), ("swin_b", 224, "bicubic")],
 )
-def test_paper_models_load_from_the_torch_cache(name, size, interpolation, batch01):
-    """Random weights at the exact published file name go through torchvision's loader."""
-    path = write_torchvision_standin(name)
+def test_paper_models_load_from_the_torch_cache(name, size, interpolation, batch01, monkeypatch):
+    """A cached file under the published name goes through torchvision's loader.
+
+    The published name carries the file's SHA-256 prefix, which random weights cannot
+    match; so the test publishes its own: it points the weights' URL at a name carrying
+    the stand-in's real hash prefix, puts the stand-in there, and loads from the cache.
+    """
+    import hashlib
+
+    from iqalign.scoring import model_loaders
+
+    standin = write_torchvision_standin(name)
+    prefix = hashlib.sha256(standin.read_bytes()).hexdigest()[:8]
+    meta = model_loaders._torchvision_weights(name)
+    url = meta.url.rsplit("-", 1)[0] + f"-{prefix}.pth"
+    monkeypatch.setattr(type(meta), "url", property(lambda self: url))
+    path = hub("checkpoints", url.rsplit("/", 1)[1])
+    standin.rename(path)
     model = create_model(name).to(torch.device("cpu"))
     assert model.weight_files == (str(path),)
     assert (model.input_size, model.interpolation) == (size, interpolation)

@@ -18,7 +18,7 @@ CONFIG = """
 [score]
 data = "demo"
 models = ["efficientnet_lite0"]
-metrics = ["tv", "brisque_live", "tg_maxlogit", "tg_entropy", "atc", "doc"]
+metrics = ["tv", "brisque", "tg_maxlogit", "tg_entropy", "atc", "doc"]
 corruptions = "gaussian_noise,glass_blur"
 severities = "1-3"
 limit = 8

@@ -1,7 +1,9 @@
 """Every torchvision classifier family through the real cache-loading path, on 2 images.
 
-Random weights are written at each model's published file name in $TORCH_HOME, loaded by
-:func:`create_model` exactly as a real checkpoint would be, and run on two photographs.
+Random weights are written to a private cache and given to :func:`create_model` as an
+explicit weight file (published names carry the real file's hash and are verified), loaded
+by torchvision's own builder exactly as a real checkpoint would be, and run on two
+photographs.
 
 By default the smallest member of each of torchvision's 21 families runs (the members of
 a family share one builder and differ in width/depth only); the paper's ResNet-34,
@@ -59,7 +61,7 @@ def test_every_model_belongs_to_a_tested_family():
 def test_torchvision_model_loads_and_runs(name, batch01):
     path = write_torchvision_standin(name)
     try:
-        model = create_model(name).to(torch.device("cpu"))
+        model = create_model(name, str(path)).to(torch.device("cpu"))
         with torch.inference_mode():
             logits = model(batch01)
         assert logits.shape == (2, 1000) and torch.isfinite(logits).all()

@@ -16,8 +16,10 @@ from iqalign.causal.checks import (
     READING_OF_CRITERION,
     ClaimCheck,
     RecordedClaimResult,
+    VariantComparison,
     check_claim,
     check_recorded_claims,
+    compare_variants,
 )
 from iqalign.causal.claims import Claim, parse_claim, parse_query
 from iqalign.causal.dag import QUALITY_FAMILIES, ROLES, AppliesTo, Dag, Edge, Node, RecordedClaim
@@ -39,6 +41,7 @@ from iqalign.causal.io import (
     format_dagitty,
     get_builtin_dag_dir,
     list_builtin_dags,
+    list_variant_groups,
     load_dag,
     parse_dag,
     parse_dagitty,
@@ -67,8 +70,10 @@ __all__ = [
     "RecordedClaim",
     "RecordedClaimResult",
     "TestPlan",
+    "VariantComparison",
     "check_claim",
     "check_recorded_claims",
+    "compare_variants",
     "dag_to_dict",
     "find_open_paths",
     "find_qm_nodes",
@@ -82,6 +87,7 @@ __all__ = [
     "list_implied_independencies",
     "list_paths",
     "list_readings",
+    "list_variant_groups",
     "load_dag",
     "parse_claim",
     "parse_dag",

@@ -26,8 +26,10 @@ __all__ = [
     "READING_OF_CRITERION",
     "ClaimCheck",
     "RecordedClaimResult",
+    "VariantComparison",
     "check_claim",
     "check_recorded_claims",
+    "compare_variants",
 ]
 
 READING_OF_CRITERION: dict[str, Reading] = {
@@ -122,3 +124,52 @@ def check_recorded_claims(dag: Dag) -> list[RecordedClaimResult]:
         )
         results.append(RecordedClaimResult(dag.name, recorded, judgement))
     return results
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """One query under one reading, decided in each of several readings of a figure."""
+
+    claim: Claim
+    criterion: str
+    separated: dict[str, bool]
+
+    @property
+    def differs(self) -> bool:
+        return len(set(self.separated.values())) > 1
+
+
+def compare_variants(dags: list[Dag]) -> list[VariantComparison]:
+    """Every claim any of ``dags`` records, decided in each of them under each reading.
+
+    Shows where two encodings of one figure (weak_task_guided: T a fork; its collider
+    variant: Q -> T <- Y) part ways. Claims naming a node some variant lacks are skipped.
+
+    Examples
+    --------
+    >>> from iqalign.causal import load_dag
+    >>> fork, collider = load_dag("weak_task_guided"), load_dag("weak_task_guided_collider")
+    >>> rows = compare_variants([fork, collider])
+    >>> [(str(r.claim), r.criterion, r.separated) for r in rows if r.differs][0]
+    ('Q _||_ M | X', 'classical', {'weak_task_guided': False, 'weak_task_guided_collider': True})
+    """
+    claims = list(dict.fromkeys(r.claim.as_independence() for dag in dags for r in dag.claims))
+    criteria = ["classical"]
+    if any(dag.selection_nodes for dag in dags):
+        criteria.append("selection")
+    if any(dag.deterministic_nodes for dag in dags):
+        criteria.append("deterministic")
+    rows = []
+    for claim in claims:
+        if any(claim.nodes - set(dag.node_names) for dag in dags):
+            continue
+        for criterion in criteria:
+            reading = READING_OF_CRITERION[criterion]
+            separated = {
+                dag.name: judge_d_separation(
+                    dag, claim.left, claim.right, claim.given, reading=reading
+                ).separated
+                for dag in dags
+            }
+            rows.append(VariantComparison(claim, criterion, separated))
+    return rows

@@ -12,6 +12,11 @@ independent given it::
 dagitty prints for a DAG's implied independencies, so claims paste to and from
 dagitty.net unchanged. Claims are plain values: checking one against a DAG is
 :func:`iqalign.causal.check_claim`.
+
+Node names are written bare when they are letters, digits, ``_`` and ``.`` (``EDN1.3``,
+``1st``, ``Ŷ``); any other name is written in double quotes, with ``\"`` and ``\\``
+inside (``"carry matches" _||_ M``). :func:`format_name` writes a name that way and
+every reader (claims, YAML edges, queries) reads it back.
 """
 
 from __future__ import annotations
@@ -21,17 +26,12 @@ from dataclasses import dataclass
 
 from iqalign.errors import ClaimSyntaxError
 
-__all__ = ["Claim", "parse_claim", "parse_query"]
+__all__ = ["Claim", "format_name", "parse_claim", "parse_query", "split_names"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Longest operators first so that "!_||_" is not read as "_||_".
-_OPERATORS = (
-    ("not _||_", False),
-    ("!_||_", False),
-    ("⊥̸", False),
-    ("_||_", True),
-    ("⊥", True),
-)
+_BARE_NAME = re.compile(r"^[\w.]+$")
+# Words a bare name cannot be: they read as operators.
+_RESERVED = frozenset({"not"})
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,37 @@ class Claim:
 
 
 def _join(names: frozenset[str]) -> str:
-    return ", ".join(sorted(names))
+    return ", ".join(format_name(name) for name in sorted(names))
+
+
+def format_name(name: str) -> str:
+    """``name`` as claims, queries and YAML edges write it: bare, or quoted when needed.
+
+    Examples
+    --------
+    >>> format_name("EDN1.3"), format_name("carry matches"), format_name('say "hi"')
+    ('EDN1.3', '"carry matches"', '"say \\\\"hi\\\\""')
+    """
+    if _BARE_NAME.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unquote(token: str) -> str:
+    return re.sub(r"\\(.)", r"\1", token[1:-1]) if token.startswith('"') else token
+
+
+_CLAIM_TOKEN = re.compile(
+    rf"""\s*(?:
+      (?P<dep>not\s+_\|\|_|!_\|\|_|⊥\u0338)
+    | (?P<ind>_\|\|_|⊥)
+    | (?P<bar>\|)
+    | (?P<comma>,)
+    | (?P<quoted>{_QUOTED})
+    | (?P<word>(?:(?!!?_\|\|_)[^\s,|"⊥])+)
+    )""",
+    re.VERBOSE,
+)
 
 
 def parse_claim(text: str) -> Claim:
@@ -92,23 +122,35 @@ def parse_claim(text: str) -> Claim:
     False
     >>> parse_claim("Q ⊥ M | C, S").given == frozenset({"C", "S"})
     True
+    >>> sorted(parse_claim('"carry matches" _||_ EDN1.3').nodes)
+    ['EDN1.3', 'carry matches']
     """
     if not isinstance(text, str) or not text.strip():
         raise ClaimSyntaxError(_syntax_message(text, "the claim is empty"))
-    body = text.strip()
-    for operator, is_independence in _OPERATORS:
-        if operator in body:
-            independent = is_independence
-            lhs, rest = body.split(operator, 1)
-            break
-    else:
+    parts: list[list[str]] = [[]]
+    operators: list[bool] = []
+    bars = 0
+    tokens = _tokenize_claim(text)
+    if not any(kind in ("dep", "ind") for kind, _ in tokens):
         raise ClaimSyntaxError(_syntax_message(text, "no '_||_' or '!_||_' operator"))
-    rhs, _, given_text = rest.partition("|")
-    if "|" in given_text:
-        raise ClaimSyntaxError(_syntax_message(text, "more than one '|'"))
-    left = _parse_side(lhs, text, "left side")
-    right = _parse_side(rhs, text, "right side")
-    given = _parse_side(given_text, text, "conditioning set", allow_empty=True)
+    for kind, value in tokens:
+        if kind in ("dep", "ind"):
+            if operators or bars:
+                raise ClaimSyntaxError(_syntax_message(text, "more than one operator"))
+            operators.append(kind == "ind")
+            parts.append([])
+        elif kind == "bar":
+            bars += 1
+            if bars > 1:
+                raise ClaimSyntaxError(_syntax_message(text, "more than one '|'"))
+            parts.append([])
+        elif kind != "comma":
+            parts[-1].append(value)
+    if len(parts) == 2 and bars:  # "Q | X _||_ M": the bar came before the operator
+        raise ClaimSyntaxError(_syntax_message(text, "'|' before the operator"))
+    left = _side(parts[0], text, "left side")
+    right = _side(parts[1], text, "right side")
+    given = frozenset(parts[2]) if len(parts) > 2 else frozenset()
     for a, b, what in (
         (left, right, "both sides"),
         (left | right, given, "a side and the conditioning set"),
@@ -118,23 +160,57 @@ def parse_claim(text: str) -> Claim:
             raise ClaimSyntaxError(
                 _syntax_message(text, f"{', '.join(sorted(overlap))} appears in {what}")
             )
-    return Claim(left, right, given, independent)
+    return Claim(left, right, given, operators[0])
 
 
-def _parse_side(part: str, text: str, what: str, *, allow_empty: bool = False) -> frozenset[str]:
-    names = [name.strip() for name in re.split(r"[,\s]+", part.strip()) if name.strip()]
-    if not names:
-        if allow_empty:
-            return frozenset()
-        raise ClaimSyntaxError(_syntax_message(text, f"the {what} names no node"))
-    for name in names:
-        if not _NAME.match(name):
+def _tokenize_claim(text: str) -> list[tuple[str, str]]:
+    tokens, position, end = [], 0, len(text.rstrip())
+    while position < end:
+        match = _CLAIM_TOKEN.match(text, position)
+        if not match or match.end() == position:
+            rest = text[position:].strip()[:20]
+            raise ClaimSyntaxError(_syntax_message(text, f"cannot read {rest!r}"))
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "word" and not _BARE_NAME.match(value):
             raise ClaimSyntaxError(
                 _syntax_message(
-                    text, f"{name!r} in the {what} is not a node name (letters, digits, _)"
+                    text,
+                    f"{value!r} is not a node name (letters, digits, '_', '.'); write other "
+                    f"names in double quotes: {format_name(value)}",
                 )
             )
+        if kind == "quoted":
+            value = _unquote(value)
+        tokens.append((kind, value))
+        position = match.end()
+    return tokens
+
+
+def _side(names: list[str], text: str, what: str) -> frozenset[str]:
+    if not names:
+        raise ClaimSyntaxError(_syntax_message(text, f"the {what} names no node"))
     return frozenset(names)
+
+
+def split_names(text: str) -> list[str]:
+    """Node names separated by commas or spaces; double-quoted names may hold either.
+
+    Examples
+    --------
+    >>> split_names('X, "carry matches" EDN1.3')
+    ['X', 'carry matches', 'EDN1.3']
+    """
+    names = []
+    for kind, value in _tokenize_claim(text):
+        if kind in ("dep", "ind", "bar"):
+            raise ClaimSyntaxError(
+                f"cannot read node names {text!r}: unexpected {value!r}; "
+                'separate names with commas or spaces, quote others ("my node")'
+            )
+        if kind != "comma":
+            names.append(value)
+    return names
 
 
 def _syntax_message(text: object, problem: str) -> str:
@@ -153,17 +229,16 @@ def parse_query(text: str) -> Claim:
     >>> str(parse_query("Q M | X, Y"))
     'Q _||_ M | X, Y'
     """
-    if any(operator in text for operator, _ in _OPERATORS):
+    tokens = _tokenize_claim(text)
+    if any(kind in ("dep", "ind") for kind, _ in tokens):
         return parse_claim(text).as_independence()
-    pair, _, given_text = text.partition("|")
-    names = [n for n in re.split(r"[,\s]+", pair.strip()) if n]
-    if len(names) != 2:
+    bar = next((i for i, (kind, _) in enumerate(tokens) if kind == "bar"), len(tokens))
+    names = [value for kind, value in tokens[:bar] if kind not in ("comma", "bar")]
+    if len(names) != 2 or sum(kind == "bar" for kind, _ in tokens) > 1:
         raise ClaimSyntaxError(
             f"cannot parse query {text!r}: expected two nodes then an optional conditioning "
             "set, e.g. 'Q M | X' (or a claim such as 'Q _||_ M | X')"
         )
-    return parse_claim(
-        f"{names[0]} _||_ {names[1]} | {given_text}"
-        if given_text.strip()
-        else f"{names[0]} _||_ {names[1]}"
-    )
+    given = [value for kind, value in tokens[bar + 1 :] if kind != "comma"]
+    claim = Claim(frozenset(names[:1]), frozenset(names[1:]), frozenset(given), True)
+    return parse_claim(str(claim))

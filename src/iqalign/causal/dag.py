@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from iqalign.causal.claims import Claim
+from iqalign.causal.claims import Claim, format_name
 from iqalign.errors import NodeNotFoundError, did_you_mean
 from iqalign.scores import FAMILIES, slug
 
@@ -81,15 +81,21 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
-    """A directed edge ``source -> target``; ``dashed`` is drawn dashed, as in the paper."""
+    """A directed edge ``source -> target``; ``dashed`` is drawn dashed, as in the paper.
+
+    ``input=False`` marks a parent that shapes the target's function without being one of
+    its arguments (human annotators who calibrated a quality metric, Fig. 8): a cause in
+    the DAG, but D-separation's functional determination does not wait for it.
+    """
 
     source: str
     target: str
     style: str = "solid"
     note: str = ""
+    input: bool = True
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.target}"
+        return f"{format_name(self.source)} -> {format_name(self.target)}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,8 @@ class Dag:
     claims: tuple[RecordedClaim, ...] = ()
     applies_to: AppliesTo = field(default_factory=AppliesTo)
     source: str = "<memory>"
+    # Another reading of the same figure: the name of the DAG this one is a variant of.
+    variant_of: str = ""
 
     def __post_init__(self) -> None:
         from iqalign.causal.validate import validate_dag
@@ -214,6 +222,10 @@ class Dag:
     def parents(self, name: str) -> tuple[str, ...]:
         self.node(name)
         return tuple(sorted(self.graph.predecessors(name)))
+
+    def input_parents(self, name: str) -> tuple[str, ...]:
+        """The parents whose values ``name``'s function takes (``input: false`` edges left out)."""
+        return tuple(sorted(e.source for e in self.edges if e.target == name and e.input))
 
     def children(self, name: str) -> tuple[str, ...]:
         self.node(name)

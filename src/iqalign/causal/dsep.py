@@ -91,9 +91,11 @@ class Path:
         return tuple(step for step in self.steps if not step.is_open)
 
     def __str__(self) -> str:
-        parts = [self.nodes[0]]
+        from iqalign.causal.claims import format_name
+
+        parts = [format_name(self.nodes[0])]
         for arrow, node in zip(self.arrows, self.nodes[1:], strict=True):
-            parts += [arrow, node]
+            parts += [arrow, format_name(node)]
         return " ".join(parts)
 
     def explain(self) -> str:
@@ -169,7 +171,9 @@ def list_readings(dag: Dag) -> list[Reading]:
 
 def get_determined(dag: Dag, given: Iterable[str]) -> frozenset[str]:
     """``given`` closed under functional determination: every deterministic node whose
-    parents are all determined is determined too (Geiger, Verma & Pearl 1990).
+    parents are all determined is determined too (Geiger, Verma & Pearl 1990). Parents
+    on ``input: false`` edges (they shape the function, they are not its arguments) are
+    not waited for.
 
     Examples
     --------
@@ -177,13 +181,13 @@ def get_determined(dag: Dag, given: Iterable[str]) -> frozenset[str]:
     >>> sorted(get_determined(load_dag("baseline"), {"X"}))
     ['M', 'Q', 'X', 'Y', 'Yhat']
     """
-    graph = dag.graph
     determined = set(dag.check_nodes(given, "conditioning set"))
+    inputs = {node: set(dag.input_parents(node)) for node in dag.deterministic_nodes}
     changed = True
     while changed:
         changed = False
         for node in dag.deterministic_nodes - determined:
-            if set(graph.predecessors(node)) <= determined:
+            if inputs[node] <= determined:
                 determined.add(node)
                 changed = True
     return frozenset(determined)
@@ -334,7 +338,9 @@ def _check_query(dag: Dag, left, right, given) -> tuple[frozenset, frozenset, fr
 
 def _as_set(names: Iterable[str] | str) -> frozenset[str]:
     if isinstance(names, str):
-        return frozenset(n.strip() for n in names.replace(",", " ").split() if n.strip())
+        from iqalign.causal.claims import split_names
+
+        return frozenset(split_names(names))
     return frozenset(names)
 
 

@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from iqalign.causal.claims import parse_claim
+from iqalign.causal.claims import _unquote, parse_claim
 from iqalign.causal.dag import AppliesTo, Dag, Edge, Node, RecordedClaim
+from iqalign.causal.dagitty import format_dagitty, is_dagitty_text, parse_dagitty
 from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError, did_you_mean
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "format_dagitty",
     "get_builtin_dag_dir",
     "list_builtin_dags",
+    "list_variant_groups",
     "load_dag",
     "parse_dag",
     "parse_dagitty",
@@ -41,10 +43,12 @@ _TOP_KEYS = (
     "under_selection",
     "under_determinism",
     "applies_to",
+    "variant_of",
 )
 _NODE_KEYS = ("role", "label", "deterministic", "column", "identifies_row", "description")
-_EDGE_KEYS = ("edge", "style", "note")
-_EDGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*->\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_EDGE_KEYS = ("edge", "style", "note", "input")
+_NAME = r'[\w.]+|"(?:[^"\\]|\\.)*"'
+_EDGE = re.compile(rf"^\s*({_NAME})\s*->\s*({_NAME})\s*$")
 _CLAIM_SECTIONS = {"under_selection": "selection", "under_determinism": "deterministic"}
 _DAGITTY_SUFFIXES = (".dagitty", ".txt", ".dag")
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -75,22 +79,32 @@ def parse_dag(text: str, source: str = "<string>", name: str | None = None) -> D
     >>> dag.parents("Q"), str(dag.claims[0].claim)
     (('X',), 'Q _||_ M | X')
     """
-    if text.lstrip().startswith("dag"):
+    if is_dagitty_text(text):
         return parse_dagitty(text, source=source, name=name)
     import yaml
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
+        if _has_arrow(text):  # dagitty's bare form, "a -> b; U [latent]"
+            return parse_dagitty(text, source=source, name=name)
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
         raise DagFormatError(f"{source}: not valid YAML{at}: {problem}") from err
+    if not isinstance(data, Mapping) and _has_arrow(text):
+        return parse_dagitty(text, source=source, name=name)
     if not isinstance(data, Mapping):
         raise DagFormatError(
             f"{source}: expected a YAML mapping with 'nodes' and 'edges', got {type(data).__name__}"
         )
     return _dag_from_mapping(data, source, name)
+
+
+def _has_arrow(text: str) -> bool:
+    """dagitty's bare form (``a -> b``, no header): arrows, and no ``key:`` line of YAML."""
+    has_key = re.search(r"^\s*[A-Za-z_]\w*\s*:", text, re.MULTILINE)
+    return bool(re.search(r"->|<-", text)) and not has_key
 
 
 def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) -> Dag:
@@ -129,6 +143,7 @@ def _dag_from_mapping(data: Mapping[str, Any], source: str, name: str | None) ->
         claims=claims,
         applies_to=applies_to,
         source=source,
+        variant_of=str(data.get("variant_of") or ""),
     )
 
 
@@ -165,8 +180,11 @@ def _parse_nodes(raw: Any, source: str) -> tuple[Node, ...]:
     nodes = []
     for name, attrs in raw.items():
         field = f"nodes.{name}"
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-            raise DagFormatError(f"{source}: {field}: node names are letters, digits and '_'")
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise DagFormatError(
+                f"{source}: {field}: a node name is a non-empty string of printable "
+                "characters (quote it in YAML if it has spaces or ':')"
+            )
         attrs = attrs or {}
         if not isinstance(attrs, Mapping):
             raise DagFormatError(f"{source}: {field}: expected a mapping such as {{role: latent}}")
@@ -217,13 +235,21 @@ def _parse_edges(raw: Any, source: str) -> tuple[Edge, ...]:
             )
         edges.append(
             Edge(
-                match.group(1),
-                match.group(2),
+                _unquote(match.group(1)),
+                _unquote(match.group(2)),
                 style=str(attrs.get("style", "solid")),
                 note=str(attrs.get("note") or ""),
+                input=_flag(attrs, "input", True, f"{source}: edges[{index}]"),
             )
         )
     return tuple(edges)
+
+
+def _flag(attrs: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = attrs.get(key, default)
+    if not isinstance(value, bool):
+        raise DagFormatError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _parse_claim_lists(
@@ -269,14 +295,18 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         nodes[node.name] = attrs
     edges: list[Any] = []
     for edge in dag.edges:
-        if edge.style == "solid" and not edge.note:
+        if edge.style == "solid" and not edge.note and edge.input:
             edges.append(str(edge))
         else:
             item = {"edge": str(edge), "style": edge.style}
+            if not edge.input:
+                item["input"] = False
             if edge.note:
                 item["note"] = edge.note
             edges.append(item)
     data: dict[str, Any] = {"name": dag.name}
+    if dag.variant_of:
+        data["variant_of"] = dag.variant_of
     if dag.title:
         data["title"] = dag.title
     if dag.paper:
@@ -303,172 +333,6 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         elif block:
             data[section] = block
     return data
-
-
-# -------------------------------------------------------------------------- dagitty
-
-_DAGITTY_TOKEN = re.compile(
-    r"\s*(?:(?P<arrow><->|->|<-|--)|(?P<brace>[{}])|(?P<attrs>\[[^\]]*\])"
-    r'|(?P<name>"[^"]*"|[A-Za-z_][A-Za-z0-9_.]*)|(?P<sep>;))'
-)
-
-
-def parse_dagitty(text: str, source: str = "<string>", name: str | None = None) -> Dag:
-    """Parse dagitty text: ``dag { A -> B; B -> {C D}; U [latent]; T [selected] }``.
-
-    ``latent`` makes a node latent, ``selected`` a selection node, ``label="..."`` its
-    display label; ``exposure``/``outcome``/``pos`` are accepted and ignored. Bidirected
-    (``<->``) and undirected (``--``) edges are refused: iqalign works with DAGs; write
-    a latent common cause instead.
-
-    Examples
-    --------
-    >>> dag = parse_dagitty('dag { U [latent]\\n U -> X; X -> {Q M} }')
-    >>> dag.node("U").role, dag.children("X")
-    ('latent', ('M', 'Q'))
-    """
-    body = text.strip()
-    match = re.match(r"^dag\s*(\w+\s*)?\{(?P<body>.*)\}\s*$", body, re.S)
-    if not match:
-        raise DagFormatError(
-            f"{source}: dagitty text must look like 'dag {{ A -> B; U [latent] }}'"
-        )
-    tokens = _tokenize_dagitty(match.group("body"), source)
-    order: list[str] = []
-    attrs: dict[str, dict[str, Any]] = {}
-    edges: list[Edge] = []
-
-    def declare(node: str) -> None:
-        if node not in attrs:
-            attrs[node] = {}
-            order.append(node)
-
-    statements: list[list[tuple[str, str]]] = [[]]
-    for kind, value in tokens:
-        if kind == "sep":
-            statements.append([])
-        else:
-            statements[-1].append((kind, value))
-    for statement in statements:
-        _read_dagitty_statement(statement, source, declare, attrs, edges)
-    nodes = tuple(
-        Node(
-            name=node,
-            role=attrs[node].get("role", "observed"),
-            label=attrs[node].get("label", ""),
-        )
-        for node in order
-    )
-    return Dag(name=name or "dagitty", nodes=nodes, edges=tuple(edges), source=source)
-
-
-def _tokenize_dagitty(body: str, source: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    # Newlines separate statements, like ';' (dagitty's own grammar).
-    for line_number, line in enumerate(body.splitlines(), start=1):
-        position = 0
-        line = line.split("//")[0]
-        while position < len(line.rstrip()):
-            match = _DAGITTY_TOKEN.match(line, position)
-            if not match or match.end() == position:
-                raise DagFormatError(
-                    f"{source}: line {line_number}: cannot read dagitty text at "
-                    f"{line[position:].strip()[:20]!r}"
-                )
-            kind = match.lastgroup or ""
-            value = match.group(kind).strip('"')
-            tokens.append((kind, value))
-            position = match.end()
-        tokens.append(("sep", "\n"))
-    return tokens
-
-
-def _read_dagitty_statement(statement, source, declare, attrs, edges) -> None:
-    groups: list[list[str]] = []
-    arrows: list[str] = []
-    index = 0
-    while index < len(statement):
-        kind, value = statement[index]
-        if kind == "name":
-            declare(value)
-            groups.append([value])
-        elif kind == "brace" and value == "{":
-            group = []
-            index += 1
-            while index < len(statement) and statement[index] != ("brace", "}"):
-                if statement[index][0] != "name":
-                    raise DagFormatError(
-                        f"{source}: unexpected {statement[index][1]!r} inside {{ }}"
-                    )
-                declare(statement[index][1])
-                group.append(statement[index][1])
-                index += 1
-            groups.append(group)
-        elif kind == "attrs":
-            if not groups or len(groups[-1]) != 1:
-                raise DagFormatError(f"{source}: attributes {value} must follow a node name")
-            _apply_dagitty_attrs(groups[-1][0], value, attrs, source)
-        elif kind == "arrow":
-            if value in ("<->", "--"):
-                raise DagFormatError(
-                    f"{source}: {value!r} edges are not supported: iqalign works with DAGs; "
-                    "replace a bidirected edge A <-> B by a latent common cause U -> A, U -> B"
-                )
-            arrows.append(value)
-        else:
-            raise DagFormatError(f"{source}: unexpected {value!r}")
-        index += 1
-    if len(arrows) != max(len(groups) - 1, 0) and arrows:
-        raise DagFormatError(f"{source}: an edge statement is missing a node around an arrow")
-    for left, arrow, right in zip(groups, arrows, groups[1:], strict=False):
-        for a in left:
-            for b in right:
-                edges.append(Edge(a, b) if arrow == "->" else Edge(b, a))
-
-
-def _apply_dagitty_attrs(node: str, text: str, attrs: dict, source: str) -> None:
-    for item in re.findall(r'(\w+)(?:\s*=\s*("[^"]*"|[^,\]]+))?', text[1:-1]):
-        key, value = item[0], item[1].strip('"')
-        if key == "latent":
-            attrs[node]["role"] = "latent"
-        elif key == "selected":
-            attrs[node]["role"] = "selection"
-        elif key == "label":
-            attrs[node]["label"] = value
-        elif key in ("exposure", "outcome", "pos", "adjusted"):
-            continue
-        else:
-            raise DagFormatError(
-                f"{source}: node {node!r}: unknown dagitty attribute {key!r}; "
-                "supported: latent, selected, label, exposure, outcome, pos"
-            )
-
-
-def format_dagitty(dag: Dag) -> str:
-    """dagitty text for ``dag`` (paste into dagitty.net); latent and selection roles kept.
-
-    Examples
-    --------
-    >>> print(format_dagitty(parse_dagitty("dag { U [latent]; U -> X }")))
-    dag {
-      U [latent]
-      X
-      U -> X
-    }
-    """
-    lines = ["dag {"]
-    for node in dag.nodes:
-        attrs = []
-        if node.role == "latent":
-            attrs.append("latent")
-        elif node.role == "selection":
-            attrs.append("selected")
-        if node.label and node.label != node.name:
-            attrs.append(f'label="{node.label}"')
-        lines.append(f"  {node.name}" + (f" [{','.join(attrs)}]" if attrs else ""))
-    lines += [f"  {edge}" for edge in dag.edges]
-    lines.append("}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- pgmpy
@@ -502,6 +366,22 @@ def get_builtin_dag_dir() -> Path:
 def list_builtin_dags() -> list[str]:
     """Names of the built-in DAGs, sorted."""
     return sorted(path.stem for path in get_builtin_dag_dir().glob("*.yaml"))
+
+
+def list_variant_groups(dags: list[Dag] | None = None) -> dict[str, list[Dag]]:
+    """Readings of one paper figure: DAG name -> that DAG and the DAGs whose
+    ``variant_of`` names it (only groups of two or more; default: the built-ins).
+
+    Examples
+    --------
+    >>> [d.name for d in list_variant_groups()["weak_task_guided"]]
+    ['weak_task_guided', 'weak_task_guided_collider']
+    """
+    dags = dags if dags is not None else [load_dag(name) for name in list_builtin_dags()]
+    groups: dict[str, list[Dag]] = {}
+    for dag in dags:
+        groups.setdefault(dag.variant_of or dag.name, []).append(dag)
+    return {root: members for root, members in groups.items() if len(members) > 1}
 
 
 def load_dag(name_or_path: str | Path) -> Dag:

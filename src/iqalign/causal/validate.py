@@ -69,10 +69,13 @@ def validate_dag(dag: Dag) -> None:
             f"choose one of {list(Q_SOURCES)}"
         )
     for node in dag.nodes:
-        if node.deterministic and not any(edge.target == node.name for edge in dag.edges):
+        if node.deterministic and not any(
+            edge.target == node.name and edge.input for edge in dag.edges
+        ):
             raise DagFormatError(
-                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents, so "
-                "it cannot be a function of them; drop 'deterministic' or add its parents"
+                f"{where}: nodes.{node.name}.deterministic: {node.name!r} has no parents that "
+                "are inputs of it (edges without 'input: false'), so it cannot be a function "
+                "of them; drop 'deterministic' or add its parents"
             )
     for index, recorded in enumerate(dag.claims):
         field = f'claims[{index}] "{recorded.claim}"'

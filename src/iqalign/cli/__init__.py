@@ -12,8 +12,11 @@ import typer
 
 from iqalign import __version__
 from iqalign.cli.analyze import analyze, simulate
+from iqalign.cli.corrupt import corrupt_command
 from iqalign.cli.dag import app as dag_app
 from iqalign.cli.demo import demo
+from iqalign.cli.estimate import estimate
+from iqalign.cli.quality import quality
 from iqalign.cli.report import report
 from iqalign.cli.score import metrics_app, models_app, score_command
 
@@ -32,11 +35,14 @@ app = typer.Typer(
 app.add_typer(dag_app, name="dag")
 app.command("demo")(demo)
 app.command("score")(score_command)
+app.command("quality")(quality)
+app.command("corrupt")(corrupt_command)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(models_app, name="models")
 app.command("analyze")(analyze)
 app.command("simulate")(simulate)
 app.command("report")(report)
+app.command("estimate")(estimate)
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,7 @@ dagitty (``.dagitty``/``.txt``) file.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -20,12 +21,14 @@ from iqalign.causal import (
     GraphvizNotFoundError,
     check_claim,
     check_recorded_claims,
+    compare_variants,
     dag_to_dict,
     format_dagitty,
     format_dot,
     judge_d_separation,
     list_builtin_dags,
     list_implied_independencies,
+    list_variant_groups,
     load_dag,
     parse_claim,
     plan_tests,
@@ -83,13 +86,15 @@ def show(
     """
     dag = load_dag(name)
     if fmt is ShowFormat.yaml:
-        console.print(_yaml_text(dag_to_dict(dag)), markup=False)
+        console.print(_yaml_text(dag_to_dict(dag)), markup=False, emoji=False)
         return
     if fmt is ShowFormat.json:
-        console.print(json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False)
+        console.print(
+            json.dumps(dag_to_dict(dag), indent=2, ensure_ascii=False), markup=False, emoji=False
+        )
         return
     if fmt is ShowFormat.dagitty:
-        console.print(format_dagitty(dag), markup=False)
+        console.print(format_dagitty(dag), markup=False, emoji=False)
         return
     if fmt is ShowFormat.dot:
         console.print(format_dot(dag), markup=False)
@@ -210,7 +215,9 @@ def paths(
 
 
 def _split(text: str) -> list[str]:
-    return [part for part in text.replace(",", " ").split() if part]
+    from iqalign.causal.claims import split_names
+
+    return split_names(text)
 
 
 @app.command("implied")
@@ -222,15 +229,35 @@ def implied(
     ),
     reading: ReadingChoice = typer.Option(ReadingChoice.classical, "--reading", "-r"),
 ) -> None:
-    """The conditional independencies the DAG implies among observable nodes (dagitty notation)."""
+    """The conditional independencies the DAG implies among observable nodes (dagitty notation).
+
+    Each line is a claim that `iqalign dag check` accepts.
+    """
     dag = load_dag(name)
-    claims = list_implied_independencies(
-        dag, mode="all" if show_all else "basis", reading=READING_OF_CRITERION[reading.value]
-    )
+    with _pair_progress() as progress:
+        claims = list_implied_independencies(
+            dag,
+            mode="all" if show_all else "basis",
+            reading=READING_OF_CRITERION[reading.value],
+            progress=progress,
+        )
     for claim in claims:
         console.print(Text(str(claim)))
     if not claims:
         console.print(Text("(no testable independence among the observable nodes)"))
+
+
+@contextmanager
+def _pair_progress():
+    """A progress bar over node pairs on a terminal's stderr; nothing when piped."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("node pairs", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @app.command("render")
@@ -316,8 +343,29 @@ def claims() -> None:
     console.print(table)
     summary = f"{total - failures}/{total} claims reproduced"
     console.print(Text(summary, style="bold green" if not failures else "bold red"))
+    for members in list_variant_groups().values():
+        _print_variants(members)
     if failures:
         raise typer.Exit(EXIT_NO)
+
+
+def _print_variants(members: list[Dag]) -> None:
+    """Two or more encodings of one figure: what each follows, and where they differ."""
+    figure = members[0].paper.get("figure", members[0].name)
+    console.print(Text(f"\n{figure} is shipped in {len(members)} readings:", style="bold"))
+    for dag in members:
+        console.print(Text(f"  {dag.name}: follows {dag.paper.get('follows', '(not stated)')}"))
+    names = [dag.name for dag in members]
+    table = Table("claim", "reading", *names, "differ", box=None)
+    for row in compare_variants(members):
+        cells = ["separated" if row.separated[n] else "connected" for n in names]
+        table.add_row(
+            _t(row.claim),
+            _t(row.criterion),
+            *map(_t, cells),
+            Text("DIFFER" if row.differs else "", style="bold yellow"),
+        )
+    console.print(table)
 
 
 @app.command("report")

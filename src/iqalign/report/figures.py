@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from iqalign.report.document import Figure
-from iqalign.scores import performance_column
 
 __all__ = ["group_scatter_grid", "stratified_auc_bars"]
 
@@ -155,24 +154,23 @@ def stratified_auc_bars(stratified: pd.DataFrame, model: str, *, name: str | Non
         ax.set_xlim(0, 1)
         ax.set_title(f"within {by}", fontsize=9)
         ax.set_xlabel("mean AUC (± 1 SD)", fontsize=8)
-        for y, (used, total) in enumerate(
-            zip(part["n_strata_used"], part["n_strata"], strict=True)
-        ):
-            if pd.notna(used):
-                ax.text(
-                    0.99,
-                    y,
-                    f"{int(used)}/{int(total)}",
-                    va="center",
-                    ha="right",
-                    fontsize=6,
-                    transform=ax.get_yaxis_transform(),
-                )
+        # The counts go on a right-hand axis, outside the plot: inside it, they sat on
+        # top of error bars that reach AUC 1.
+        counts = [
+            f"{int(used)}/{int(total)}" if pd.notna(used) else ""
+            for used, total in zip(part["n_strata_used"], part["n_strata"], strict=True)
+        ]
+        right = ax.twinx()
+        right.set_ylim(ax.get_ylim())
+        right.set_yticks(positions, counts, fontsize=6)
+        right.tick_params(length=0)
+        right.set_ylabel("strata used / all", fontsize=7)
     if not bys:
         axes[0].text(0.5, 0.5, "no stratified results", ha="center", va="center")
-    fig.suptitle(f"predictability of {performance_column(model)} from Q within strata")
+    # A short title: the long one was wider than a one-panel figure and lost its left end.
+    fig.suptitle(f"{model}: AUC of P(M | Q) within strata", fontsize=10)
     caption = (
         f"{model}: mean AUC over strata and folds, bars ± 1 SD; dashed line = chance; "
-        "numbers = strata used / all"
+        "numbers at the right = strata used / all"
     )
     return Figure(name or f"stratified_{model}", _to_png(fig), "png", caption)

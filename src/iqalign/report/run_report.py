@@ -2,7 +2,8 @@
 
 ``write_run_report(run_dir)`` reads the scores and manifest
 (:func:`iqalign.scores.read_run`), runs the analysis runner
-(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
+(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes
+``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
 2. tables shaped like the paper's Tables 1-4, one per metric family;
@@ -27,11 +28,14 @@ import pandas as pd
 from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
 from iqalign.report.tables import (
+    ESTIMATOR_FAMILY,
     FAMILY_TITLES,
+    best_and_worst,
     family_summary,
     paper_table,
     stratified_table,
     verdict_details,
+    verdict_overview,
     verdict_summary,
 )
 from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
@@ -74,9 +78,7 @@ def write_run_report(
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
     settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
-    analysis = run_analysis(
-        table, metrics, dags=dag_names, settings=settings, progress=progress
-    )
+    analysis = run_analysis(table, metrics, dags=dag_names, settings=settings, progress=progress)
     analysis_dir = analysis.save(out / "analysis")
     if progress:
         progress("writing the report")
@@ -96,9 +98,19 @@ def build_run_document(
     title: str = "iqalign report",
 ) -> Document:
     """Every section of the run report as document blocks."""
+    from iqalign.report.estimation_section import (
+        estimation_blocks,
+        estimation_headline,
+        run_estimation,
+    )
+
+    estimation = run_estimation(table, manifest, seed=analysis.settings.get("seed", 0) or 0)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
+    document.add(Paragraph(estimation_headline(estimation)))
+    document.add(*_verdict_overview_blocks(analysis))
     document.add(*_paper_tables_section(analysis))
+    document.add(*estimation_blocks(estimation))
     document.add(*_group_section(analysis))
     document.add(*_stratified_section(analysis))
     document.add(*_verdict_section(analysis, dag_names))
@@ -154,6 +166,15 @@ def _summary_section(table: pd.DataFrame, analysis: AnalysisResult) -> list:
     return blocks
 
 
+def _verdict_overview_blocks(analysis: AnalysisResult) -> list:
+    """The verdicts in the summary at the top: counts per DAG (details further down)."""
+    overview = verdict_overview(analysis.verdicts)
+    if overview.empty:
+        return [Paragraph("No DAG claim was tested on this run.")]
+    return [Table(overview, caption="Verdicts per DAG: tested (claim, model, metric) rows; "
+                  "details in 'What the DAGs predict, and what the data say'")]  # fmt: skip
+
+
 def _headline(summary: pd.DataFrame) -> str:
     best = summary.iloc[0]
     lines = [
@@ -196,8 +217,16 @@ def _paper_tables_section(analysis: AnalysisResult) -> list:
             Paragraph("No pooled result could be computed (see 'Analyses not possible')."),
         ]
     for family in dict.fromkeys(analysis.pooled["family"]):
+        if family == ESTIMATOR_FAMILY:  # set-level estimators: their own section, not Q
+            continue
         frame = paper_table(analysis.pooled, analysis.correlations, family)
-        blocks.append(Table(frame, caption=FAMILY_TITLES.get(family, family)))
+        title = FAMILY_TITLES.get(family, family)
+        if frame["model (M)"].value_counts().max() > 2:  # a long block: compact view first
+            blocks.append(Table(best_and_worst(frame), caption=f"{title}: best and worst "
+                                "metric per model by AUC"))  # fmt: skip
+            blocks.append(Table(frame, caption=f"{title}: every metric", collapsed=True))
+        else:
+            blocks.append(Table(frame, caption=title))
     return blocks
 
 
@@ -338,6 +367,9 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
                 caption="Analyses not possible on these data (and why)",
             )
         )
+    metrics = _metric_implementations(manifest)
+    if not metrics.empty:
+        blocks.append(Table(metrics, caption="Quality metrics: whose code computed each column"))
     keep = {k: manifest[k] for k in manifest if k != "columns"}
     blocks.append(Paragraph(f"Analysis settings: {json.dumps(analysis.settings, default=str)}"))
     if keep:
@@ -347,3 +379,19 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
             Paragraph("No manifest.json: the scores table was not written by iqalign score.")
         )
     return blocks
+
+
+def _metric_implementations(manifest: dict[str, Any]) -> pd.DataFrame:
+    """One row per described ``q_*`` column: metric, implementation, what it is checked
+    against (runs written before these fields existed say "not recorded")."""
+    columns = manifest.get("columns", {}) if isinstance(manifest, dict) else {}
+    rows = [
+        {
+            "column": column,
+            "metric": entry.get("key", entry.get("metric", "")),
+            "implementation": entry.get("implementation", "not recorded"),
+            "checked against": entry.get("reference", "not recorded"),
+        }
+        for column, entry in columns.items()
+    ]
+    return pd.DataFrame(rows)

@@ -11,13 +11,21 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ESTIMATOR_FAMILY",
     "FAMILY_TITLES",
+    "best_and_worst",
     "family_summary",
     "paper_table",
     "stratified_table",
     "verdict_details",
+    "verdict_overview",
     "verdict_summary",
 ]
+
+# msp/atc/doc columns are ingredients of set-level accuracy estimators (report section
+# "Estimating accuracy without labels"), not quality metrics: Tables 1-4 and the family
+# summary leave them out.
+ESTIMATOR_FAMILY = "accuracy_estimator"
 
 FAMILY_TITLES = {
     "classic_nr": "Classic no-reference IQA (paper Table 1)",
@@ -94,6 +102,8 @@ def _all_scope(correlations: pd.DataFrame, model: str, metric: str) -> pd.DataFr
 def family_summary(pooled: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
     """Per family (and, for classifier-based Q, same vs other model): mean and range of the
     pooled AUC and of |SRCC| over the (model, metric) pairs."""
+    if not pooled.empty:
+        pooled = pooled[pooled["family"] != ESTIMATOR_FAMILY]
     if pooled.empty:
         return pd.DataFrame()
     frame = pooled.copy()
@@ -199,3 +209,33 @@ def verdict_details(verdicts: pd.DataFrame, dag: str) -> pd.DataFrame:
     )
     wide = wide[list(dict.fromkeys(part["claim"]))]
     return wide.reset_index().rename(columns={"model": "model (M)", "metric": "metric (Q)"})
+
+
+def best_and_worst(table: pd.DataFrame, by: str = "AUC") -> pd.DataFrame:
+    """The compact view of a :func:`paper_table`: per model, the metric with the highest
+    and the one with the lowest ``by`` (one row when they coincide)."""
+    if table.empty or by not in table.columns:
+        return table
+    rows = []
+    for _, part in table.groupby("model (M)", sort=False):
+        ordered = part.sort_values(by, ascending=False, na_position="last")
+        picked = ordered.iloc[[0, -1]] if len(ordered) > 1 else ordered
+        rows.append(picked.assign(shown=["best", "worst"][: len(picked)]))
+    frame = pd.concat(rows, ignore_index=True)
+    return frame[["shown", *table.columns]]
+
+
+def verdict_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per DAG: how many tested (claim, model, metric) rows got each verdict."""
+    if verdicts.empty:
+        return pd.DataFrame()
+    tested = verdicts[verdicts["verdict"] != "not tested"]
+    if tested.empty:
+        return pd.DataFrame()
+    counts = tested.pivot_table(
+        index="dag", columns="verdict", values="model", aggfunc="count", fill_value=0
+    )
+    frame = pd.DataFrame(index=counts.index)
+    for verdict in ("consistent", "contradicted", "inconclusive"):
+        frame[verdict] = counts[verdict] if verdict in counts.columns else 0
+    return frame.reset_index().rename(columns={"dag": "DAG"})

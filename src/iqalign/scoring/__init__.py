@@ -10,6 +10,9 @@ Public API::
                                metrics=("tv", "piqe", "tg_maxlogit"), out="runs/demo"))
     table = read_scores("runs/demo")        # == pandas.read_parquet("runs/demo/shards")
 
+    from iqalign.scoring import corrupt     # one picture, as ImageNet-C made it
+    foggy = corrupt(crop_224, "fog", 3, seed=0)   # uint8 (224, 224, 3) in and out
+
 The scores table has one row per scored image: ``image_id``, ``label``, ``corruption``
 ("none" when clean), ``severity`` (0 when clean), ``variant`` (mixture ID such as
 "pc=0.05", else null), ``pred_<model>`` and ``correct_<model>`` per task model, and
@@ -26,7 +29,9 @@ from typing import Any
 __all__ = [
     "CORRUPTIONS",
     "ScoreConfig",
+    "corrupt",
     "corrupt_array",
+    "corrupt_dataset",
     "corruption_seed",
     "create_metric",
     "create_model",
@@ -43,6 +48,7 @@ __all__ = [
 _WHERE = {
     "CORRUPTIONS": "corrupt",
     "corrupt_array": "corrupt",
+    "corrupt_dataset": "corrupt_dataset",
     "corruption_seed": "corrupt",
     "ScoreConfig": "config",
     "load_config": "config",
@@ -60,6 +66,8 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import iqalign.scoring` must not import torch (PEP 562).
+    if name == "corrupt":  # the callable module (see iqalign.scoring.corrupt's notes)
+        return importlib.import_module("iqalign.scoring.corrupt")
     if name in _WHERE:
         module = importlib.import_module(f"iqalign.scoring.{_WHERE[name]}")
         return getattr(module, name)

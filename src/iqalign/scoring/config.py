@@ -58,6 +58,7 @@ class ScoreConfig:
     workers: int = -1  # -1: one per CPU core, at most 8
     seed: int = 0
     jpeg_quality: int = 85
+    corruption_impl: str = "imagenet-c"  # or "imagecorruptions" (iqalign.scoring.corrupt)
     limit: int = 0  # score only the first N images (0: all)
     shard_images: int = 0  # source images per shard (0: sized to about 8192 rows)
     zsclip_prompts: str = "single"  # single | openai (the 80-template ensemble)
@@ -159,9 +160,10 @@ def _check(config: ScoreConfig) -> None:
         problems.append("nothing to compute: give --models and/or --metrics")
     if problems:
         raise ScoringConfigError("; ".join(problems))
-    from iqalign.scoring.corrupt import parse_corruptions, parse_severities
+    from iqalign.scoring.corrupt import check_implementation, parse_corruptions, parse_severities
 
     # Parse now, so a typo stops the run before any model loads.
+    check_implementation(config.corruption_impl)
     parse_corruptions(config.corruptions)
     parse_severities(config.severities)
     parse_severities(config.mixture_severities)

@@ -1,8 +1,23 @@
-"""The 15 ImageNet-C corruptions, made reproducible: one adapter around ``imagecorruptions``.
+"""Corrupt images as ImageNet-C did, reproducibly: one call, two implementations.
 
-``imagecorruptions`` 1.1.2 (the reference implementation of Hendrycks & Dietterich's
-ImageNet-C) predates numpy 2 and scikit-image 0.19+. Three small shims, applied here and
-nowhere else, make it run unchanged:
+``iqalign.scoring.corrupt(image, corruption, severity, seed=None)`` is :func:`corrupt`
+(this module is callable: the function and its module share the public name).
+
+``imagenet-c`` (the default) runs the functions that generated ImageNet-C
+(:mod:`iqalign.scoring.imagenet_c_corruptions`, a port of the release's
+``make_imagenet_c.py``): for a 224x224 crop and a seed, the output equals the original
+function's, pixel for pixel (tested against outputs of the original code for all 15
+corruptions, the 4 extra ones and every severity). It only takes 224x224 images, as the
+original.
+
+``imagecorruptions`` runs the ``imagecorruptions`` package (1.1.2), a re-implementation
+of the same corruptions for images of any size. It is *not* the benchmark's data:
+against the original, ``elastic_transform`` is another algorithm (no affine step, other
+constants), ``frost`` scales and crops its textures differently, ``motion_blur`` and
+``snow`` approximate ImageMagick's motion blur in numpy (snow differs by up to 58 grey
+levels), and ``impulse_noise`` draws from another generator. Use it for images that are
+not 224 px. Three small shims, applied here and nowhere else, make it run on numpy 2 and
+scikit-image >= 0.19:
 
 - ``fog`` builds its plasma fractal with ``np.float_`` (removed in numpy 2): the module
   sees a numpy proxy that still has it;
@@ -20,13 +35,15 @@ its output is bit-identical to the library's (tested), including the library's q
 Every corruption draws from numpy's global RNG, so :func:`corrupt_array` seeds it right
 before each call from :func:`corruption_seed` -- a stable hash of (image ID, corruption,
 severity, run seed), never Python's salted ``hash()`` -- and any row can be regenerated
-bit for bit, in any process, in any order.
+bit for bit, in any process, in any order. The caller's global RNG state is restored
+afterwards.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 import types
 import warnings
 from typing import Any
@@ -39,15 +56,25 @@ from iqalign.errors import (
     UnknownNameError,
     did_you_mean,
 )
-from iqalign.imagenet_c import CLEAN, CORRUPTIONS
+from iqalign.imagenet_c import CLEAN, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 __all__ = [
     "CORRUPTIONS",
+    "DEFAULT_IMPLEMENTATION",
+    "EXTRA_CORRUPTIONS",
+    "IMPLEMENTATIONS",
+    "check_implementation",
+    "corrupt",
     "corrupt_array",
     "corruption_seed",
     "parse_corruptions",
     "parse_severities",
 ]
+
+#: ``imagenet-c``: the original generation code (224 px); ``imagecorruptions``: any size.
+IMPLEMENTATIONS: tuple[str, ...] = ("imagenet-c", "imagecorruptions")
+DEFAULT_IMPLEMENTATION = "imagenet-c"
+_ALL = CORRUPTIONS + EXTRA_CORRUPTIONS
 
 
 def corruption_seed(image_id: str, corruption: str, severity: int, seed: int = 0) -> int:
@@ -64,8 +91,13 @@ def corruption_seed(image_id: str, corruption: str, severity: int, seed: int = 0
     return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "little")
 
 
-def parse_corruptions(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def parse_corruptions(
+    value: str | list[str] | tuple[str, ...], *, extra: bool = False
+) -> tuple[str, ...]:
     """Parse ``all`` / ``none`` / a comma-separated list of corruption names.
+
+    ``all`` is the 15 of the benchmark. With ``extra=True`` the 4 extra corruptions of the
+    release may be named too, and ``extra`` stands for all 4.
 
     Examples
     --------
@@ -73,20 +105,35 @@ def parse_corruptions(value: str | list[str] | tuple[str, ...]) -> tuple[str, ..
     ('fog', 'snow')
     >>> len(parse_corruptions("all")), parse_corruptions("none")
     (15, ())
+    >>> len(parse_corruptions("all,extra", extra=True))
+    19
     """
     names = value.split(",") if isinstance(value, str) else list(value)
     names = [n.strip().lower() for n in names if n.strip()]
-    if names == ["all"]:
-        return CORRUPTIONS
     if names in ([], [CLEAN]):
         return ()
+    known = _ALL if extra else CORRUPTIONS
+    groups = {"all": CORRUPTIONS, **({"extra": EXTRA_CORRUPTIONS} if extra else {})}
+    out: list[str] = []
     for name in names:
-        if name not in CORRUPTIONS:
-            hint = did_you_mean(name, CORRUPTIONS)
-            raise UnknownNameError(
-                f"No corruption {name!r}.{hint} Known: all, none, {', '.join(CORRUPTIONS)}."
-            )
-    return tuple(dict.fromkeys(names))
+        if name in groups:
+            out.extend(groups[name])
+            continue
+        if name not in known:
+            hint = did_you_mean(name, known)
+            words = ", ".join(["all", *(["extra"] if extra else []), "none", *known])
+            raise UnknownNameError(f"No corruption {name!r}.{hint} Known: {words}.")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def check_implementation(impl: str) -> str:
+    """Return ``impl`` if it names a corruption implementation, else say which exist."""
+    if impl not in IMPLEMENTATIONS:
+        raise UnknownNameError(
+            f"No corruption implementation {impl!r}; choose {' or '.join(IMPLEMENTATIONS)}"
+        )
+    return impl
 
 
 def parse_severities(value: str | int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
@@ -116,24 +163,102 @@ def parse_severities(value: str | int | list[int] | tuple[int, ...]) -> tuple[in
     return tuple(sorted(set(levels)))
 
 
-def corrupt_array(image: np.ndarray, corruption: str, severity: int, seed: int) -> np.ndarray:
-    """Corrupt an RGB uint8 ``(H, W, 3)`` array exactly as ImageNet-C does, reproducibly.
+def corrupt(
+    image: np.ndarray,
+    corruption: str,
+    severity: int,
+    seed: int | None = None,
+    *,
+    impl: str = DEFAULT_IMPLEMENTATION,
+) -> np.ndarray:
+    """Corrupt one RGB image as ImageNet-C did.
 
-    The result is ``np.uint8`` of the float output (truncation, as ``imagecorruptions``
-    and the original ImageNet-C script do).
+    Parameters
+    ----------
+    image
+        ``uint8`` array of shape ``(H, W, 3)``; 224x224 for ``impl="imagenet-c"`` (crop it
+        with :func:`iqalign.scoring.pipeline.resize_center_crop`, as ImageNet-C did).
+    corruption
+        One of the 15 ImageNet-C corruptions (``iqalign.imagenet_c.CORRUPTIONS``) or the 4
+        extra ones (``EXTRA_CORRUPTIONS``).
+    severity
+        1..5.
+    seed
+        Seeds numpy's legacy RNG right before the call, as ``np.random.seed(seed)``
+        before the original function; the same seed gives the same picture. ``None``
+        draws a fresh seed. Your global ``np.random`` state is left as it was.
+    impl
+        ``"imagenet-c"``: the original generation code, bit-exact; ``"imagecorruptions"``:
+        the package's re-implementation, for any image size (see the module notes).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` ``(H, W, 3)``: the original's float output truncated, as it saved it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from iqalign.scoring import corrupt
+    >>> crop = np.full((224, 224, 3), 128, np.uint8)
+    >>> foggy = corrupt(crop, "fog", 3, seed=1)
+    >>> foggy.shape, foggy.dtype, np.array_equal(foggy, corrupt(crop, "fog", 3, seed=1))
+    ((224, 224, 3), dtype('uint8'), True)
     """
-    if corruption not in CORRUPTIONS:
-        raise UnknownNameError(f"No corruption {corruption!r}; known: {', '.join(CORRUPTIONS)}")
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape[2:] != (3,):
+        got = getattr(image, "dtype", type(image).__name__), getattr(image, "shape", "")
+        raise ScoringConfigError(
+            f"corrupt: image must be a uint8 array of shape (H, W, 3); got {got[0]} {got[1]}"
+        )
+    if seed is None:
+        import secrets
+
+        seed = secrets.randbits(32)
+    return corrupt_array(image, corruption, severity, seed, impl=impl)
+
+
+def corrupt_array(
+    image: np.ndarray,
+    corruption: str,
+    severity: int,
+    seed: int,
+    impl: str = DEFAULT_IMPLEMENTATION,
+) -> np.ndarray:
+    """Corrupt an RGB uint8 ``(H, W, 3)`` array reproducibly (see :func:`corrupt`).
+
+    The result is ``np.uint8`` of the float output (truncation, as the original ImageNet-C
+    script and ``imagecorruptions`` do).
+    """
+    if corruption not in _ALL:
+        raise UnknownNameError(f"No corruption {corruption!r}; known: {', '.join(_ALL)}")
     if not 1 <= int(severity) <= 5:
         raise ScoringConfigError(f"severity must be in 1..5, got {severity!r}")
-    function = _corruption_functions()[corruption]
+    function = _functions(check_implementation(impl))[corruption]
+    if impl == "imagenet-c" and image.shape != (224, 224, 3):
+        raise ScoringConfigError(
+            f"corrupt: impl 'imagenet-c' (the original code) takes 224x224x3 crops, got "
+            f"{'x'.join(map(str, image.shape))}; crop first (Resize(256)+CenterCrop(224), as "
+            "ImageNet-C did) or use impl 'imagecorruptions' for other sizes"
+        )
     from PIL import Image
 
-    np.random.seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # skimage/scipy deprecation chatter inside the library
-        out = function(Image.fromarray(image), int(severity))
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skimage/scipy deprecation chatter inside
+            out = function(Image.fromarray(image), int(severity))
+    finally:
+        np.random.set_state(state)
     return np.uint8(np.asarray(out))
+
+
+def _functions(impl: str) -> dict[str, Any]:
+    if impl == "imagenet-c":
+        from iqalign.scoring.imagenet_c_corruptions import FUNCTIONS
+
+        return FUNCTIONS
+    return _corruption_functions()
 
 
 @functools.cache
@@ -156,7 +281,7 @@ def _corruption_functions() -> dict[str, Any]:
         util=types.SimpleNamespace(random_noise=_seeded_random_noise(random_noise)),
         color=color,
     )
-    functions = {name: getattr(module, name) for name in CORRUPTIONS}
+    functions = {name: getattr(module, name) for name in _ALL}
     functions["glass_blur"] = functools.partial(_glass_blur, gaussian=module.gaussian)
     return functions
 
@@ -212,3 +337,20 @@ def _seeded_random_noise(random_noise: Any) -> Any:
         return random_noise(image, *args, **kwargs)
 
     return wrapped
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`corrupt`.
+
+    The public function ``iqalign.scoring.corrupt`` shares its name with this module, and
+    Python binds a package's attribute to the submodule once the submodule is imported:
+    making the module callable keeps ``iqalign.scoring.corrupt(image, ...)`` working
+    whatever was imported first, while ``iqalign.scoring.corrupt.corruption_seed`` and
+    friends still resolve as module attributes.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return corrupt(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -30,17 +30,26 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from iqalign.errors import ScoringConfigError
+from iqalign.errors import ScoringConfigError, ScoringStoppedError
 from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
+from iqalign.scoring.failures import FailureWatch
 from iqalign.scoring.pipeline import RenderDataset, WorkItem, collate, plan_work
 from iqalign.scoring.setup import Scorers, build_scorers
 from iqalign.scoring.shards import ShardBuffer
 from iqalign.scoring.sources import load_source
 from iqalign.scoring.writer import RunStore, read_manifest
 
-__all__ = ["Progress", "RunResult", "resolve_device", "score"]
+__all__ = [
+    "Backend",
+    "BatchScorer",
+    "Progress",
+    "RunResult",
+    "default_batch_size",
+    "resolve_device",
+    "score",
+]
 
 
 class Progress(Protocol):
@@ -82,8 +91,21 @@ def _precision(config: ScoreConfig, device: Any) -> Any:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[choice]
 
 
-def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
-    """Score a data source into ``config.out`` (resuming what is already there)."""
+class Backend(Protocol):
+    """Scores a run's pending shards somewhere else (:mod:`.ray_backend`); default: here."""
+
+    def device(self, config: ScoreConfig) -> Any: ...
+    def score_pending(self, run: _Run, progress: Progress | None) -> None: ...
+
+
+def score(
+    config: ScoreConfig, progress: Progress | None = None, backend: Backend | None = None
+) -> RunResult:
+    """Score a data source into ``config.out`` (resuming what is already there).
+
+    With a ``backend``, this process only plans, writes the parts the backend returns and
+    finalises; the scorers built here describe the run and never see an image.
+    """
     started = time.perf_counter()
     store = RunStore(config.out)
     if store.open(config.fingerprint()) == "complete":
@@ -91,7 +113,8 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         counts = manifest.get("counts", {})
         return RunResult(store.root, "already complete", counts.get("rows", 0),
                          counts.get("skipped", 0), manifest.get("timings", {}))  # fmt: skip
-    device = resolve_device(config.device)  # before any slow loading
+    # Before any slow loading.
+    device = resolve_device(config.device) if backend is None else backend.device(config)
     items = load_source(config.data, config.layout, config.labels)
     items = items[: config.limit] if config.limit else items
     has_clean = any(i.corruption == CLEAN for i in items)
@@ -104,14 +127,35 @@ def score(config: ScoreConfig, progress: Progress | None = None) -> RunResult:
         items, parse_corruptions(config.corruptions), parse_severities(config.severities),
         config.mixture, parse_severities(config.mixture_severities), config.seed,
     )  # fmt: skip
-    for classifier in scorers.classifiers.values():
-        classifier.to(device)
-    for metric in scorers.metrics:
-        metric.to(device)
+    if backend is None:
+        for classifier in scorers.classifiers.values():
+            classifier.to(device)
+        for metric in scorers.metrics:
+            metric.to(device)
     run = _Run(config, store, work, scorers, device)
     run.write_manifest("running", setup_s=time.perf_counter() - started)
-    run.score_pending(progress)
+    if backend is not None:
+        backend.score_pending(run, progress)
+        return run.finish(started)
+    with _cudnn_benchmark(device):
+        run.score_pending(progress)
     return run.finish(started)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(device: Any) -> Iterator[None]:
+    """Fixed batch shapes: let cuDNN pick its fastest kernels, for this run only."""
+    if device.type != "cuda":
+        yield
+        return
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 class _Timer:
@@ -165,113 +209,24 @@ class _View:
         return refs[self._ref_index.to(self.images01.device)]
 
 
-class _Run:
-    """One session of a run: pending shards in, parts out, then the final table."""
+def default_batch_size(config: ScoreConfig, device: Any) -> int:
+    """Rows per forward pass: ``--batch-size``, else 256 on CUDA and 8 on the CPU."""
+    return config.batch_size or (256 if device.type == "cuda" else 8)
 
-    def __init__(
-        self, config: ScoreConfig, store: RunStore, work: list[WorkItem], scorers: Scorers,
-        device: Any,
-    ) -> None:  # fmt: skip
-        self.config, self.store, self.work, self.scorers, self.device = (
-            config, store, work, scorers, device,
-        )  # fmt: skip
+
+class BatchScorer:
+    """The batch function: every scorer on one loader batch (:func:`.pipeline.collate`).
+
+    The local engine and each Ray actor hold one; results stay on the device until the
+    caller collects them, so the local engine can queue the next batch first.
+    """
+
+    def __init__(self, config: ScoreConfig, scorers: Scorers, device: Any, batch_size: int) -> None:
+        self.scorers, self.device, self.batch_size = scorers, device, batch_size
         self.amp = _precision(config, device)
-        cuda = device.type == "cuda"
-        if cuda:
-            import torch
-
-            torch.backends.cudnn.benchmark = True  # fixed batch shapes: pick fast kernels once
-        self.batch_size = config.batch_size or (256 if cuda else 8)
-        renders = max(len(w.renders) for w in work)
-        self.images_per_batch = max(1, self.batch_size // renders)
-        per_shard = config.shard_images or max(1, 8192 // renders)
-        self.shards = [
-            (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
-        ]
         self.timer = _Timer(device)
-        self.timings: dict[str, float] = defaultdict(float)
-        self.rows_scored = 0
 
-    def write_manifest(self, status: str, **extra: Any) -> None:
-        from iqalign.scoring import manifest as m
-
-        s = self.scorers
-        self.store.write_manifest({
-            "format": "iqalign-scores/1", "status": status,
-            "fingerprint": self.config.fingerprint(), "config": self.config.to_dict(),
-            "scores_path": "shards/",
-            "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
-            "columns": m.column_entries(s.metrics, s.classifiers),
-            "models": m.model_entries(s.classifiers, s.task_models),
-            "pipeline": m.pipeline_entry(self.config), "versions": m.package_versions(),
-            "device": str(self.device), "precision": str(self.amp or "fp32"),
-            "counts": {"images": len(self.work), "shards": len(self.shards)}, **extra,
-        })  # fmt: skip
-
-    def score_pending(self, progress: Progress | None) -> None:
-        """Score every shard that is not on disk yet."""
-        done = self.store.done_parts()
-        pending = [k for k in range(len(self.shards)) if k not in done]
-        total = sum(len(r.variants) for w in self.work for r in w.renders)
-        done_rows = total - sum(self._shard_rows(k) for k in pending)
-        if progress:
-            progress.start(total, done_rows)
-        batches = [
-            (k, list(range(lo, min(lo + self.images_per_batch, self.shards[k][1]))))
-            for k in pending
-            for lo in range(self.shards[k][0], self.shards[k][1], self.images_per_batch)
-        ]
-        buffer = ShardBuffer(self)
-        began = waited = time.perf_counter()
-        in_flight = None
-        for (shard, _), batch in zip(batches, self._loader([b for _, b in batches]), strict=True):
-            self.timings["wait_s"] += time.perf_counter() - waited
-            # Queue this batch's work on the device before collecting the previous one:
-            # the device never idles while the host copies results and writes shards.
-            launched = (shard, batch, *self._launch(batch))
-            if in_flight is not None:
-                self._deliver(buffer, in_flight, progress)
-            in_flight = launched
-            waited = time.perf_counter()
-        if in_flight is not None:
-            self._deliver(buffer, in_flight, progress)
-        if buffer.shard is not None:
-            buffer.flush()
-        self.timer.collect(wait=True)
-        self.timings["scoring_s"] += time.perf_counter() - began
-        if progress:
-            progress.close()
-
-    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
-        shard, batch, q, p = launched
-        values = q.cpu().numpy()  # waits for this batch only; the next one is queued
-        preds = p.cpu().numpy().astype(np.int64)
-        self.timer.collect()
-        if buffer.shard is not None and buffer.shard != shard:
-            buffer.flush()
-        buffer.shard = shard
-        rows = buffer.add(batch, values, preds)
-        if progress:
-            progress.advance(rows)
-
-    def _shard_rows(self, k: int) -> int:
-        lo, hi = self.shards[k]
-        return sum(len(r.variants) for w in self.work[lo:hi] for r in w.renders)
-
-    def _loader(self, batches: list[list[int]]) -> Any:
-        from torch.utils.data import DataLoader
-
-        workers = self.config.workers
-        if workers < 0:
-            workers = min(8 if self.device.type == "cpu" else 16, os.cpu_count() or 1)
-        return DataLoader(
-            RenderDataset(self.work, self.config.seed, self.config.jpeg_quality),
-            batch_sampler=batches, collate_fn=collate, num_workers=workers,
-            pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
-            prefetch_factor=4 if workers else None,
-        )  # fmt: skip
-
-    def _launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
+    def launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
         """Queue every scorer on the batch; results stay on the device until delivered."""
         import torch
 
@@ -317,6 +272,120 @@ class _Run:
         enabled = allowed and self.amp is not None
         return torch.autocast(self.device.type, dtype=self.amp, enabled=enabled)
 
+
+class _Run:
+    """One session of a run: pending shards in, parts out, then the final table."""
+
+    def __init__(
+        self, config: ScoreConfig, store: RunStore, work: list[WorkItem], scorers: Scorers,
+        device: Any,
+    ) -> None:  # fmt: skip
+        self.config, self.store, self.work, self.scorers, self.device = (
+            config, store, work, scorers, device,
+        )  # fmt: skip
+        self.batch_size = default_batch_size(config, device)
+        self.scorer = BatchScorer(config, scorers, device, self.batch_size)
+        self.amp, self.timer = self.scorer.amp, self.scorer.timer
+        renders = max(len(w.renders) for w in work)
+        self.images_per_batch = max(1, self.batch_size // renders)
+        per_shard = config.shard_images or max(1, 8192 // renders)
+        self.shards = [
+            (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
+        ]
+        self.timings: dict[str, float] = defaultdict(float)
+        self.rows_scored = 0
+        self.failures = FailureWatch(len(work))
+
+    def write_manifest(self, status: str, **extra: Any) -> None:
+        from iqalign.scoring import manifest as m
+
+        s = self.scorers
+        self.store.write_manifest({
+            "format": "iqalign-scores/1", "status": status,
+            "fingerprint": self.config.fingerprint(), "config": self.config.to_dict(),
+            "scores_path": "shards/",
+            "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
+            "columns": m.column_entries(s.metrics, s.classifiers),
+            "models": m.model_entries(s.classifiers, s.task_models),
+            "pipeline": m.pipeline_entry(self.config, self.work),
+            "versions": m.package_versions(),
+            "device": str(self.device), "precision": str(self.amp or "fp32"),
+            "counts": {"images": len(self.work), "shards": len(self.shards)}, **extra,
+        })  # fmt: skip
+
+    def score_pending(self, progress: Progress | None) -> None:
+        """Score every shard that is not on disk yet."""
+        done = self.store.done_parts()
+        pending = [k for k in range(len(self.shards)) if k not in done]
+        total = sum(len(r.variants) for w in self.work for r in w.renders)
+        done_rows = total - sum(self._shard_rows(k) for k in pending)
+        if progress:
+            progress.start(total, done_rows)
+        batches = [
+            (k, list(range(lo, min(lo + self.images_per_batch, self.shards[k][1]))))
+            for k in pending
+            for lo in range(self.shards[k][0], self.shards[k][1], self.images_per_batch)
+        ]
+        buffer = ShardBuffer(self)
+        began = waited = time.perf_counter()
+        in_flight = None
+        for (shard, _), batch in zip(batches, self._loader([b for _, b in batches]), strict=True):
+            self.timings["wait_s"] += time.perf_counter() - waited
+            # Queue this batch's work on the device before collecting the previous one:
+            # the device never idles while the host copies results and writes shards.
+            launched = (shard, batch, *self.scorer.launch(batch))
+            if in_flight is not None:
+                self._deliver(buffer, in_flight, progress)
+            in_flight = launched
+            waited = time.perf_counter()
+        if in_flight is not None:
+            self._deliver(buffer, in_flight, progress)
+        if buffer.shard is not None:
+            buffer.flush()
+        self.timer.collect(wait=True)
+        self.timings["scoring_s"] += time.perf_counter() - began
+        if progress:
+            progress.close()
+
+    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
+        shard, batch, q, p = launched
+        values = q.cpu().numpy()  # waits for this batch only; the next one is queued
+        preds = p.cpu().numpy().astype(np.int64)
+        self.timer.collect()
+        if buffer.shard is not None and buffer.shard != shard:
+            buffer.flush()
+        buffer.shard = shard
+        rows = buffer.add(batch, values, preds)
+        self._watch(batch)
+        if progress:
+            progress.advance(rows)
+
+    def _watch(self, batch: dict[str, Any]) -> None:
+        """Count this batch's failures; on a failing run, record why in the manifest, stop."""
+        try:
+            self.failures.record(len(batch["items"]), [(k, m) for _, m, k in batch["skipped"]])
+        except ScoringStoppedError as err:
+            self.write_manifest("stopped", stopped=str(err), failures=self.failures.summary())
+            raise
+
+    def _shard_rows(self, k: int) -> int:
+        lo, hi = self.shards[k]
+        return sum(len(r.variants) for w in self.work[lo:hi] for r in w.renders)
+
+    def _loader(self, batches: list[list[int]]) -> Any:
+        from torch.utils.data import DataLoader
+
+        workers = self.config.workers
+        if workers < 0:
+            workers = min(8 if self.device.type == "cpu" else 16, os.cpu_count() or 1)
+        return DataLoader(
+            RenderDataset(self.work, self.config.seed, self.config.jpeg_quality,
+                          self.config.corruption_impl),
+            batch_sampler=batches, collate_fn=collate, num_workers=workers,
+            pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
+            prefetch_factor=4 if workers else None,
+        )  # fmt: skip
+
     def finish(self, started: float) -> RunResult:
         """Fit run-wide estimators, write the final shards and the manifest."""
         from iqalign.scoring.finalize import finalize_run
@@ -333,7 +402,7 @@ class _Run:
         if self.timings.get("scoring_s"):
             timings["rows_per_s"] = round(self.rows_scored / self.timings["scoring_s"], 2)
         self.write_manifest(
-            "complete", estimators=fits, timings=timings,
+            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
             counts={"images": len(self.work), "shards": len(self.shards), "rows": rows,
                     "skipped": len(skipped)},
         )  # fmt: skip

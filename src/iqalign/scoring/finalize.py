@@ -13,7 +13,6 @@ import numpy as np
 
 from iqalign.scores import CLEAN, performance_column
 from iqalign.scoring.confidence import EstimatorFit, apply_estimator, fit_estimator
-
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.setup import Scorers
 from iqalign.scoring.writer import RunStore

@@ -12,11 +12,12 @@ import contextlib
 import inspect
 import io
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from iqalign.errors import MissingDependencyError, WeightsNotFoundError
+from iqalign.errors import MissingDependencyError, ScoringConfigError, WeightsNotFoundError
 from iqalign.scoring.confidence import RAW_SCORE, logit_score
-from iqalign.scoring.metrics import MetricSpec, metric_column
+from iqalign.scoring.metrics import PYIQA_NAMES, MetricSpec, metric_column
 from iqalign.scoring.weights import (
     guard_downloads,
     is_offline,
@@ -26,13 +27,13 @@ from iqalign.scoring.weights import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 __all__ = [
     "BatchView",
     "Metric",
-    "create_brisque_live",
-    "create_brisque_live_np",
+    "create_brisque",
     "create_logit_metric",
     "create_pyiqa_metric",
     "create_tv",
@@ -68,6 +69,95 @@ class Metric:
     def compute(self, view: BatchView) -> torch.Tensor:
         """One value per row of the batch."""
         raise NotImplementedError
+
+    def __call__(
+        self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Score RGB uint8 ``(H, W, 3)`` arrays, each at its own size: one float per image.
+
+        Nothing is resized or cropped. Full-reference metrics need ``references``, one
+        per image and of the same size. Classifier-based metrics read a classifier's
+        logits and are scored with :func:`iqalign.scoring.score` instead.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from iqalign.scoring import create_metric
+        >>> tv = create_metric("tv")
+        >>> tv([np.zeros((32, 48, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)])
+        array([0., 0.])
+        """
+        import numpy as np
+        import torch
+
+        refs = _check_call(self, images, references)
+        values = []
+        with torch.inference_mode():
+            for image, reference in zip(images, refs, strict=True):
+                view = _ImageView(_to01(image), None if reference is None else _to01(reference))
+                values.append(float(self.compute(view).reshape(-1)[0]))
+        return np.array(values, dtype=np.float64)
+
+
+class _ImageView:
+    """A batch of one image at its own size (what :meth:`Metric.__call__` hands over)."""
+
+    def __init__(self, images01: torch.Tensor, refs01: torch.Tensor | None) -> None:
+        self.images01, self.refs01 = images01, refs01
+        self.logits: dict[str, torch.Tensor] = {}
+        self.logit_scales: dict[str, float] = {}
+
+
+def _to01(image: np.ndarray) -> torch.Tensor:
+    import torch
+
+    # the engine's conversion (uint8 -> float32 / 255); torch.tensor copies, so a read-only
+    # array is fine
+    return torch.tensor(image).permute(2, 0, 1)[None].float().div(255)
+
+
+def _check_call(
+    metric: Metric, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None
+) -> list[np.ndarray | None]:
+    import numpy as np
+
+    if metric.source is not None:
+        raise ScoringConfigError(
+            f"{metric.key} reads the logits of {metric.source}: score it with "
+            "'iqalign score' (iqalign.scoring.score), not on single images"
+        )
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]  # one image given as such
+    for index, image in enumerate(images):
+        _check_rgb8(metric.key, f"image {index}", image)
+    if not metric.spec.needs_reference:
+        return [None] * len(images)
+    if references is None or len(references) != len(images):
+        got = "none" if references is None else len(references)
+        raise ScoringConfigError(
+            f"{metric.key} is a full-reference metric: give one reference per image "
+            f"({len(images)} images, {got} references)"
+        )
+    for index, (image, reference) in enumerate(zip(images, references, strict=True)):
+        _check_rgb8(metric.key, f"reference {index}", reference)
+        if reference.shape != image.shape:
+            raise ScoringConfigError(
+                f"{metric.key}: reference {index} is {reference.shape[1]}x{reference.shape[0]}"
+                f" but its image is {image.shape[1]}x{image.shape[0]}; they must be the same size"
+            )
+    return list(references)
+
+
+def _check_rgb8(key: str, what: str, image: Any) -> None:
+    import numpy as np
+
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3):  # fmt: skip
+        shape = getattr(image, "shape", None)
+        raise ScoringConfigError(
+            f"{key}: {what} must be an RGB uint8 array of shape (H, W, 3), got "
+            f"{getattr(image, 'dtype', type(image).__name__)} with shape {shape}"
+        )
 
 
 def total_variation(images01: torch.Tensor) -> torch.Tensor:
@@ -136,8 +226,8 @@ def _move_plain_tensors(net: Any, device: torch.device) -> None:
 class _NumpyMetric(Metric):
     """A per-image reference implementation (slow path, kept for cross-checks)."""
 
-    def __init__(self, spec: MetricSpec, function: Any) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: MetricSpec, function: Any, **kwargs: Any) -> None:
+        super().__init__(spec, **kwargs)
         self.function = function
 
     def compute(self, view: BatchView) -> torch.Tensor:
@@ -178,19 +268,14 @@ def create_logit_metric(spec: MetricSpec, *, source: str, **_: Any) -> Metric:
     return LogitMetric(spec, source=source)
 
 
-def create_brisque_live(spec: MetricSpec, **_: Any) -> Metric:
-    """``brisque_live``: pyiqa's BRISQUE module with the LIVE SVM, batched on torch."""
-    from iqalign.scoring.brisque import brisque_package_files, create_live_brisque
+def create_brisque(spec: MetricSpec, **_: Any) -> Metric:
+    """``brisque``: BRISQUE as published (LIVE's model and features), one image at a time."""
+    from functools import partial
 
-    module = create_live_brisque(torch_hub_dir() / "iqalign")
-    return _FunctionMetric(spec, module, weight_files=tuple(map(str, brisque_package_files())))
+    from iqalign.scoring.brisque import brisque_score, load_live_model
 
-
-def create_brisque_live_np(spec: MetricSpec, **_: Any) -> Metric:
-    """``brisque_live_np``: the ``brisque`` package, one image at a time."""
-    from iqalign.scoring.brisque import live_brisque_numpy
-
-    return _NumpyMetric(spec, live_brisque_numpy)
+    model = load_live_model()  # fails now, with the install command, if the files are missing
+    return _NumpyMetric(spec, partial(brisque_score, model=model), weight_files=model.files)
 
 
 def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) -> Metric:
@@ -202,7 +287,7 @@ def create_pyiqa_metric(spec: MetricSpec, *, weights: dict[str, str], **_: Any) 
         contextlib.redirect_stdout(io.StringIO()),
     ):
         try:
-            model = _build_pyiqa(spec.name, weights.get(spec.name))
+            model = _build_pyiqa(PYIQA_NAMES.get(spec.name, spec.name), weights.get(spec.name))
         except (WeightsNotFoundError, MissingDependencyError):
             raise
         except ModuleNotFoundError as err:

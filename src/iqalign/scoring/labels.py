@@ -24,7 +24,13 @@ from pathlib import Path
 
 from iqalign.errors import DataSourceError, MissingDependencyError
 
-__all__ = ["imagenet_val_labels", "load_label_file", "parse_label", "wnid_to_index"]
+__all__ = [
+    "imagenet_val_labels",
+    "index_to_wnid",
+    "load_label_file",
+    "parse_label",
+    "wnid_to_index",
+]
 
 _FILE_COLUMNS = ("file", "filename", "image", "path", "image_id")
 _LABEL_COLUMNS = ("label", "class", "wnid", "labels")
@@ -50,6 +56,14 @@ def wnid_to_index(wnid: str, *, where: str = "") -> int:
         place = f"{where}: " if where else ""
         raise DataSourceError(f"{place}{wnid!r} is not one of the 1000 ImageNet-1k WordNet IDs")
     return int(table[wnid])
+
+
+def index_to_wnid(index: int) -> str:
+    """Map a 0..999 ImageNet-1k index to its WordNet ID (the class folder's name)."""
+    table = _package_json("imagenet1k_to_21k.json")
+    if str(index) not in table:
+        raise DataSourceError(f"label {index!r} is not an ImageNet-1k class index 0..999")
+    return str(table[str(index)])
 
 
 def imagenet_val_labels() -> dict[str, tuple[int]]:

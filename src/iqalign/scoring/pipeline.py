@@ -3,7 +3,10 @@
 Every row goes through the ImageNet-C pipeline (Hendrycks & Dietterich 2019):
 Resize(256) (shorter side, bilinear), CenterCrop(224), corrupt, save as JPEG quality 85
 -- clean rows included, so a no-reference metric cannot tell clean from corrupted by the
-JPEG step alone. Files that are already ImageNet-C images are only resized/cropped.
+JPEG step alone. Files that are already ImageNet-C images are scored as released: they
+are 224 px on their short side, and only CenterCrop(224) runs (as in ImageNet-C's own
+evaluation code; a no-op on its files). A pre-corrupted file of another size gets
+Resize(256)+CenterCrop(224), and the manifest counts such files.
 
 Each source image is decoded once, resized and cropped once, then rendered in all of its
 variants (clean, 15 corruptions x severities, mixture draws) inside a DataLoader worker.
@@ -27,7 +30,13 @@ import numpy as np
 
 from iqalign.errors import ImageDecodeError
 from iqalign.scores import CLEAN
-from iqalign.scoring.corrupt import CORRUPTIONS, corrupt_array, corruption_seed
+from iqalign.scoring.corrupt import (
+    CORRUPTIONS,
+    DEFAULT_IMPLEMENTATION,
+    corrupt_array,
+    corruption_seed,
+)
+from iqalign.scoring.failures import failure
 from iqalign.scoring.images import decode_image
 from iqalign.scoring.sources import ImageItem
 
@@ -40,10 +49,12 @@ __all__ = [
     "Render",
     "RenderDataset",
     "WorkItem",
+    "center_crop",
     "collate",
     "jpeg_roundtrip",
     "mixture_draws",
     "plan_work",
+    "probe_precorrupted",
     "render_item",
     "resize_center_crop",
 ]
@@ -82,6 +93,20 @@ def resize_center_crop(image: PILImage.Image) -> np.ndarray:
     left = round((size[0] - CROP) / 2.0)
     top = round((size[1] - CROP) / 2.0)
     return np.asarray(image.crop((left, top, left + CROP, top + CROP)), dtype=np.uint8)
+
+
+def center_crop(image: PILImage.Image) -> tuple[np.ndarray, bool]:
+    """A pre-corrupted file as released: CenterCrop(224) only, when its short side is 224.
+
+    Returns the ``(224, 224, 3)`` crop and whether the file had to be resized first (a
+    short side other than 224: then Resize(256)+CenterCrop(224), as for clean images).
+    """
+    if min(image.size) != CROP:
+        return resize_center_crop(image), True
+    width, height = image.size
+    left = round((width - CROP) / 2.0)  # torchvision's CenterCrop
+    top = round((height - CROP) / 2.0)
+    return np.asarray(image.crop((left, top, left + CROP, top + CROP)), dtype=np.uint8), False
 
 
 def jpeg_roundtrip(array: np.ndarray, quality: int = 85) -> np.ndarray:
@@ -143,15 +168,23 @@ def plan_work(
     return work
 
 
-def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
-    """Decode once, crop once, render every variant; ``{"skip": reason}`` if unreadable."""
+def render_item(
+    work: WorkItem, seed: int, jpeg_quality: int, impl: str = DEFAULT_IMPLEMENTATION
+) -> dict[str, Any]:
+    """Decode once, crop once, render every variant; a :func:`failure` if that fails.
+
+    Failures are counted by (stage, reason) by the engine, which stops the run when they
+    are not rare (:mod:`iqalign.scoring.failures`).
+    """
     item = work.item
     try:
-        crop = resize_center_crop(decode_image(item.path))
+        image = decode_image(item.path)
     except ImageDecodeError as err:
-        return {"skip": str(err)}
+        return failure("decode", "unreadable image", str(err))
     if work.precorrupted:
-        return {"images": crop[None], "ref": crop}
+        crop, resized = center_crop(image)
+        return {"images": crop[None], "ref": crop, "resized": resized}
+    crop = resize_center_crop(image)
     clean = jpeg_roundtrip(crop, jpeg_quality)
     images = []
     for render in work.renders:
@@ -160,25 +193,57 @@ def render_item(work: WorkItem, seed: int, jpeg_quality: int) -> dict[str, Any]:
             continue
         seed_value = corruption_seed(item.image_id, render.corruption, render.severity, seed)
         try:
-            corrupted = corrupt_array(crop, render.corruption, render.severity, seed_value)
-        except Exception as err:  # a library failure on one odd image must not end the run
+            corrupted = corrupt_array(crop, render.corruption, render.severity, seed_value, impl)
+        except Exception as err:  # one odd image must not end the run; counted, though
             reason = f"{render.corruption} severity {render.severity} failed ({err!r})"
-            return {"skip": f"{item.path}: {reason}"}
+            return failure(
+                "corrupt", f"{render.corruption}: {type(err).__name__}", f"{item.path}: {reason}"
+            )
         images.append(jpeg_roundtrip(corrupted, jpeg_quality))
     return {"images": np.stack(images), "ref": clean}
+
+
+def probe_precorrupted(work: list[WorkItem], limit: int = 20000) -> dict[str, Any] | None:
+    """How many pre-corrupted files are not 224 px on their short side (so get resized).
+
+    Reads image headers only; above ``limit`` files, an evenly spaced sample of ``limit``.
+    None when the run has no pre-corrupted files.
+    """
+    from PIL import Image
+
+    files = [w.item.path for w in work if w.precorrupted]
+    if not files:
+        return None
+    step = max(1, -(-len(files) // limit))
+    probed = files[::step]
+    resized = []
+    for path in probed:
+        try:
+            with Image.open(path) as image:
+                if min(image.size) != CROP:
+                    resized.append(path)
+        except Exception:  # unreadable files are reported in skipped.csv by the run itself
+            continue
+    return {
+        "files": len(files), "probed": len(probed), "resized": len(resized),
+        "resized_examples": resized[:5],
+    }  # fmt: skip
 
 
 class RenderDataset:
     """Map-style dataset for ``torch.utils.data.DataLoader``: index -> rendered work item."""
 
-    def __init__(self, work: list[WorkItem], seed: int, jpeg_quality: int) -> None:
-        self.work, self.seed, self.jpeg_quality = work, seed, jpeg_quality
+    def __init__(
+        self, work: list[WorkItem], seed: int, jpeg_quality: int,
+        impl: str = DEFAULT_IMPLEMENTATION,
+    ) -> None:  # fmt: skip
+        self.work, self.seed, self.jpeg_quality, self.impl = work, seed, jpeg_quality, impl
 
     def __len__(self) -> int:
         return len(self.work)
 
     def __getitem__(self, index: int) -> tuple[int, dict[str, Any]]:
-        return index, render_item(self.work[index], self.seed, self.jpeg_quality)
+        return index, render_item(self.work[index], self.seed, self.jpeg_quality, self.impl)
 
 
 def collate(samples: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -186,7 +251,7 @@ def collate(samples: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     import torch
 
     kept = [(i, s) for i, s in samples if "skip" not in s]
-    skipped = [(i, s["skip"]) for i, s in samples if "skip" in s]
+    skipped = [(i, s["skip"], f"{s['stage']}: {s['reason']}") for i, s in samples if "skip" in s]
     if not kept:
         return {"items": [], "counts": [], "skipped": skipped, "images": None, "refs": None}
     counts = [len(s["images"]) for _, s in kept]

@@ -53,7 +53,7 @@ class ShardBuffer:
         self.items: list[int] = []
         self.values: list[np.ndarray] = []
         self.preds: list[np.ndarray] = []
-        self.skipped: list[tuple[int, str]] = []
+        self.skipped: list[tuple[int, str, str]] = []  # (item, message, stage: reason)
 
     def add(self, batch: dict[str, Any], values: np.ndarray, preds: np.ndarray) -> int:
         """Keep one batch's results; return how many rows it fills."""
@@ -87,14 +87,15 @@ class ShardBuffer:
             column = scorers.classifiers[name].column
             predicted = preds[take, j]
             data[prediction_column(column)] = predicted
-            data[performance_column(column)] = (accepted == predicted[:, None]).any(1).astype(np.int64)
+            hit = (accepted == predicted[:, None]).any(1)
+            data[performance_column(column)] = hit.astype(np.int64)
         for j, metric in enumerate(scorers.metrics):
             data[metric.column] = values[take, j]
         table = pa.table(data, schema=table_schema(self.run))
         skipped = [
             {"image_id": self.run.work[i].item.image_id, "path": self.run.work[i].item.path,
              "reason": reason}
-            for i, reason in self.skipped
+            for i, reason, _ in self.skipped
         ]  # fmt: skip
         self.run.store.write_part(self.shard, table, skipped)
         self.run.rows_scored += table.num_rows

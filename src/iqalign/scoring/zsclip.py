@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from iqalign.errors import MissingDependencyError, WeightsNotFoundError
 from iqalign.scoring.models import Classifier, slug
-from iqalign.scoring.weights import describe_file, is_offline, record_weight_files, torch_hub_dir
+from iqalign.scoring.weights import (
+    describe_file,
+    guard_downloads,
+    is_offline,
+    record_weight_files,
+    torch_hub_dir,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +50,7 @@ def load_clip_classifier(
     pretrained = _pretrained_source(name, arch, weights, tag)
     quick_gelu = bool((open_clip.get_pretrained_cfg(arch, pretrained) or {}).get("quick_gelu"))
     try:
-        with record_weight_files() as files:
+        with guard_downloads(name), record_weight_files() as files:
             model = open_clip.create_model(
                 arch, pretrained=pretrained, require_pretrained=True,
                 force_quick_gelu=quick_gelu, weights_only=False,

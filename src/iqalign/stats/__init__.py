@@ -13,6 +13,8 @@ Every result reports n, the strata used and skipped, and the prior-only baseline
 - :func:`mixture_predictability` -- the p_c mixtures of clean and corrupted images (6.3);
 - :func:`run_verdicts` -- every testable claim of a DAG, with a verdict by a written rule;
 - :func:`simulate_scores` -- synthetic tables from any DAG, with known truth;
+- :func:`estimate_accuracy` -- label-free accuracy estimators (AC, DoC, ATC, Q-based)
+  fitted on held-out image IDs and scored on held-out corruptions or mixtures;
 - :func:`run_analysis` -- the runner: every analysis on every (model, metric) pair of a
   table and every DAG's claims, one failure policy (:mod:`iqalign.stats.analysis`).
 
@@ -31,6 +33,7 @@ True
 from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, roc_auc_score
 from iqalign.stats.citests import CI_TESTS, CITestResult, ci_test, holm_adjust
+from iqalign.stats.estimation import EstimationResult, estimate_accuracy
 from iqalign.stats.groups import GroupCorrelationResult, group_correlations
 from iqalign.stats.logistic import PENALTIES, LogisticFits, fit_grouped_logistic
 from iqalign.stats.mixtures import MixtureResult, make_mixture, mixture_predictability
@@ -47,6 +50,7 @@ __all__ = [
     "PENALTIES",
     "VERDICTS",
     "CITestResult",
+    "EstimationResult",
     "GroupCorrelationResult",
     "LogisticFits",
     "MixtureResult",
@@ -56,6 +60,7 @@ __all__ = [
     "ci_test",
     "decide_verdict",
     "delong_ci",
+    "estimate_accuracy",
     "fit_grouped_logistic",
     "group_correlations",
     "grouped_roc_auc",

@@ -514,4 +514,3 @@ def _format_skipped(skipped: Any) -> str:
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-

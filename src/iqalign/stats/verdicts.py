@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import ColumnNotFoundError, DegenerateDataError, ScoresTableError
+from iqalign.scores import load_scores, model_of
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.citests import ci_test, holm_adjust
-from iqalign.scores import load_scores, model_of
 from iqalign.stats.table import resolve_column
 
 __all__ = ["DEFAULT_MARGINS", "VERDICTS", "VerdictResult", "decide_verdict", "run_verdicts"]

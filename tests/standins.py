@@ -1,21 +1,35 @@
-"""Random-weight stand-ins at the exact file names libraries load -- for tests and benchmarks.
+"""Random-weight stand-ins -- for tests and benchmarks only, never shipped in the package.
 
 Throughput does not depend on weight values, and loading code does not either: a file of
-random weights with the published name, in the folder the library reads, exercises the
-real loading path of torchvision, pyiqa (CLIP-IQA, ARNIQA, BRISQUE) and open_clip on a
-machine that cannot download the real files. Scores computed with them mean nothing;
-never use them for results. Every writer returns the path(s) it wrote.
+random weights exercises the real loading path of torchvision, pyiqa (CLIP-IQA, ARNIQA,
+BRISQUE) and open_clip on a machine that cannot download the real files. Scores computed
+with them mean nothing.
+
+Writers only ever write into a *private* torch cache: ``$TORCH_HOME`` must hold the marker
+file that :func:`make_private_torch_home` creates (tests/conftest.py and the benchmarks
+do), so a user's real cache can never be overwritten with random weights. Classifier
+stand-ins get a name of their own (``<name>-standin.pth``) and are passed explicitly:
+files under a published, hash-carrying name are verified against that hash by
+:mod:`iqalign.scoring.weights`. Library-internal files that pyiqa looks up by name
+(ARNIQA's backbone, CLIP RN50, BRISQUE's SVM) are written under their published names,
+inside the private cache only. Every writer returns the path(s) it wrote.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
+from iqalign.errors import IqalignError
 from iqalign.scoring.weights import torch_hub_dir
 
+MARKER = ".iqalign-private-torch-home"
+
 __all__ = [
+    "MARKER",
+    "make_private_torch_home",
     "write_arniqa_standins",
     "write_clip_rn50_standin",
     "write_open_clip_checkpoint",
@@ -25,23 +39,45 @@ __all__ = [
 ]
 
 
+def make_private_torch_home(folder: str | Path | None = None) -> Path:
+    """Create (or reuse) a private torch cache, mark it, and point ``$TORCH_HOME`` at it.
+
+    Call before torch, pyiqa or open_clip are imported. Overrides any ``TORCH_HOME`` the
+    user has set: that cache holds real weights and must not be touched.
+    """
+    home = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="iqalign-test-torch-home-"))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("random stand-in weights live here; delete freely\n")
+    os.environ["TORCH_HOME"] = str(home)
+    return home
+
+
 def _hub_file(*parts: str) -> Path:
-    path = torch_hub_dir().joinpath(*parts)
+    hub = torch_hub_dir()
+    if not (hub.parent / MARKER).is_file():
+        raise IqalignError(
+            f"refusing to write random stand-in weights into {hub.parent}: it is not a private "
+            "cache made by tests.standins.make_private_torch_home() (it may hold real weights)"
+        )
+    path = hub.joinpath(*parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def write_torchvision_standin(name: str) -> Path:
-    """Random weights of torchvision model ``name`` at ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    """Random weights of torchvision model ``name`` at ``$TORCH_HOME/hub/standins/<name>-standin.pth``.
+
+    Not under the published file name (which carries the real file's hash prefix and would
+    be refused): pass the path explicitly, ``create_model(name, str(path))``.
+    """
     import torch
     from torchvision import models
 
-    weights = models.get_model_weights(name).DEFAULT
     # These two builders add auxiliary heads when given weights; the checkpoint has them.
     aux = name in ("googlenet", "inception_v3")
     options = {"aux_logits": True, "init_weights": False} if aux else {}
     net = models.get_model(name, weights=None, **options)
-    path = _hub_file("checkpoints", os.path.basename(weights.url))
+    path = _hub_file("standins", f"{name}-standin.pth")
     torch.save(net.state_dict(), path)
     return path
 

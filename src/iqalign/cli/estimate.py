@@ -1,0 +1,118 @@
+"""``iqalign estimate RUN_DIR``: how well does each label-free estimator predict accuracy?
+
+Runs :func:`iqalign.stats.estimation.estimate_accuracy` on a scored run, prints the
+ranked MAE table per model and writes ``estimation_summary.csv``,
+``estimation_groups.csv`` (estimate beside the true accuracy per target group) and
+``estimation.json`` into ``--out`` (default ``RUN_DIR/estimation``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from iqalign.cli._common import EXIT_BAD_INPUT, console, err_console, handle_errors
+
+__all__ = ["estimate", "write_estimation"]
+
+
+def _bad_option(message: str) -> None:
+    err_console.print(Text.assemble(("error: ", "bold red"), message))
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@handle_errors
+def estimate(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A folder written by 'iqalign score' (or a scores table).")
+    ],
+    source_fraction: Annotated[
+        float,
+        typer.Option("--source-fraction", help="Share of image IDs used as labelled source."),
+    ] = 0.5,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="loco: leave one corruption out, targets = (corruption, severity) groups; "
+            "mixtures: targets = the p_c mixtures.",
+        ),
+    ] = "loco",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the ID split and bootstrap.")] = 0,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Cluster-bootstrap resamples of the target IDs.")
+    ] = 200,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default RUN_DIR/estimation).")
+    ] = None,
+) -> None:
+    """Estimate accuracy without labels: every estimator's error over held-out groups."""
+    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy, read_run_columns
+
+    if protocol not in PROTOCOLS:
+        _bad_option(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
+    if not 0.0 < source_fraction < 1.0:
+        _bad_option(f"--source-fraction must be between 0 and 1 (exclusive); got {source_fraction}")
+    if n_boot < 0:
+        _bad_option(f"--n-boot must be 0 or more; got {n_boot}")
+    frame, q_columns = read_run_columns(run_dir)
+    result = estimate_accuracy(
+        frame, q_columns=q_columns, protocol=protocol, source_fraction=source_fraction,
+        n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+    _print_summary(result)
+    folder = write_estimation(result, out or _default_out(run_dir))
+    console.print(Text(f"wrote {folder}/estimation_summary.csv, estimation_groups.csv, "
+                       "estimation.json"))  # fmt: skip
+
+
+def _default_out(run_dir: Path) -> Path:
+    return (
+        run_dir / "estimation"
+        if run_dir.is_dir()
+        else run_dir.with_name(f"{run_dir.stem}-estimation")
+    )
+
+
+def write_estimation(result, folder: Path) -> Path:
+    """The three output files (each written whole or not at all)."""
+    from iqalign.files import write_atomic
+    from iqalign.stats._results import to_plain
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("summary", result.summary), ("groups", result.groups)):
+        write_atomic(folder / f"estimation_{name}.csv",
+                     lambda path, f=frame: f.to_csv(path, index=False))  # fmt: skip
+    payload = {
+        "protocol": result.protocol, "source_fraction": result.source_fraction,
+        "seed": result.seed, "n_boot": result.n_boot, "n_source_ids": result.n_source_ids,
+        "n_target_ids": result.n_target_ids, "n_target_groups": result.n_target_groups,
+        "notes": list(result.notes), "summary": to_plain(result.summary),
+    }  # fmt: skip
+    text = json.dumps(payload, indent=2)
+    write_atomic(folder / "estimation.json", lambda path: path.write_text(text, "utf-8"))
+    return folder
+
+
+def _print_summary(result) -> None:
+    console.print(Text(
+        f"protocol {result.protocol}: {result.n_source_ids} source IDs (labelled), "
+        f"{result.n_target_ids} target IDs, {result.n_target_groups} target groups; "
+        f"{result.n_boot} cluster-bootstrap resamples", style="bold",
+    ))  # fmt: skip
+    for model, part in result.summary.groupby("model", sort=False):
+        table = Table("rank", "estimator", "Q from", "MAE", "95% CI", "max error",
+                      title=f"M = {model}", box=None, pad_edge=False)  # fmt: skip
+        for row in part.to_dict("records"):
+            table.add_row(
+                str(row["rank"]), Text(row["estimator"]), row["Q from"], f"{row['MAE']:.4f}",
+                f"[{row['MAE_ci_low']:.4f}, {row['MAE_ci_high']:.4f}]", f"{row['max_error']:.4f}",
+            )  # fmt: skip
+        console.print(table)
+    for note in result.notes:
+        console.print(Text(f"note: {note}", style="dim"))

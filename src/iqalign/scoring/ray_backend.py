@@ -1,0 +1,397 @@
+"""Scoring on a Ray cluster: the same run folder, shards and table as the local engine.
+
+``iqalign score ... --backend ray [--address auto|ray://HOST:PORT]`` plans the run here,
+exactly as the local engine does (:func:`iqalign.scoring.engine.score` with a backend),
+and hands the pending shards to a Ray Data pipeline::
+
+    one row per loader batch (its shard, its WorkItems)       -- this process
+      -> CPU stage: render_item per source image (decode, Resize/CenterCrop, corrupt,
+         JPEG), one Ray task per batch, spread over the cluster's CPUs
+      -> GPU stage: a pool of actors; each builds the scorers once (weights load once)
+         and runs the local engine's batch function (:class:`.engine.BatchScorer`)
+      -> this process: a shard's part is written (atomically) when its last batch is in
+
+Batches are formed here, as the local engine forms them, so every batch -- and every
+number in the table -- is the same whatever the number of workers or actors; rows arrive
+in any order and are put back in item order per shard. Only this process writes, and only
+whole shards: after ``kill -9`` the same command skips the parts on disk. A worker or actor
+lost mid-run is retried by Ray Data (tasks ``max_retries=-1``, actors ``max_restarts=-1``);
+its batch's result counts only once, because a batch is delivered when its task ends.
+
+Memory stays bounded by Ray Data's streaming backpressure: an operator stops taking new
+batches while its outputs fill its share of the object store (Ray's default: 30% of RAM;
+``ray start --object-store-memory`` sets it); rendered batches are ~150 kB per picture.
+Measured: peak memory of a local cluster run grew 3% for 5x the images
+(benchmarks/README.md).
+
+On a cluster, the data paths and the ``--weights`` files must be readable under the same
+path on every node (shared storage), and iqalign with the [scoring] extra must be
+installed there; the offline settings of this process (``HF_HUB_OFFLINE``, ``TORCH_HOME``,
+...) go to every worker through ``runtime_env``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from iqalign.errors import IqalignError, MissingDependencyError, ScoringConfigError
+
+if TYPE_CHECKING:
+    from iqalign.scoring.config import ScoreConfig
+    from iqalign.scoring.engine import Progress, RunResult, _Run
+
+__all__ = ["OFFLINE_ENV", "RayOptions", "connect", "import_ray", "score_on_ray", "worker_env"]
+
+# Settings that decide where libraries look for weights and whether they may download:
+# workers on other nodes do not inherit this process's environment.
+OFFLINE_ENV = (
+    "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HOME",
+    "HF_HUB_CACHE", "TORCH_HOME", "XDG_CACHE_HOME",
+)  # fmt: skip
+_CONNECT_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how to run on Ray (execution only: none of it changes a score).
+
+    ``address``: None starts a local cluster (``num_cpus``, ``object_store_memory``);
+    ``"auto"`` joins the cluster this machine belongs to; ``"ray://HOST:PORT"`` connects
+    through Ray Client. ``actors``: scoring actors (0: one per ``gpus_per_actor`` of the
+    cluster's GPUs, or one on a CPU cluster). ``gpus_per_actor``: None is 1 when the
+    cluster has GPUs, else 0; fractions put several actors on one GPU.
+    """
+
+    address: str | None = None
+    actors: int = 0
+    gpus_per_actor: float | None = None
+    cpus_per_actor: float = 1.0
+    num_cpus: int | None = None
+    object_store_memory: int | None = None
+
+
+def import_ray() -> Any:
+    """``ray`` with Ray Data, or a clear error naming the extra."""
+    try:
+        import ray
+        import ray.data  # the [data] extra: without it Ray Data cannot import
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"--backend ray needs Ray with Ray Data ({err}); install it with "
+            "pip install 'iqalign[ray]'"
+        ) from err
+    return ray
+
+
+def worker_env() -> dict[str, str]:
+    """The offline and cache settings of this process that workers must share."""
+    return {k: os.environ[k] for k in OFFLINE_ENV if k in os.environ}
+
+
+def connect(ray: Any, options: RayOptions) -> bool:
+    """Join or start a cluster; True if this call started the connection (close it after)."""
+    if ray.is_initialized():
+        return False
+    # The offline settings go to the workers per task (see _dataset), whoever connected.
+    common = {"log_to_driver": False}
+    address = options.address
+    if address in (None, "", "local"):
+        ray.init(num_cpus=options.num_cpus, object_store_memory=options.object_store_memory,
+                 include_dashboard=False, **common)  # fmt: skip
+        return True
+    if address != "auto":
+        _check_reachable(address)
+    try:
+        ray.init(address=address, **common)
+    except (ConnectionError, TimeoutError, RuntimeError) as err:
+        raise ScoringConfigError(
+            f"--address {address!r}: cannot join a Ray cluster there ({err}); start one with "
+            "'ray start --head', or leave --address out to start a local cluster"
+        ) from err
+    return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, naming the address (Ray Client alone retries for 30 s or more).
+
+    One gRPC call with a deadline, to the service the address must offer: the Ray Client
+    server for ``ray://``, the GCS otherwise. Only "nothing (or something else) answers"
+    fails here; any other gRPC status (authentication, ...) is left to Ray to report.
+    """
+    import grpc
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ScoringConfigError(f"--address {address!r}: write auto, HOST:PORT or ray://HOST:PORT")
+    what = "Ray Client server" if address.startswith("ray://") else "Ray cluster (GCS)"
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:
+        _ping(channel, client=address.startswith("ray://"))
+    except grpc.RpcError as err:
+        unreachable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                       grpc.StatusCode.UNIMPLEMENTED)  # fmt: skip
+        if err.code() in unreachable:
+            raise ScoringConfigError(
+                f"--address {address!r}: no {what} answers at {host}:{port} "
+                f"({err.code().name}: {(err.details() or '').strip()[:80]}); start the cluster "
+                "there ('ray start --head'; Ray Client listens on port 10001) or fix the address"
+            ) from err
+    finally:
+        channel.close()
+
+
+def _ping(channel: Any, *, client: bool) -> None:
+    """The cheapest call each service answers (Ray's own generated stubs)."""
+    if client:
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+
+        request = ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING)
+        ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(
+            request, timeout=_CONNECT_TIMEOUT_S
+        )
+    else:
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+        gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+            gcs_service_pb2.GetClusterIdRequest(), timeout=_CONNECT_TIMEOUT_S
+        )
+
+
+def score_on_ray(
+    config: ScoreConfig, progress: Progress | None = None, options: RayOptions | None = None
+) -> RunResult:
+    """:func:`iqalign.scoring.score` on a Ray cluster: same folder, table and manifest."""
+    from iqalign.scoring.engine import score
+
+    options = options or RayOptions()
+    ray = import_ray()
+    started_here = connect(ray, options)
+    try:
+        return score(config, progress, backend=_RayBackend(ray, options))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+class _RayBackend:
+    """What :func:`.engine.score` asks of a backend: the device, then the pending shards."""
+
+    def __init__(self, ray: Any, options: RayOptions) -> None:
+        self.ray, self.options = ray, options
+        self.gpus_per_actor = 0.0
+        self.actors = 1
+
+    def device(self, config: ScoreConfig) -> Any:
+        """The actors' device (the manifest records it); checks the cluster has it."""
+        import torch
+
+        gpus = float(self.ray.cluster_resources().get("GPU", 0))
+        wanted = self.options.gpus_per_actor
+        if wanted is None:
+            wanted = 1.0 if gpus and config.device != "cpu" else 0.0
+        where = self.options.address or "the local Ray cluster"
+        if (wanted > 0 or config.device.startswith("cuda")) and not gpus:
+            raise ScoringConfigError(
+                f"--device {config.device} / --gpus-per-actor {wanted:g}: {where} has no "
+                "GPUs; add GPU nodes, or score on the CPU with --device cpu"
+            )
+        if config.device == "cpu":
+            wanted = 0.0
+        self.gpus_per_actor = wanted
+        self.actors = self.options.actors or (max(1, int(gpus // wanted)) if wanted else 1)
+        return torch.device("cuda" if wanted else "cpu")
+
+    def score_pending(self, run: _Run, progress: Progress | None) -> None:
+        """Score every shard that is not on disk yet; write each part as it completes."""
+        batches = _pending_batches(run)
+        total = sum(len(r.variants) for w in run.work for r in w.renders)
+        if progress:
+            progress.start(total, total - sum(_rows(run, b) for _, b in batches))
+        began = time.perf_counter()
+        collector = _ShardCollector(run, batches)
+        first = None
+        try:
+            for row in self._dataset(run, batches).iter_rows():
+                # Worker start-up and weight loading: the fixed cost of a Ray run.
+                rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
+                if first is None:
+                    first = (time.perf_counter() - began, rows)
+                if progress:
+                    progress.advance(rows)
+        except Exception as err:
+            cause = _unwrap(err)
+            if cause is err:
+                raise
+            raise cause from err
+        collector.check_done()
+        run.timings["scoring_s"] += time.perf_counter() - began
+        run.timings.update({
+            "ray_actors": self.actors, "ray_gpus_per_actor": self.gpus_per_actor,
+            "ray_cluster_cpus": float(self.ray.cluster_resources().get("CPU", 0)),
+            "ray_first_result_s": first[0] if first else 0.0,
+            "ray_first_result_rows": first[1] if first else 0,
+        })  # fmt: skip
+        if progress:
+            progress.close()
+
+    def _dataset(self, run: _Run, batches: list[tuple[int, list[int]]]) -> Any:
+        data = self.ray.data
+        context = data.DataContext.get_current()
+        context.enable_progress_bars = False  # the CLI draws its own bar
+        context.print_on_execution_start = False
+        rows = [
+            {"batch": j, "work": pickle.dumps([(i, run.work[i]) for i in items])}
+            for j, (_, items) in enumerate(batches)
+        ]
+        env = {"env_vars": worker_env()}
+        workers = run.config.workers
+        render_options = {
+            "seed": run.config.seed,
+            "quality": run.config.jpeg_quality,
+            "impl": run.config.corruption_impl,
+        }
+        rendered = data.from_items(rows, override_num_blocks=max(1, len(rows))).map(
+            _render_row,
+            fn_kwargs=render_options,
+            compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
+            num_cpus=1, runtime_env=env,
+            scheduling_strategy="SPREAD",  # the CPU work goes to every node
+            # Retry a task lost with its worker, forever (Ray Data's default, said here):
+            # remote args unlike the actors' also stop Ray Data from fusing this stage
+            # into them, which it would on a CPU cluster -- every picture would then be
+            # rendered by the few scoring processes (a test checks the plan).
+            max_retries=-1,
+        )  # fmt: skip
+        actor_config = run.config.replace(device=run.device.type)
+        return rendered.map(
+            _ScoringActor,
+            fn_constructor_kwargs={"config": actor_config, "batch_size": run.batch_size},
+            compute=data.ActorPoolStrategy(size=self.actors),
+            num_gpus=self.gpus_per_actor or None, num_cpus=self.options.cpus_per_actor,
+            runtime_env=env,
+        )  # fmt: skip
+
+
+def _pending_batches(run: _Run) -> list[tuple[int, list[int]]]:
+    """(shard, item indices) of every batch still to score -- the local engine's batches."""
+    done = run.store.done_parts()
+    step = run.images_per_batch
+    return [
+        (k, list(range(lo, min(lo + step, hi))))
+        for k, (first, hi) in enumerate(run.shards)
+        if k not in done
+        for lo in range(first, hi, step)
+    ]
+
+
+def _rows(run: _Run, items: list[int]) -> int:
+    return sum(len(r.variants) for i in items for r in run.work[i].renders)
+
+
+def _render_row(row: dict[str, Any], seed: int, quality: int, impl: str) -> dict[str, Any]:
+    """CPU stage: render every source image of one batch (a Ray task)."""
+    import contextlib
+
+    from iqalign.scoring.pipeline import render_item
+
+    # One thread per task: the tasks are the parallelism (Ray sets OMP_NUM_THREADS=1).
+    # Torch stays unimported here: rendering needs none of it, and it costs seconds.
+    with contextlib.suppress(ImportError):
+        import cv2
+
+        cv2.setNumThreads(1)
+    samples = [(i, render_item(w, seed, quality, impl)) for i, w in pickle.loads(row["work"])]
+    return {"batch": row["batch"], "samples": pickle.dumps(samples, protocol=5)}
+
+
+class _ScoringActor:
+    """GPU stage: the scorers, built once per actor, run on each rendered batch."""
+
+    def __init__(self, config: ScoreConfig, batch_size: int) -> None:
+        from iqalign.scoring.engine import BatchScorer, resolve_device
+        from iqalign.scoring.setup import build_scorers
+
+        device = resolve_device(config.device)
+        # This process planned the run and checked labels and references already.
+        scorers = build_scorers(config, has_labels=True, has_clean=True)
+        for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
+            scorer.to(device)
+        if device.type == "cuda":
+            import torch
+
+            # Fixed batch shapes: cuDNN's fastest kernels (this process only scores).
+            torch.backends.cudnn.benchmark = True
+        self.scorer = BatchScorer(config, scorers, device, batch_size)
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        from iqalign.scoring.pipeline import collate
+
+        batch = collate(pickle.loads(row["samples"]))
+        q, p = self.scorer.launch(batch)
+        values, preds = q.cpu().numpy(), p.cpu().numpy().astype(np.int64)
+        timer = self.scorer.timer
+        timer.collect(wait=True)
+        timings = dict(timer.totals)
+        timer.totals.clear()
+        result = {"items": batch["items"], "skipped": batch["skipped"], "values": values,
+                  "preds": preds, "timings": timings}  # fmt: skip
+        return {"batch": row["batch"], "result": pickle.dumps(result, protocol=5)}
+
+
+class _ShardCollector:
+    """Batch results in any order -> parts in item order, each written once complete."""
+
+    def __init__(self, run: _Run, batches: list[tuple[int, list[int]]]) -> None:
+        from collections import Counter
+
+        self.run, self.batches = run, batches
+        self.missing = Counter(shard for shard, _ in batches)
+        self.results: dict[int, dict[int, dict[str, Any]]] = {k: {} for k in self.missing}
+
+    def add(self, j: int, result: dict[str, Any]) -> int:
+        """Keep batch ``j``'s result; write its shard if it was the last. Rows it fills."""
+        from iqalign.scoring.shards import ShardBuffer
+
+        shard = self.batches[j][0]
+        if j in self.results[shard]:  # cannot happen with Ray's exactly-once delivery
+            raise RuntimeError(f"batch {j} of shard {shard} delivered twice")
+        self.results[shard][j] = result
+        for name, seconds in result["timings"].items():
+            self.run.timer.totals[name] += seconds
+        self.run._watch(result)  # the local engine's failure threshold, batch by batch
+        self.missing[shard] -= 1
+        if not self.missing[shard]:
+            buffer = ShardBuffer(self.run)
+            buffer.shard = shard
+            for k in sorted(self.results[shard]):  # batch order is item order
+                part = self.results[shard][k]
+                buffer.add(part, part["values"], part["preds"])
+            buffer.flush()
+            del self.results[shard]
+        skipped = [skip[0] for skip in result["skipped"]]  # (item, message, stage: reason)
+        return _rows(self.run, result["items"]) + _rows(self.run, skipped)
+
+    def check_done(self) -> None:
+        """Every pending shard was written (else Ray lost a batch: never silently)."""
+        left = sorted(k for k, n in self.missing.items() if n)
+        if left:
+            raise RuntimeError(f"Ray returned no result for some batches of shards {left}")
+
+
+def _unwrap(err: BaseException) -> BaseException:
+    """The iqalign error a worker raised (Ray wraps it twice), else the error itself."""
+    seen = err
+    for _ in range(8):
+        cause = getattr(seen, "cause", None) or seen.__cause__
+        if isinstance(cause, IqalignError):
+            return cause
+        if cause is None:
+            break
+        seen = cause
+    return err
