@@ -15,6 +15,8 @@ row -- 3 task-guided metrics from each model (strong_tg, 9 columns), 3 ZSCLIP me
 - ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), building the
   table included.
 
+Each job's start is printed to stderr with the seconds since the runner began.
+
 The last line printed is one JSON object. Run: ``python benchmarks/bench_report.py``
 (``--ids 5000`` for a tenth of the scale). The table's Q and M columns are drawn from the
 ``common_corruptions`` DAG's simulation and mixed with noise; their values only need the
@@ -29,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -124,7 +127,14 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int) -> dict:
     metrics = read_metric_infos(table.columns, manifest)
     dags = list_builtin_dags()
     settings = AnalysisSettings(n_boot=n_boot, seed=seed)
-    analysis, runner_s = _timed(run_analysis, table, metrics, dags=dags, settings=settings)
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:  # a run stopped early still shows how far it got
+        print(f"{time.perf_counter() - started:8.1f} s {message}", file=sys.stderr, flush=True)
+
+    analysis, runner_s = _timed(
+        run_analysis, table, metrics, dags=dags, settings=settings, progress=progress
+    )
     start = time.perf_counter()
     document = build_run_document(table, manifest, analysis, dags, title="benchmark")
     write_document(document, out / "report")

@@ -166,3 +166,24 @@ def test_write_atomic_leaves_nothing_half_written(tmp_path):
     assert not target.exists() and not list(tmp_path.iterdir())
     write_atomic(target, lambda path: path.write_text("whole"))
     assert target.read_text() == "whole" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_analyze_and_report_give_the_same_numbers_for_a_pair(scores, tmp_path):
+    common = ["--n-boot", "40", "--seed", "3", "--alpha", "0.1"]
+    analyzed = runner.invoke(
+        app,
+        ["analyze", str(scores), "--q", "sim", "--m", "sim", "--by", "image_id", "--by",
+         "label", "--out", str(tmp_path / "a"), *common],
+    )  # fmt: skip
+    assert analyzed.exit_code == 0, analyzed.output
+    out = str(tmp_path / "r")
+    reported = runner.invoke(
+        app, ["report", str(scores), "--dag", "common_corruptions", "-o", out, *common]
+    )
+    assert reported.exit_code == 0, reported.output
+    for name in ("pooled", "correlations", "stratified"):
+        ours = pd.read_csv(tmp_path / "a" / f"{name}.csv")
+        theirs = pd.read_csv(tmp_path / "r" / "analysis" / f"{name}.csv")
+        assert len(ours) > 0
+        pd.testing.assert_frame_equal(ours, theirs)
+    assert pd.read_csv(tmp_path / "a" / "pooled.csv")["alpha"].tolist() == [0.1]

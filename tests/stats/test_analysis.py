@@ -100,3 +100,17 @@ def test_the_callers_table_is_left_as_it_was(table):
     before = table.dtypes.copy()
     run_analysis(table, settings=AnalysisSettings(n_boot=20, stratified_by=()))
     pd.testing.assert_series_equal(table.dtypes, before)
+
+
+def test_dags_share_a_pairs_tests_and_get_the_numbers_of_separate_runs(table):
+    dags = ["common_corruptions", "baseline", "nr_iqa"]
+    noise = MetricInfo("q_noise", "piqe", "classic_nr", False, None)
+    result = run_analysis(table, {"q_noise": noise}, dags=dags, settings=AnalysisSettings(
+        n_boot=20, pooled=False, groups=False, stratified_by=()))  # fmt: skip
+    assert result.settings["ci_tests_shared"] > 0
+    for dag in dags:
+        alone = stats.run_verdicts(dag, table, "q_noise", "correct_sim").rows
+        ours = result.verdicts[result.verdicts["dag"] == dag].drop(
+            columns=["dag", "model", "metric", "family", "higher_is_better", "q_model", "same_model"]
+        )
+        pd.testing.assert_frame_equal(ours.reset_index(drop=True), alone)

@@ -14,7 +14,9 @@ Every result reports n, the strata used and skipped, and the prior-only baseline
 - :func:`run_verdicts` -- every testable claim of a DAG, with a verdict by a written rule;
 - :func:`simulate_scores` -- synthetic tables from any DAG, with known truth;
 - :func:`estimate_accuracy` -- label-free accuracy estimators (AC, DoC, ATC, Q-based)
-  fitted on held-out image IDs and scored on held-out corruptions or mixtures.
+  fitted on held-out image IDs and scored on held-out corruptions or mixtures;
+- :func:`run_analysis` -- the runner: every analysis on every (model, metric) pair of a
+  table and every DAG's claims, one failure policy (:mod:`iqalign.stats.analysis`).
 
 Importing this package is fast and never imports torch or :mod:`iqalign.scoring`;
 statsmodels and scikit-learn are imported inside the functions that need them.
@@ -28,6 +30,7 @@ Examples
 True
 """
 
+from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, roc_auc_score
 from iqalign.stats.citests import CI_TESTS, CITestResult, ci_test, holm_adjust
 from iqalign.stats.estimation import EstimationResult, estimate_accuracy
@@ -42,6 +45,8 @@ from iqalign.stats.verdicts import VERDICTS, VerdictResult, decide_verdict, run_
 
 __all__ = [
     "CI_TESTS",
+    "AnalysisResult",
+    "AnalysisSettings",
     "PENALTIES",
     "VERDICTS",
     "CITestResult",
@@ -66,6 +71,7 @@ __all__ = [
     "predictability",
     "prepare_scores",
     "roc_auc_score",
+    "run_analysis",
     "run_verdicts",
     "simulate_scores",
     "stratified_cv",

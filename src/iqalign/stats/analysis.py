@@ -88,6 +88,7 @@ UNIT = "image_id"
 #: Key columns coded once per table (strings hashed once, not once per analysis).
 CODED_COLUMNS: tuple[str, ...] = ("image_id", "label", "corruption")
 Progress = Callable[[str], None]
+FAILURE_COLUMNS: tuple[str, ...] = ("analysis", "by", "dag", "reason")
 
 
 @dataclass(frozen=True)
@@ -158,16 +159,18 @@ class AnalysisResult:
     per_stratum: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write each table as ``<name>.csv`` (every name of :data:`TABLES`, empty ones
-        with no rows), ``per_stratum_<model>_<metric>_<by>.csv`` when asked for, and
-        ``analysis.json`` (settings, row counts, time)."""
+        """Write each table that has rows as ``<name>.csv`` (``failures.csv`` always),
+        ``per_stratum_<model>_<metric>_<by>.csv`` when asked for, and ``analysis.json``
+        (settings, row counts, time)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         frames = {name: getattr(self, name) for name in TABLES}
+        frames = {k: f for k, f in frames.items() if k == "failures" or not f.empty}
         frames.update({f"per_stratum_{key}": frame for key, frame in self.per_stratum.items()})
         for name, frame in frames.items():
             write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path, index=False))
-        info = {**self.settings, "rows": {name: len(frame) for name, frame in frames.items()}}
+        rows = {name: len(getattr(self, name)) for name in TABLES}
+        info = {**self.settings, "rows": rows}
         text = json.dumps(info, indent=2, default=str)
         write_atomic(out / "analysis.json", lambda path: path.write_text(text, encoding="utf-8"))
         return out
@@ -191,6 +194,27 @@ class SharedTable:
         corruption = self.frame["corruption"] if "corruption" in self.columns else None
         self.has_corrupted = corruption is not None and bool((corruption != CLEAN).any())
         self.has_clean = corruption is not None and bool((corruption == CLEAN).any())
+        self._ci_tests: dict[tuple, Any] = {}
+        self.ci_test_hits = 0
+
+    def remembered_ci_test(self, frame, q: str, m: str, by, **options: Any) -> Any:
+        """:func:`~iqalign.stats.ci_test` on this table, run once per distinct request:
+        DAGs that plan the same claim for a pair (given ``label``, given ``image_id``, ...)
+        share its result, or its error."""
+        from iqalign.stats.citests import ci_test
+
+        key = (q, m, tuple(by), tuple(sorted(options.items())))
+        if key not in self._ci_tests:
+            try:
+                self._ci_tests[key] = ci_test(frame, q, m, by, **options)
+            except IqalignError as err:
+                self._ci_tests[key] = err
+        else:
+            self.ci_test_hits += 1
+        outcome = self._ci_tests[key]
+        if isinstance(outcome, IqalignError):
+            raise outcome
+        return outcome
 
 
 def _coded(table: pd.DataFrame) -> pd.DataFrame:
@@ -240,6 +264,7 @@ def run_analysis(
         "jobs": len(jobs),
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
+        "ci_tests_shared": shared.ci_test_hits,
     }
     return _collect(jobs, outcomes, {**settings.to_dict(), **run_info})
 
@@ -377,7 +402,7 @@ def _call_verdicts(shared, job, s, dags):
     dag = next(d for d in dags if d.name == job.dag)
     return run_verdicts(
         dag, shared.frame, job.metric.column, performance_column(job.model), test=s.test,
-        alpha=s.alpha, margin=s.margin,
+        alpha=s.alpha, margin=s.margin, run_test=shared.remembered_ci_test,
     )  # fmt: skip
 
 
@@ -400,6 +425,9 @@ _CALLS: dict[str, Callable[..., Any]] = {
 }
 
 
+_NO_METRIC = MetricInfo("", "", "", None, None)
+
+
 def pair_key(model: str, info: MetricInfo) -> dict[str, Any]:
     """The columns that name a pair in every table."""
     return {
@@ -419,17 +447,19 @@ def _collect(jobs: list[Job], outcomes: list[Any], settings: dict[str, Any]) -> 
     for job, outcome in zip(jobs, outcomes, strict=True):
         key = pair_key(job.model, job.metric)
         if isinstance(outcome, str):
-            where = {"by": job.by, "dag": job.dag}
-            row = {**key, "analysis": job.analysis, **where, "reason": outcome}
+            values = (job.analysis, job.by, job.dag, outcome)
+            row = {**key, **dict(zip(FAILURE_COLUMNS, values, strict=True))}
             parts["failures"].append(pd.DataFrame([row]))
             continue
         results.append((job, outcome))
         for name, frame in _frames_of(job, outcome):
             parts[name].append(_with_key(frame, {"dag": job.dag, **key} if job.dag else key))
         if job.analysis == "stratified" and getattr(outcome, "per_stratum", None) is not None:
-            key = f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"
-            per_stratum[key] = outcome.per_stratum
+            name = f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"
+            per_stratum[name] = outcome.per_stratum
     tables = {name: _concat(frames) for name, frames in parts.items()}
+    if tables["failures"].empty:
+        tables["failures"] = pd.DataFrame(columns=[*pair_key("", _NO_METRIC), *FAILURE_COLUMNS])
     tables["citests"] = _holm_per_pair(tables["citests"])
     return AnalysisResult(**tables, settings=settings, results=results, per_stratum=per_stratum)
 

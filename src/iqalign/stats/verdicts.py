@@ -45,8 +45,10 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,8 +128,14 @@ def run_verdicts(
     alpha: float = 0.05,
     margin: float | None = None,
     cluster: str | None = "image_id",
+    run_test: Callable[..., Any] = ci_test,
 ) -> VerdictResult:
-    """Test every claim of ``dag``'s plan on ``table`` for quality ``q`` and performance ``m``."""
+    """Test every claim of ``dag``'s plan on ``table`` for quality ``q`` and performance ``m``.
+
+    ``run_test`` is :func:`~iqalign.stats.ci_test` or a function that returns what it
+    would (the analysis runner passes one that remembers results, since several DAGs
+    plan the same test of one pair).
+    """
     from iqalign.causal import load_dag, plan_tests
 
     dag = load_dag(dag) if isinstance(dag, str | Path) else dag
@@ -147,7 +155,8 @@ def run_verdicts(
             continue
         try:
             by = tuple(_bind(frame, column, m_column) for column in plan.stratifiers)
-            result = ci_test(frame, q_column, m_column, by, test=test, cluster=cluster, alpha=alpha)
+            options = {"test": test, "cluster": cluster, "alpha": alpha}
+            result = run_test(frame, q_column, m_column, by, **options)
         except (ColumnNotFoundError, DegenerateDataError, ScoresTableError) as err:
             rows.append({**row, "verdict": "not tested", "reason": str(err)})
             continue
