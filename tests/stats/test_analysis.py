@@ -111,6 +111,14 @@ def test_dags_share_a_pairs_tests_and_get_the_numbers_of_separate_runs(table):
     for dag in dags:
         alone = stats.run_verdicts(dag, table, "q_noise", "correct_sim").rows
         ours = result.verdicts[result.verdicts["dag"] == dag].drop(
-            columns=["dag", "model", "metric", "family", "higher_is_better", "q_model", "same_model"]
+            columns=[
+                "dag",
+                "model",
+                "metric",
+                "family",
+                "higher_is_better",
+                "q_model",
+                "same_model",
+            ]
         )
         pd.testing.assert_frame_equal(ours.reset_index(drop=True), alone)

@@ -45,10 +45,10 @@ from iqalign.stats.verdicts import VERDICTS, VerdictResult, decide_verdict, run_
 
 __all__ = [
     "CI_TESTS",
-    "AnalysisResult",
-    "AnalysisSettings",
     "PENALTIES",
     "VERDICTS",
+    "AnalysisResult",
+    "AnalysisSettings",
     "CITestResult",
     "EstimationResult",
     "GroupCorrelationResult",

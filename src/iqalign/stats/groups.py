@@ -146,44 +146,33 @@ def group_correlations(
     cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods)
     resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
     rows = [
-        _row(
-            scope,
-            method,
-            mean_q[at],
-            accuracy[at],
-            {key[1]: value for key, value in cluster.items() if key[0] == scope},
-            resampled[(scope, method)],
-            ci_method,
-            alpha,
-            shares[scope].sum(axis=0),
-        )
+        _row(scope, method, mean_q[at], accuracy[at],
+             {key[1]: value for key, value in cluster.items() if key[0] == scope},
+             resampled[(scope, method)], ci_method, alpha, shares[scope].sum(axis=0))
         for scope, at in scopes.items()
         for method in methods
-    ]
+    ]  # fmt: skip
+    return GroupCorrelationResult(
+        q_column=data.q_column, m_column=data.m_column, by=by, unit=unit,
+        n_rows=data.n_rows, n_units=n_units, n_groups=n_groups,
+        n_dropped_nonfinite=data.n_dropped_nonfinite, accuracy=float(data.m.mean()),
+        include_clean=include_clean, n_boot=n_boot, alpha=alpha, ci_method=ci_method,
+        groups=summary, correlations=pd.DataFrame(rows),
+        notes=_notes(unit, n_boot, ci_method, include_clean, by),
+    )  # fmt: skip
+
+
+def _notes(
+    unit: str, n_boot: int, ci_method: str, include_clean: bool, by: Sequence[str]
+) -> tuple[str, ...]:
+    """What the result's intervals and p-values are, and which rows were left out."""
     notes = [
         f"ci_low/ci_high: cluster bootstrap over {unit} ({n_boot} resamples, {ci_method}); "
         "group_ci_*: groups resampled as if independent; p-values treat groups as independent"
     ]
     if not include_clean and "corruption" in by:
         notes.append("clean rows (corruption 'none') left out")
-    return GroupCorrelationResult(
-        q_column=data.q_column,
-        m_column=data.m_column,
-        by=by,
-        unit=unit,
-        n_rows=data.n_rows,
-        n_units=n_units,
-        n_groups=n_groups,
-        n_dropped_nonfinite=data.n_dropped_nonfinite,
-        accuracy=float(data.m.mean()),
-        include_clean=include_clean,
-        n_boot=n_boot,
-        alpha=alpha,
-        ci_method=ci_method,
-        groups=summary,
-        correlations=pd.DataFrame(rows),
-        notes=tuple(notes),
-    )
+    return tuple(notes)
 
 
 def _check_settings(ci_method, methods, alpha, n_boot) -> tuple[str, ...]:

@@ -139,13 +139,7 @@ def predictability_arrays(
 ) -> PredictabilityResult:
     """:func:`predictability` on validated arrays (``units``: integer codes of image IDs)."""
     rng = np.random.default_rng(rng)
-    check_alpha(alpha)
-    check_at_least(
-        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
-    )
-    check_positive(C, "C", "the inverse L2 strength; C -> 0 penalises the slope to 0")
-    if not 0.0 < test_size < 1.0:
-        raise ParameterError(f"test_size must lie strictly between 0 and 1, got {test_size!r}")
+    _check_settings(alpha, n_boot, C, test_size)
     _check_pooled(q, m, q_column, m_column)
     test = split_by_unit(units, test_size, rng)
     train = ~test
@@ -164,46 +158,47 @@ def predictability_arrays(
     delong = delong_ci(y, eta, alpha, clusters=units[test])
     boot = _bootstrap(y, eta, loss, prior_loss, units[test], n_boot, rng)
     slope = float(fits.slope[0])
+    return PredictabilityResult(
+        q_column=q_column, m_column=m_column, penalty=penalty,
+        C=C if penalty == "l2" else None, n_rows=int(q.size),
+        n_train=int(train.sum()), n_test=int(test.sum()),
+        n_ids_train=int(np.unique(units[train]).size),
+        n_ids_test=int(np.unique(units[test]).size),
+        n_dropped_nonfinite=n_dropped_nonfinite, train_accuracy=prior,
+        test_accuracy=float(y.mean()), intercept=float(fits.intercept[0]),
+        slope=slope, slope_sign=int(np.sign(slope)),
+        auc_score=delong.auc, auc_delong_ci=(delong.low, delong.high),
+        auc_bootstrap_ci=percentile_ci(boot["auc"], alpha),
+        raw_auc_score=raw, oriented_auc_score=max(raw, 1.0 - raw),
+        ce_loss=float(loss.mean()), ce_bootstrap_ci=percentile_ci(boot["ce"], alpha),
+        prior_ce_loss=float(prior_loss.mean()),
+        prior_ce_bootstrap_ci=percentile_ci(boot["prior"], alpha),
+        ce_gain=float(prior_loss.mean() - loss.mean()),
+        ce_gain_bootstrap_ci=percentile_ci(boot["prior"] - boot["ce"], alpha),
+        n_boot=n_boot, alpha=alpha, notes=_notes(boot["invalid"], n_boot),
+    )  # fmt: skip
+
+
+def _check_settings(alpha: float, n_boot: int, C: float, test_size: float) -> None:
+    check_alpha(alpha)
+    check_at_least(
+        n_boot, MIN_BOOT, "n_boot", "fewer resamples leave an interval's tails undefined"
+    )
+    check_positive(C, "C", "the inverse L2 strength; C -> 0 penalises the slope to 0")
+    if not 0.0 < test_size < 1.0:
+        raise ParameterError(f"test_size must lie strictly between 0 and 1, got {test_size!r}")
+
+
+def _notes(invalid: int, n_boot: int) -> tuple[str, ...]:
+    """What the intervals are, and how many resamples could not be used."""
     notes = [
         "auc_delong_ci: DeLong clustered by test image ID (Obuchowski), t interval; "
         "auc_bootstrap_ci resamples test image IDs",
         "the bootstrap holds the fitted model fixed (test-set sampling error only)",
     ]
-    if boot["invalid"]:
-        notes.append(
-            f"{boot['invalid']} of {n_boot} bootstrap resamples had one class and were left out"
-        )
-    return PredictabilityResult(
-        q_column=q_column,
-        m_column=m_column,
-        penalty=penalty,
-        C=C if penalty == "l2" else None,
-        n_rows=int(q.size),
-        n_train=int(train.sum()),
-        n_test=int(test.sum()),
-        n_ids_train=int(np.unique(units[train]).size),
-        n_ids_test=int(np.unique(units[test]).size),
-        n_dropped_nonfinite=n_dropped_nonfinite,
-        train_accuracy=prior,
-        test_accuracy=float(y.mean()),
-        intercept=float(fits.intercept[0]),
-        slope=slope,
-        slope_sign=int(np.sign(slope)),
-        auc_score=delong.auc,
-        auc_delong_ci=(delong.low, delong.high),
-        auc_bootstrap_ci=percentile_ci(boot["auc"], alpha),
-        raw_auc_score=raw,
-        oriented_auc_score=max(raw, 1.0 - raw),
-        ce_loss=float(loss.mean()),
-        ce_bootstrap_ci=percentile_ci(boot["ce"], alpha),
-        prior_ce_loss=float(prior_loss.mean()),
-        prior_ce_bootstrap_ci=percentile_ci(boot["prior"], alpha),
-        ce_gain=float(prior_loss.mean() - loss.mean()),
-        ce_gain_bootstrap_ci=percentile_ci(boot["prior"] - boot["ce"], alpha),
-        n_boot=n_boot,
-        alpha=alpha,
-        notes=tuple(notes),
-    )
+    if invalid:
+        notes.append(f"{invalid} of {n_boot} bootstrap resamples had one class and were left out")
+    return tuple(notes)
 
 
 def _check_pooled(q: np.ndarray, m: np.ndarray, q_column: str, m_column: str) -> None:
