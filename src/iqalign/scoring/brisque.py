@@ -65,6 +65,7 @@ __all__ = [
     "brisque_score",
     "install_live_model",
     "live_model_dir",
+    "live_model_installed",
     "load_live_model",
     "matlab_imresize_half",
     "matlab_rgb2gray",
@@ -97,6 +98,11 @@ def live_model_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "iqalign"
     )
     return Path(root).expanduser() / "brisque_live"
+
+
+def live_model_installed() -> bool:
+    """Both model files are in :func:`live_model_dir` (``metrics list`` readiness)."""
+    return all((live_model_dir() / name).is_file() for name in MODEL_SHA256)
 
 
 @dataclass(frozen=True)

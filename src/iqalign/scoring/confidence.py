@@ -118,7 +118,7 @@ def fit_estimator(
     if given is not None:
         return EstimatorFit(kind, score, float(given), 0, None, "config")
     if len(clean_scores) == 0:
-        setting = "atc_thresholds" if kind.startswith("atc") else "doc_offsets"
+        setting = config_setting(kind)
         raise ScoringConfigError(
             f"{column}: {kind} is fitted on the run's clean rows, and this run has none "
             f"(e.g. an ImageNet-C folder). Give it in the config: [score.{setting}] "
@@ -130,6 +130,16 @@ def fit_estimator(
     else:
         parameter = float(np.mean(clean_scores)) - accuracy
     return EstimatorFit(kind, score, parameter, len(clean_scores), accuracy, "clean rows")
+
+
+def config_setting(kind: str) -> str:
+    """The config table that gives ``kind``'s parameter for runs without clean rows."""
+    return "atc_thresholds" if kind.startswith("atc") else "doc_offsets"
+
+
+def estimator_label(kind: str) -> str:
+    """``ATC`` or ``DoC``, for the manifest."""
+    return "ATC" if kind.startswith("atc") else "DoC"
 
 
 def apply_estimator(fit: EstimatorFit, raw: np.ndarray) -> np.ndarray:

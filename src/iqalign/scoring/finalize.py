@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 
 from iqalign.scores import CLEAN, performance_column
-from iqalign.scoring.confidence import EstimatorFit, apply_estimator, fit_estimator
+from iqalign.scoring.confidence import (
+    EstimatorFit,
+    apply_estimator,
+    config_setting,
+    fit_estimator,
+)
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.setup import Scorers
 from iqalign.scoring.writer import RunStore
@@ -50,9 +55,7 @@ def _fit(store: RunStore, config: ScoreConfig, scorers: Scorers, metric: Any) ->
     table = store.read_part_columns([metric.column, correct, "corruption", "variant"])
     clean = pc.and_(pc.equal(table["corruption"], CLEAN), pc.is_null(table["variant"]))
     clean_rows = table.filter(clean)
-    given_table = (
-        config.atc_thresholds if metric.postprocess.startswith("atc") else config.doc_offsets
-    )
+    given_table = getattr(config, config_setting(metric.postprocess))
     given = given_table.get(metric.column, given_table.get(source))
     return fit_estimator(
         metric.postprocess,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from iqalign.errors import MissingDependencyError, ScoringConfigError, WeightsNotFoundError
-from iqalign.scoring.confidence import RAW_SCORE, logit_score
+from iqalign.scoring.confidence import logit_score
 from iqalign.scoring.metrics import PYIQA_NAMES, MetricSpec, metric_column
 from iqalign.scoring.weights import (
     guard_downloads,
@@ -243,10 +243,9 @@ class LogitMetric(Metric):
 
     def __init__(self, spec: MetricSpec, *, source: str) -> None:
         super().__init__(spec, source=source)
-        self.kind = RAW_SCORE.get(spec.name) or spec.name.split("_", 1)[-1]
-        if spec.name == "msp":
-            self.kind = "maxprob"
-        self.postprocess = spec.name if spec.name in RAW_SCORE else None
+        assert spec.logit_score is not None, f"{spec.name}: a logit metric names its score"
+        self.kind = spec.logit_score
+        self.postprocess = spec.postprocess
 
     def compute(self, view: BatchView) -> torch.Tensor:
         assert self.source is not None

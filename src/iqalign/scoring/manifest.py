@@ -13,6 +13,7 @@ from typing import Any
 
 from iqalign import __version__
 from iqalign.scores import performance_column, prediction_column
+from iqalign.scoring.confidence import estimator_label
 from iqalign.scoring.weights import describe_file
 
 __all__ = [
@@ -72,8 +73,7 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
         }
         if metric.postprocess:
             entries[metric.column]["note"] = (
-                "its group mean is the "
-                f"{'ATC' if metric.postprocess.startswith('atc') else 'DoC'} accuracy estimate"
+                f"its group mean is the {estimator_label(metric.postprocess)} accuracy estimate"
             )
     return entries
 

@@ -60,6 +60,22 @@ class MetricSpec:
     amp: bool = False  # safe under fp16/bf16 autocast
     implementation: str = "iqalign"  # the package whose code computes it (version: manifest)
     reference: str = ""  # what its values are checked against (tests), or "" if nothing
+    # Classifier-based metrics: the score read off the source's logits (maxprob, entropy,
+    # maxlogit, negentropy: iqalign.scoring.confidence.logit_score).
+    logit_score: str | None = None
+    # Accuracy estimators: fitted on the clean rows of a labelled source model after scoring
+    # ("atc", "atc_ne", "doc": iqalign.scoring.confidence.fit_estimator); None otherwise.
+    postprocess: str | None = None
+    # "module:function" returning True when the metric's files are installed (``metrics
+    # list``); None: pyiqa's cache is checked, or nothing is needed.
+    readiness: str | None = None
+    # "module:function(sdist=None) -> folder" installing those files (``metrics download``).
+    installer: str | None = None
+
+    @property
+    def needs_clean_rows(self) -> bool:
+        """Fitted on clean, labelled rows: its source must be a task model of the run."""
+        return self.postprocess is not None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -70,8 +86,15 @@ _IQA = "iqalign.scoring.iqa"
 _TG = "iqalign.scoring.iqa:create_logit_metric"
 
 
-def _logit(name: str, family: str, higher: bool, source: str, text: str) -> MetricSpec:
-    return MetricSpec(name, family, higher, False, source, _TG, "scoring", "its model's", text)
+def _logit(
+    name: str, family: str, higher: bool, source: str, text: str, *,
+    score: str | None = None, postprocess: str | None = None,
+) -> MetricSpec:  # fmt: skip
+    """A score read off a classifier's logits: ``tg_<score>`` / ``zsclip_<score>`` or given."""
+    return MetricSpec(
+        name, family, higher, False, source, _TG, "scoring", "its model's", text,
+        logit_score=score or name.split("_", 1)[-1], postprocess=postprocess,
+    )  # fmt: skip
 
 
 # fmt: off
@@ -89,6 +112,8 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         "LIVE's allmodel + allrange ('iqalign metrics download brisque')",
         "BRISQUE as published: LIVE's original SVR and feature definition (MATLAB release), "
         "our code, per image on the CPU",
+        readiness="iqalign.scoring.brisque:live_model_installed",
+        installer="iqalign.scoring.brisque:install_live_model",
         reference="original LIVE model (MATLAB release), allmodel sha256 "
         "7c8e239223d4ff930cbfad4bfbceb685dbf0977804794979d2a9ed54f5d8bf1f; published values "
         "of pyiqa's calibration table (TID2013): 4 of 5 within 0.04"),
@@ -109,13 +134,16 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     "zsclip_maxlogit": _logit("zsclip_maxlogit", "zsclip", True, "clip",
                               "zero-shot CLIP max cosine similarity"),
     "msp": _logit("msp", "accuracy_estimator", True, "classifier",
-                  "maximum softmax probability (Hendrycks & Gimpel 2017)"),
+                  "maximum softmax probability (Hendrycks & Gimpel 2017)", score="maxprob"),
     "atc": _logit("atc", "accuracy_estimator", True, "classifier",
-                  "ATC, MSP score: 1[MSP > t], t fitted on clean rows (Garg et al. 2022)"),
+                  "ATC, MSP score: 1[MSP > t], t fitted on clean rows (Garg et al. 2022)",
+                  score="maxprob", postprocess="atc"),
     "atc_ne": _logit("atc_ne", "accuracy_estimator", True, "classifier",
-                     "ATC, negative-entropy score: 1[-H > t], t fitted on clean rows"),
+                     "ATC, negative-entropy score: 1[-H > t], t fitted on clean rows",
+                     score="negentropy", postprocess="atc_ne"),
     "doc": _logit("doc", "accuracy_estimator", True, "classifier",
-                  "DoC: MSP - (mean clean MSP - clean accuracy) (Guillory et al. 2021)"),
+                  "DoC: MSP - (mean clean MSP - clean accuracy) (Guillory et al. 2021)",
+                  score="maxprob", postprocess="doc"),
 }
 # fmt: on
 
@@ -226,10 +254,9 @@ def metric_readiness(spec: MetricSpec) -> str:
 
     if spec.source:
         return "as its model"
-    if spec.name == "brisque":
-        from iqalign.scoring.brisque import MODEL_SHA256, live_model_dir
-
-        ready = all((live_model_dir() / f).is_file() for f in MODEL_SHA256)
+    if spec.readiness:
+        module_name, _, function = spec.readiness.partition(":")
+        ready = getattr(importlib.import_module(module_name), function)()
         return "yes" if ready else "needs model"
     if not spec.loader.endswith("create_pyiqa_metric") or spec.name in PYIQA_WEIGHT_FREE:
         return "yes"

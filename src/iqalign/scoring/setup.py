@@ -48,8 +48,8 @@ def resolve_names(config: ScoreConfig) -> tuple[list[str], list[str]]:
     keys = list(dict.fromkeys(keys))
     for key in keys:
         name, source = split_metric_key(key)
-        if name in ("atc", "atc_ne", "doc") and source not in models:
-            models.append(source)  # type: ignore[arg-type]
+        if get_metric_spec(name).needs_clean_rows and source not in models:
+            models.append(source)  # type: ignore[arg-type]  # fitted on its labelled rows
     _check_columns(models, keys)
     return models, keys
 
