@@ -23,7 +23,7 @@ def _config(out, **changes) -> ScoreConfig:
 def test_a_broken_corruption_stops_the_run_instead_of_completing(tmp_path, monkeypatch):
     from iqalign.scoring import pipeline
 
-    def broken(image, corruption, severity, seed):
+    def broken(image, corruption, severity, seed, *implementation):
         raise ValueError("the corruption library is broken")
 
     monkeypatch.setattr(pipeline, "corrupt_array", broken)
@@ -42,11 +42,11 @@ def test_one_odd_image_is_skipped_counted_and_the_run_completes(tmp_path, monkey
 
     real, calls = pipeline.corrupt_array, []
 
-    def odd(image, corruption, severity, seed):
+    def odd(image, corruption, severity, seed, *implementation):
         calls.append(seed)
         if len(calls) == 3:  # workers=0: rendered in order, in this process
             raise MemoryError("this one image")
-        return real(image, corruption, severity, seed)
+        return real(image, corruption, severity, seed, *implementation)
 
     monkeypatch.setattr(pipeline, "corrupt_array", odd)
     result = score(_config(tmp_path / "run"))

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.engine import _Run
+from iqalign.scoring.engine import BatchScorer
 
 
 def _released_folder(root, demo_crops):
@@ -38,7 +38,7 @@ def test_scorers_receive_the_files_pixels_exactly(tmp_path, demo_crops, monkeypa
 
     files, odd_path = _released_folder(tmp_path / "inc", demo_crops)
     seen: dict[str, np.ndarray] = {}
-    original = _Run._compute_chunk
+    original = BatchScorer._compute_chunk
 
     def spy(self, view):
         q, p = original(self, view)
@@ -47,7 +47,7 @@ def test_scorers_receive_the_files_pixels_exactly(tmp_path, demo_crops, monkeypa
             seen[str(tv)] = row.copy()  # keyed by the row's TV score: unique per picture
         return q, p
 
-    monkeypatch.setattr(_Run, "_compute_chunk", spy)
+    monkeypatch.setattr(BatchScorer, "_compute_chunk", spy)
     config = ScoreConfig(data=str(tmp_path / "inc"), out=str(tmp_path / "run"), metrics=("tv",),
                          layout="imagenet-c", workers=0, batch_size=2)  # fmt: skip
     table = read_scores(score(config).out).set_index("image_id")

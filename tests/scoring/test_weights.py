@@ -25,7 +25,10 @@ def test_flags_mean_offline(monkeypatch, no_flags):
     assert weights.is_offline()
 
 
-def test_a_failing_name_lookup_means_offline_and_sets_the_hub_flag(monkeypatch, no_flags):
+def test_a_failing_name_lookup_means_offline_and_changes_nothing(monkeypatch, no_flags):
+    """Asking is free of side effects: the hub flag is set only inside guard_downloads."""
+    import os
+
     def fail(*args, **kwargs):
         raise socket.gaierror("no DNS")
 
@@ -33,9 +36,10 @@ def test_a_failing_name_lookup_means_offline_and_sets_the_hub_flag(monkeypatch, 
     started = time.perf_counter()
     assert weights.is_offline()
     assert time.perf_counter() - started < 1
-    import os
-
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ
+    with weights.guard_downloads("x"):
+        assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ
 
 
 def test_resolution_order(tmp_path, monkeypatch):
