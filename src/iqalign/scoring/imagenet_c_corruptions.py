@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from iqalign.errors import MissingDependencyError, ScoringConfigError
+from iqalign.scoring.corrupt import shuffle_pixels
 
 __all__ = ["FUNCTIONS", "SIZE", "frost_files"]
 
@@ -253,24 +254,9 @@ def glass_blur(x: Any, severity: int = 1) -> np.ndarray:
         severity - 1
     ]
     x = np.uint8(_gaussian(np.array(x) / 255.0, sigma=sigma, multichannel=True) * 255)
-    # Locally shuffle pixels. The original loops h, w over range(224 - delta, delta, -1),
-    # draws (dx, dy) = randint(-delta, delta, size=2) per pixel and "swaps"
-    # x[h, w], x[h', w'] = x[h', w'], x[h, w] -- which on numpy views copies (h', w') into
-    # (h, w) and leaves (h', w') as it was. Same draws (one call of shape (n, 2) yields the
-    # stream of n calls of shape (2,)), same copies, on a list of source indices.
-    width = x.shape[1]
-    lines = range(SIZE - delta, delta, -1)
-    source = list(range(x.shape[0] * width))  # which original pixel each pixel now shows
-    for _ in range(passes):
-        draws = np.random.randint(-delta, delta, size=(len(lines) * len(lines), 2)).tolist()
-        k = 0
-        for h in lines:
-            base = h * width
-            for w in lines:
-                dx, dy = draws[k]
-                k += 1
-                source[base + w] = source[(h + dy) * width + w + dx]
-    x = x.reshape(-1, x.shape[2])[np.asarray(source)].reshape(x.shape)
+    # The original's per-pixel shuffle over range(224 - delta, delta, -1), same draws and
+    # copies, on an index list (corrupt.shuffle_pixels; the golden tests hold it exact).
+    x = shuffle_pixels(x, delta, passes)
     return np.clip(_gaussian(x / 255.0, sigma=sigma, multichannel=True), 0, 1) * 255
 
 
