@@ -26,6 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from iqalign.stats._codes import unique_codes
+from iqalign.stats._memo import remember
 
 __all__ = ["ClusterVariance", "cluster_robust_variance"]
 
@@ -55,27 +59,49 @@ def cluster_robust_variance(
     >>> round(v.variance, 12), round(v.df, 12), v.n_clusters
     (1.0, 1.0, 2)
     """
-    strata = np.unique(strata, return_inverse=True)[1].ravel()
-    clusters = np.unique(clusters, return_inverse=True)[1].ravel()
-    n_strata, n_clusters = int(strata.max()) + 1, int(clusters.max()) + 1
-    cell = np.unique(clusters.astype(np.int64) * n_strata + strata, return_inverse=True)[1].ravel()
-    n_cell = np.bincount(cell).astype(np.float64)
-    cell_stratum = np.zeros(n_cell.size, dtype=np.int64)
-    cell_stratum[cell] = strata
-    cell_cluster = np.zeros(n_cell.size, dtype=np.int64)
-    cell_cluster[cell] = clusters
-    n_s = np.bincount(strata, minlength=n_strata).astype(np.float64)
-    share = n_cell / n_s[cell_stratum]
-    # A cell that is its stratum's only cluster has H_cc's eigenvalue 1; x and e have no
-    # component along it (both centred there), so the pseudo-inverse factor is 0.
-    with np.errstate(divide="ignore"):
-        factor = np.where(share < 1 - 1e-12, 1.0 / np.sqrt(1.0 - share) - 1.0, 0.0)
-    x_mean = np.bincount(cell, weights=x, minlength=n_cell.size) / n_cell
-    b = x + (factor * x_mean)[cell]
-    u = np.bincount(clusters, weights=b * e, minlength=n_clusters)
+    c = remember("cr2-cells", (strata, clusters), lambda: _Cells.of(strata, clusters))
+    x_mean = np.bincount(c.cell, weights=x, minlength=c.n_cell.size) / c.n_cell
+    b = x + (c.factor * x_mean)[c.cell]
+    u = np.bincount(c.clusters, weights=b * e, minlength=c.n_clusters)
     variance = float(u @ u)
-    df = _satterthwaite_df(b, cell, cell_stratum, cell_cluster, n_s, n_clusters)
-    return ClusterVariance(variance, df, n_clusters)
+    df = _satterthwaite_df(b, c.cell, c.cell_stratum, c.cell_cluster, c.n_s, c.n_clusters)
+    return ClusterVariance(variance, df, c.n_clusters)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The (cluster, stratum) cells of a table and the CR2 factor of each: the same for
+    every score test on the same strata and clusters (every pair of a run)."""
+
+    clusters: np.ndarray
+    n_clusters: int
+    cell: np.ndarray
+    n_cell: np.ndarray
+    cell_stratum: np.ndarray
+    cell_cluster: np.ndarray
+    n_s: np.ndarray
+    factor: np.ndarray
+
+    @classmethod
+    def of(cls, strata: np.ndarray, clusters: np.ndarray) -> _Cells:
+        strata = unique_codes(strata)[1]
+        clusters = unique_codes(clusters)[1]
+        n_strata, n_clusters = int(strata.max()) + 1, int(clusters.max()) + 1
+        # (cluster, stratum) cells, coded in sorted order as np.unique would; hashing beats
+        # sorting here: a few cells per image, millions of rows
+        cell = pd.factorize(clusters.astype(np.int64) * n_strata + strata, sort=True)[0]
+        n_cell = np.bincount(cell).astype(np.float64)
+        cell_stratum = np.zeros(n_cell.size, dtype=np.int64)
+        cell_stratum[cell] = strata
+        cell_cluster = np.zeros(n_cell.size, dtype=np.int64)
+        cell_cluster[cell] = clusters
+        n_s = np.bincount(strata, minlength=n_strata).astype(np.float64)
+        share = n_cell / n_s[cell_stratum]
+        # A cell that is its stratum's only cluster has H_cc's eigenvalue 1; x and e have no
+        # component along it (both centred there), so the pseudo-inverse factor is 0.
+        with np.errstate(divide="ignore"):
+            factor = np.where(share < 1 - 1e-12, 1.0 / np.sqrt(1.0 - share) - 1.0, 0.0)
+        return cls(clusters, n_clusters, cell, n_cell, cell_stratum, cell_cluster, n_s, factor)
 
 
 def _satterthwaite_df(b, cell, cell_stratum, cell_cluster, n_s, n_clusters) -> float:

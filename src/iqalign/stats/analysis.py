@@ -40,15 +40,19 @@ Examples
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from iqalign.errors import IqalignError, ScoresTableError
+from iqalign.errors import IqalignError, ParameterError, ScoresTableError
 from iqalign.files import write_atomic
 from iqalign.scores import (
     CLEAN,
@@ -57,6 +61,7 @@ from iqalign.scores import (
     performance_column,
     read_metric_infos,
 )
+from iqalign.stats._memo import forget_transient, share_in_this_process, sharing
 
 __all__ = [
     "ANALYSES",
@@ -235,11 +240,14 @@ def run_analysis(
     dags: Iterable[Any] = (),
     settings: AnalysisSettings | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> AnalysisResult:
     """Run every planned analysis on every (model, metric) pair and every DAG's claims.
 
     ``metrics`` defaults to every ``q_*`` column (family ``"unknown"``), ``models`` to
-    every ``correct_*`` column, ``dags`` are names, paths or loaded DAGs.
+    every ``correct_*`` column, ``dags`` are names, paths or loaded DAGs. ``workers``
+    processes share the quality columns (default: one per CPU core this process may
+    use; 1 runs everything here). The numbers do not depend on ``workers``.
     """
     started = time.perf_counter()
     settings = settings or AnalysisSettings()
@@ -249,24 +257,116 @@ def run_analysis(
     shared = SharedTable(table, metrics, models)
     dags = _load_dags(dags)
     jobs = plan_jobs(shared, dags, settings)
-    outcomes = []
+    batches = _column_batches(jobs)
+    n_workers = _worker_count(workers, len(batches))
+    done, ci_hits = _run_batches(shared, jobs, batches, settings, dags, n_workers, progress)
+    outcomes = [done[index][0] for index in range(len(jobs))]
     seconds: dict[str, float] = dict.fromkeys(ANALYSES, 0.0)
-    for index, job in enumerate(jobs, start=1):
-        if progress and job.reason is None:
-            progress(f"[{index}/{len(jobs)}] {job.description}")
-        job_started = time.perf_counter()
-        outcomes.append(_run_job(shared, job, settings, dags))
-        seconds[job.analysis] += time.perf_counter() - job_started
+    for job, (_, spent) in zip(jobs, (done[i] for i in range(len(jobs))), strict=True):
+        seconds[job.analysis] += spent
     run_info = {
         "models": models,
         "metrics": list(metrics),
         "dags": [dag.name for dag in dags],
         "jobs": len(jobs),
+        "workers": n_workers,
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
-        "ci_tests_shared": shared.ci_test_hits,
+        "ci_tests_shared": ci_hits,
     }
     return _collect(jobs, outcomes, {**settings.to_dict(), **run_info})
+
+
+def _column_batches(jobs: Sequence[Job]) -> list[list[int]]:
+    """Job indices grouped by quality column: one column's jobs (every task model, every
+    DAG) run in one process, which computes the column's ranks once for all of them."""
+    batches: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        batches.setdefault(job.metric.column, []).append(index)
+    return list(batches.values())
+
+
+def _worker_count(workers: int | None, n_batches: int) -> int:
+    if workers is not None and workers < 1:
+        raise ParameterError(f"workers must be at least 1, got {workers!r}")
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # the workers inherit the table by fork; elsewhere everything runs here
+    return max(1, min(workers, n_batches))
+
+
+# What forked workers inherit: the table and the plan (never pickled, never copied).
+_WORK: dict[str, Any] = {}
+
+
+def _run_batches(shared, jobs, batches, settings, dags, n_workers, progress):
+    """``{job index: (outcome, seconds)}`` for every job, batch by batch, and how many
+    CI tests were shared between DAGs."""
+    _WORK.update(shared=shared, jobs=jobs, settings=settings, dags=dags)
+    done: dict[int, tuple[Any, float]] = {}
+    hits = 0
+    try:
+        if n_workers == 1:
+            from threadpoolctl import threadpool_limits
+
+            with sharing(), threadpool_limits(1):  # as in a worker: the same numbers
+                for number, batch in enumerate(batches, start=1):
+                    outcomes, batch_hits = _run_batch(batch)
+                    done.update(outcomes)
+                    hits += batch_hits
+                    _report(progress, number, len(batches), jobs[batch[0]], len(batch))
+            return done, hits
+        _warm_kernels()  # compiled once here; the workers inherit them
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(n_workers, context, initializer=_start_worker) as pool:
+            futures = {pool.submit(_run_batch, batch): batch for batch in batches}
+            for number, future in enumerate(as_completed(futures), start=1):
+                outcomes, batch_hits = future.result()  # a bug in a job raises here
+                done.update(outcomes)
+                hits += batch_hits
+                batch = futures[future]
+                _report(progress, number, len(batches), jobs[batch[0]], len(batch))
+        return done, hits
+    finally:
+        _WORK.clear()
+
+
+def _report(progress, number: int, total: int, job: Job, size: int) -> None:
+    if progress:
+        progress(f"[{number}/{total}] {job.metric.column}: {size} analyses done")
+
+
+def _start_worker() -> None:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread per worker: the workers already use every core, and a matrix
+    # product's rounding depends on the thread count (1e-12): with one thread everywhere
+    # the numbers are the same for any number of workers, on any machine.
+    threadpool_limits(1)
+    share_in_this_process()
+
+
+def _warm_kernels() -> None:
+    from iqalign.stats._kernels import logistic_sums, resampled_auc
+
+    zero, one = np.zeros(1), np.zeros(1, dtype=np.int64)
+    logistic_sums(zero, zero, one, 1, zero, zero)
+    resampled_auc(zero, one, np.array([0, 1]), np.ones((1, 1)))
+
+
+def _run_batch(batch: Sequence[int]) -> tuple[dict[int, tuple[Any, float]], int]:
+    """Run one quality column's jobs in order; what only this column needed is then
+    forgotten (its ranks), what every column shares (folds, splits, resamples) is kept."""
+    shared, jobs, settings, dags = (_WORK[k] for k in ("shared", "jobs", "settings", "dags"))
+    hits_before = shared.ci_test_hits
+    out = {}
+    for index in batch:
+        job_started = time.perf_counter()
+        outcome = _run_job(shared, jobs[index], settings, dags)
+        out[index] = (outcome, time.perf_counter() - job_started)
+    forget_transient()
+    return out, shared.ci_test_hits - hits_before
 
 
 def _check_pairs(table: pd.DataFrame, metrics: Mapping[str, MetricInfo], models) -> None:

@@ -64,7 +64,7 @@ from iqalign.stats._cluster import ClusterVariance, cluster_robust_variance
 from iqalign.stats._results import ResultMixin
 from iqalign.stats.auc import grouped_midranks
 from iqalign.stats.stratified import parse_by
-from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
+from iqalign.stats.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
 
 __all__ = ["CI_TESTS", "CITestResult", "ci_test", "holm_adjust"]
 
@@ -137,8 +137,8 @@ def ci_test(
         frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite
     )
     strata, keys = get_stratum_codes(data.frame, by)
-    clusters = pd.factorize(data.frame[cluster])[0] if use_cluster else None
-    if clusters is not None and np.unique(clusters).size == clusters.size:
+    clusters = get_unit_codes(data.frame, cluster) if use_cluster else None
+    if clusters is not None and int(clusters.max(initial=-1)) + 1 == clusters.size:
         clusters = None  # one row per cluster: the model variance is already right
     run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
     fields = run(data.q, data.m, strata, len(keys), clusters, alpha)

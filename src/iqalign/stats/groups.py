@@ -63,10 +63,11 @@ import pandas as pd
 from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.scores import CLEAN
 from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least
+from iqalign.stats._memo import remember
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.calibration import COVERAGE_TARGET, measured_coverage
 from iqalign.stats.stratified import parse_by
-from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores
+from iqalign.stats.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
 
 __all__ = [
     "CI_METHODS",
@@ -131,11 +132,16 @@ def group_correlations(
     methods = _check_settings(ci_method, methods, alpha, n_boot)
     by = parse_by(by)
     frame = load_scores(table)
+    rows = None
     if not include_clean and "corruption" in by and "corruption" in frame:
-        frame = frame[frame["corruption"].astype(str) != CLEAN]
-    data = prepare_scores(frame, q, m, [*by, unit], nonfinite=nonfinite)
+        rows = remember(
+            "corrupted-rows",
+            (frame,),
+            lambda: (frame["corruption"].astype(str) != CLEAN).to_numpy(),
+        )
+    data = prepare_scores(frame, q, m, [*by, unit], nonfinite=nonfinite, rows=rows)
     groups, keys = get_stratum_codes(data.frame, by)
-    units = pd.factorize(data.frame[unit])[0]
+    units = get_unit_codes(data.frame, unit)
     n_units, n_groups = int(units.max()) + 1, len(keys)
     sums = _per_unit_sums(units, groups, data.q, data.m, n_units, n_groups)
     count, mean_q, accuracy = _means(np.asarray(sums.sum(axis=0)).ravel(), n_groups)
@@ -301,10 +307,12 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
     share_matrix = np.hstack(list(shares.values()))  # (n_units, 3 x scopes)
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
-        draws = (
-            rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
+        counts = remember(
+            "cluster-counts",
+            (n_units, size),
+            lambda size=size: _draw_counts(n_units, size, rng),
+            rng,
         )
-        counts = np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
         noise_all = counts @ share_matrix  # one product for every scope's (qq, aa, qa)
@@ -323,6 +331,12 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
             for k, name in enumerate(names):
                 out[(name, _DISATTENUATED)][start : start + size] = r[:, k]
     return out
+
+
+def _draw_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` resamples of ``n_units`` image IDs as multiplicities (size x n_units)."""
+    draws = rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
+    return np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
 
 
 def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:

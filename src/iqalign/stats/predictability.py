@@ -39,11 +39,13 @@ import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least, check_positive
+from iqalign.stats._codes import unique_codes
+from iqalign.stats._memo import remember
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, weighted_auc
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
 from iqalign.stats.splits import split_by_unit
-from iqalign.stats.table import prepare_scores
+from iqalign.stats.table import get_unit_codes, prepare_scores
 
 __all__ = ["PredictabilityResult", "predictability", "predictability_arrays"]
 
@@ -105,7 +107,7 @@ def predictability(
     by the bootstrap (image IDs).
     """
     data = prepare_scores(table, q, m, [unit], nonfinite=nonfinite)
-    units = pd.factorize(data.frame[unit])[0]
+    units = get_unit_codes(data.frame, unit)
     return predictability_arrays(
         data.q,
         data.m,
@@ -162,8 +164,8 @@ def predictability_arrays(
         q_column=q_column, m_column=m_column, penalty=penalty,
         C=C if penalty == "l2" else None, n_rows=int(q.size),
         n_train=int(train.sum()), n_test=int(test.sum()),
-        n_ids_train=int(np.unique(units[train]).size),
-        n_ids_test=int(np.unique(units[test]).size),
+        n_ids_train=int(unique_codes(units[train])[0].size),
+        n_ids_test=int(unique_codes(units[test])[0].size),
         n_dropped_nonfinite=n_dropped_nonfinite, train_accuracy=prior,
         test_accuracy=float(y.mean()), intercept=float(fits.intercept[0]),
         slope=slope, slope_sign=int(np.sign(slope)),
@@ -232,9 +234,8 @@ def _fit_train(q, m, penalty, C, q_column, m_column):
 
 def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
     """Resample test image IDs ``n_boot`` times; AUC, CE and prior CE of every resample."""
-    codes, unit = np.unique(units, return_inverse=True)
+    codes, unit = unique_codes(units)
     n_units = codes.size
-    unit = unit.ravel()
     per_unit = np.vstack(
         [
             np.bincount(unit, minlength=n_units).astype(np.float64),
@@ -250,14 +251,19 @@ def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
         sums = np.einsum("bu,ku->bk", counts, per_unit)  # no BLAS threads for a thin product
         out["ce"][start : start + size] = sums[:, 1] / sums[:, 0]
         out["prior"][start : start + size] = sums[:, 2] / sums[:, 0]
-        for i in range(size):
-            out["auc"][start + i] = auc_of(counts[i][unit])
+        out["auc"][start : start + size] = auc_of.resampled(counts, unit)
     out["invalid"] = int(np.isnan(out["auc"]).sum())
     return out
 
 
 def _resample_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``size`` bootstrap resamples of ``n_units`` clusters, as multiplicities (size x n_units)."""
+    return remember(
+        "resample-counts", (n_units, size), lambda: _draw_counts(n_units, size, rng), rng
+    )
+
+
+def _draw_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
     draws = rng.integers(0, n_units, size=(size, n_units))
     draws += (np.arange(size) * n_units)[:, None]
     return (

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from iqalign.errors import DegenerateDataError, ParameterError
+from iqalign.stats._codes import unique_codes
+from iqalign.stats._memo import remember
 
 __all__ = ["assign_folds", "split_by_unit"]
 
@@ -30,7 +32,11 @@ def split_by_unit(units: np.ndarray, test_size: float, rng: np.random.Generator)
     """Boolean test mask: a random ``test_size`` share of the units (at least one each side)."""
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
-    uniques, inverse = np.unique(units, return_inverse=True)
+    return remember("split", (units, test_size), lambda: _split(units, test_size, rng), rng)
+
+
+def _split(units: np.ndarray, test_size: float, rng: np.random.Generator) -> np.ndarray:
+    uniques, inverse = unique_codes(units)
     n_units = uniques.size
     if n_units < 2:
         raise DegenerateDataError(
@@ -39,7 +45,7 @@ def split_by_unit(units: np.ndarray, test_size: float, rng: np.random.Generator)
     n_test = min(max(round(test_size * n_units), 1), n_units - 1)
     in_test = np.zeros(n_units, dtype=bool)
     in_test[rng.permutation(n_units)[:n_test]] = True
-    return in_test[inverse.ravel()]
+    return in_test[inverse]
 
 
 def assign_folds(
@@ -62,14 +68,18 @@ def assign_folds(
             f"n_folds must be an integer >= 2 (one fold leaves nothing to train on), "
             f"got {n_folds!r}"
         )
+    key = (strata, units, n_folds)
+    return remember("folds", key, lambda: _folds(strata, units, n_folds, rng), rng)
+
+
+def _folds(strata, units, n_folds: int, rng: np.random.Generator) -> np.ndarray:
     if units is None:
         unit_stratum = strata
         inverse = np.arange(strata.size)
     else:
         span = int(units.max()) + 1 if units.size else 1
-        pairs, inverse = np.unique(strata.astype(np.int64) * span + units, return_inverse=True)
+        pairs, inverse = unique_codes(strata.astype(np.int64) * span + units)
         unit_stratum = pairs // span
-        inverse = inverse.ravel()
     order = np.lexsort((rng.random(unit_stratum.size), unit_stratum))
     sorted_strata = unit_stratum[order]
     position = np.arange(order.size)

@@ -40,11 +40,12 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError
+from iqalign.stats._memo import remember
 from iqalign.stats._results import ResultMixin
-from iqalign.stats.auc import grouped_roc_auc
+from iqalign.stats.auc import grouped_midranks, grouped_roc_auc, monotone_midranks, rank_order
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
 from iqalign.stats.splits import assign_folds
-from iqalign.stats.table import get_stratum_codes, prepare_scores
+from iqalign.stats.table import get_stratum_codes, get_unit_codes, prepare_scores
 
 __all__ = [
     "FOLD_STATUS",
@@ -154,7 +155,7 @@ def stratified_cv(
         table, q, m, [*by, *([fold_unit] if fold_unit else [])], nonfinite=nonfinite
     )
     strata, keys = get_stratum_codes(data.frame, by)
-    units = pd.factorize(data.frame[fold_unit])[0] if fold_unit else None
+    units = get_unit_codes(data.frame, fold_unit) if fold_unit else None
     scores = cross_validate_arrays(
         data.q,
         data.m,
@@ -210,8 +211,8 @@ def cross_validate_arrays(
     train_pos = np.repeat(positives, n_folds) - test_pos
     status = _status(np.repeat(two_class, n_folds), n_test, test_pos, train_n, train_pos, per_fit)
     used = status == 0
-    auc = np.where(used, grouped_roc_auc(m, eta, fit_id, n_fit)[0], np.nan)
-    raw = np.where(used, grouped_roc_auc(m, q, fit_id, n_fit)[0], np.nan)
+    auc, raw = _fold_aucs(q, m, eta, fit_id, n_fit, slope)
+    auc, raw = np.where(used, auc, np.nan), np.where(used, raw, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         ce = np.bincount(fit_id, weights=log_loss_terms(eta, m), minlength=n_fit) / n_test
         prior = train_pos / train_n
@@ -229,6 +230,23 @@ def cross_validate_arrays(
         used & per_fit["constant"],
         per_fit["converged"] | ~used,
     )
+
+
+def _fold_aucs(q, m, eta, fit_id, n_fit, slope) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out AUC of the fitted log-odds and of Q itself, per (stratum, fold).
+
+    Sorting is the costly part at millions of rows, and it is shared: Q's order within
+    the folds is the same for every task model of a run (same folds, same Q), and the
+    log-odds of a one-feature fit follow Q's order (reversed where the slope is negative),
+    so their ranks come from the same order without sorting again.
+    """
+    order = remember("rank-order", (q, fit_id), lambda: rank_order(q, fit_id), transient=True)
+    raw_ranks = remember(
+        "ranks", (q, fit_id), lambda: grouped_midranks(q, fit_id, order), transient=True
+    )
+    eta_ranks = monotone_midranks(eta, fit_id, order, np.nan_to_num(slope))
+    auc = grouped_roc_auc(m, eta, fit_id, n_fit, ranks=eta_ranks)[0]
+    return auc, grouped_roc_auc(m, q, fit_id, n_fit, ranks=raw_ranks)[0]
 
 
 def _status(two_class, n_test, test_pos, train_n, train_pos, per_fit) -> np.ndarray:

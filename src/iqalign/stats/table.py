@@ -31,10 +31,13 @@ import pandas as pd
 
 from iqalign.errors import ColumnNotFoundError, ScoresTableError, did_you_mean
 from iqalign.scores import PERFORMANCE_PREFIX, QUALITY_PREFIX, load_scores
+from iqalign.stats._codes import unique_codes
+from iqalign.stats._memo import remember
 
 __all__ = [
     "ScoresData",
     "get_stratum_codes",
+    "get_unit_codes",
     "load_scores",
     "prepare_scores",
     "resolve_column",
@@ -83,11 +86,13 @@ def prepare_scores(
     extra: Sequence[str] = (),
     *,
     nonfinite: Literal["raise", "drop"] = "raise",
+    rows: np.ndarray | None = None,
 ) -> ScoresData:
     """Resolve and check Q, M and the ``extra`` columns; return aligned numpy arrays.
 
     Non-finite Q raises (``nonfinite="raise"``) or drops the rows and counts them
-    (``"drop"``). M must hold only 0/1 (or booleans).
+    (``"drop"``). M must hold only 0/1 (or booleans). ``rows`` (a boolean mask) limits
+    the analysis to those rows (e.g. the corrupted ones) without copying the table.
     """
     frame = load_scores(table)
     if len(frame) == 0:
@@ -97,8 +102,9 @@ def prepare_scores(
     extra = [resolve_column(frame, name) for name in dict.fromkeys(extra)]
     m_values = _binary(frame[m_column], m_column)
     q_values = _numeric(frame[q_column], q_column)
-    keep = np.isfinite(q_values)
-    dropped = int(keep.size - keep.sum())
+    finite = np.isfinite(q_values)
+    keep = finite if rows is None else finite & rows
+    dropped = int(keep.size - keep.sum()) if rows is None else int((rows & ~finite).sum())
     if dropped and nonfinite == "raise":
         first = int(np.flatnonzero(~keep)[0])
         where = (
@@ -111,7 +117,12 @@ def prepare_scores(
         )
     if keep.sum() == 0:
         raise ScoresTableError(f"column {q_column!r} has no finite values")
-    kept = frame.loc[keep, extra] if dropped else frame[extra]
+    whole = rows is None and not dropped
+    kept = remember(  # the same rows of the same table: one frame for every pair of a run
+        "kept-rows",
+        (frame, None if whole else keep, tuple(extra)),
+        lambda: (frame[extra] if whole else frame.loc[keep, extra]).reset_index(drop=True),
+    )
     for name in extra:
         if kept[name].isna().any():
             raise ScoresTableError(
@@ -123,7 +134,7 @@ def prepare_scores(
         m_column=m_column,
         q=q_values[keep],
         m=m_values[keep],
-        frame=kept.reset_index(drop=True),
+        frame=kept,
         n_dropped_nonfinite=dropped,
     )
 
@@ -176,6 +187,10 @@ def get_stratum_codes(
     columns = list(columns)
     if not columns:
         return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    return remember("strata", (frame, tuple(columns)), lambda: _stratum_codes(frame, columns))
+
+
+def _stratum_codes(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     combined = np.zeros(len(frame), dtype=np.int64)
     for name in columns:
         codes, uniques = pd.factorize(frame[name], sort=True)
@@ -185,8 +200,20 @@ def get_stratum_codes(
             )
         if combined.size and int(combined.max()) + 1 > 2**62 // max(len(uniques), 1):
             # re-compress so that the product of many columns' sizes never overflows int64
-            _, combined = np.unique(combined, return_inverse=True)
+            combined = unique_codes(combined)[1]
         combined = combined * len(uniques) + codes
-    uniques, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    uniques, first, codes = unique_codes(combined, return_index=True)
     keys = frame[columns].iloc[first].reset_index(drop=True)
     return codes.astype(np.int64), keys
+
+
+def get_unit_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Integer codes ``0..U-1`` of ``column``'s values in order of first appearance (image
+    IDs: the clusters of rows and the units of splits and resamples).
+
+    Examples
+    --------
+    >>> get_unit_codes(pd.DataFrame({"image_id": ["b", "a", "b"]}), "image_id").tolist()
+    [0, 1, 0]
+    """
+    return remember("unit-codes", (frame, column), lambda: pd.factorize(frame[column])[0])

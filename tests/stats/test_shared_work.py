@@ -1,0 +1,155 @@
+"""What makes a paper-scale report fast must not change a number.
+
+The compiled kernels against the numpy formulas they replace (and scikit-learn), the
+linear-time ``unique`` against ``np.unique``, ranks taken from another column's order
+against sorting, the runner's memo against computing everything again, and the
+runner's worker processes against running everything in one process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from iqalign import stats
+from iqalign.stats._codes import unique_codes
+from iqalign.stats._kernels import logistic_sums
+from iqalign.stats._memo import remember, sharing
+from iqalign.stats.analysis import AnalysisSettings, run_analysis
+from iqalign.stats.auc import grouped_midranks, monotone_midranks, rank_order, weighted_auc
+from iqalign.stats.logistic import log_loss_terms
+from iqalign.stats.predictability import _resample_counts
+from iqalign.stats.splits import assign_folds, split_by_unit
+
+
+def test_logistic_sums_equal_the_numpy_bincounts_bit_for_bit():
+    rng = np.random.default_rng(0)
+    n, groups = 20_000, 300
+    g = rng.integers(0, groups, n)
+    z = rng.normal(size=n)
+    y = (rng.random(n) < expit(z)).astype(np.float64)
+    a, b = rng.normal(size=groups), rng.normal(size=groups)
+    objective, h_aa, h_ab, h_bb, grad_a, grad_b = logistic_sums(z, y, g, groups, a, b)
+    eta = a[g] + b[g] * z
+    p = expit(eta)
+    w = p * (1 - p)
+
+    def by_group(values):
+        return np.bincount(g, weights=values, minlength=groups)
+
+    for ours, theirs in [
+        (h_aa, by_group(w)),
+        (h_ab, by_group(w * z)),
+        (h_bb, by_group(w * z * z)),
+        (grad_a, by_group(p - y)),
+        (grad_b, by_group((p - y) * z)),
+    ]:
+        np.testing.assert_array_equal(ours, theirs)
+    # numpy's vectorised exp/log1p may differ from the C library's in the last bit
+    np.testing.assert_allclose(objective, by_group(log_loss_terms(eta, y)), rtol=1e-14)
+
+
+def test_grouped_fits_still_equal_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    from iqalign.stats.logistic import fit_grouped_logistic
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=600)
+    y = (rng.random(600) < expit(1.5 * x)).astype(np.float64)
+    groups = np.repeat([0, 1, 2], 200)
+    fits = fit_grouped_logistic(x, y, groups, 3, penalty="l2", C=0.7)
+    for k in range(3):
+        rows = groups == k
+        z = (x[rows] - x[rows].mean()) / x[rows].std()
+        reference = LogisticRegression(C=0.7, tol=1e-12, max_iter=1000).fit(z[:, None], y[rows])
+        assert fits.slope[k] == pytest.approx(reference.coef_[0, 0], abs=1e-6)
+        assert fits.intercept[k] == pytest.approx(reference.intercept_[0], abs=1e-6)
+
+
+def test_resampled_auc_equals_one_weighted_auc_per_resample_exactly():
+    rng = np.random.default_rng(1)
+    units = np.repeat(np.arange(300), 7)
+    y = (rng.random(units.size) < 0.6).astype(np.float64)
+    score = np.round(rng.normal(size=units.size) + y, 1)  # many ties
+    counts = _resample_counts(300, 40, rng)
+    prepared = weighted_auc(y, score)
+    loop = [prepared(counts[b][units]) for b in range(40)]
+    np.testing.assert_array_equal(prepared.resampled(counts, units), loop)
+    assert np.isnan(prepared.resampled(np.zeros((1, 300)), units)[0])  # no rows: undefined
+
+
+@pytest.mark.parametrize("high", [50, 10**9])
+def test_unique_codes_equal_np_unique(high):
+    values = np.random.default_rng(2).integers(0, high, 5_000)
+    expected = np.unique(values, return_index=True, return_inverse=True)
+    got = unique_codes(values, return_index=True)
+    for ours, theirs in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs.ravel())
+
+
+def test_ranks_from_q_order_equal_sorting_the_log_odds():
+    rng = np.random.default_rng(4)
+    groups = rng.integers(0, 40, 4_000)
+    q = np.round(rng.normal(size=4_000), 2)  # ties in Q stay ties in the log-odds
+    slope = rng.normal(size=40)
+    slope[:3] = 0.0  # a constant fit: every log-odds of the group tied
+    eta = 0.3 + slope[groups] * q
+    order = rank_order(q, groups)
+    np.testing.assert_array_equal(
+        monotone_midranks(eta, groups, order, slope), grouped_midranks(eta, groups)
+    )
+    assert monotone_midranks(rng.normal(size=4_000), groups, order, slope) is None
+    np.testing.assert_array_equal(order, np.lexsort((q, groups)))
+    single = np.zeros(4_000, dtype=np.int64)
+    np.testing.assert_array_equal(rank_order(q, single), np.lexsort((q, single)))
+
+
+def test_a_remembered_draw_leaves_the_generator_where_the_draw_would_have():
+    units = np.repeat(np.arange(100), 5)
+    fresh = np.random.default_rng(7)
+    expected = (split_by_unit(units, 0.2, fresh), fresh.random(3))
+    with sharing():
+        for _ in range(2):  # the second call is served from the memo
+            rng = np.random.default_rng(7)
+            test = split_by_unit(units, 0.2, rng)
+            np.testing.assert_array_equal(test, expected[0])
+            np.testing.assert_array_equal(rng.random(3), expected[1])
+        folds = assign_folds(units % 3, units, 5, np.random.default_rng(1))
+        assert not folds.flags.writeable  # shared values cannot be changed by one caller
+    assert remember("x", (1,), lambda: 5) == 5  # outside sharing(): just computes
+
+
+@pytest.fixture(scope="module")
+def table():
+    frame = stats.simulate_scores("common_corruptions", n_ids=80, n_labels=8, seed=3)
+    rng = np.random.default_rng(0)
+    frame["q_noise"] = rng.normal(size=len(frame))
+    frame["q_other"] = frame["q_sim"] + rng.normal(size=len(frame))
+    frame["correct_b"] = np.where(rng.random(len(frame)) < 0.1, 1 - frame["correct_sim"],
+                                  frame["correct_sim"])  # fmt: skip
+    return frame
+
+
+def test_workers_and_the_memo_do_not_change_any_number(table):
+    settings = AnalysisSettings(n_boot=50, seed=1, ci_by=("", "label"))
+    dags = ["common_corruptions", "baseline"]
+    one = run_analysis(table, settings=settings, dags=dags, workers=1)
+    two = run_analysis(table, settings=settings, dags=dags, workers=2)
+    assert two.settings["workers"] == 2 and one.settings["workers"] == 1
+    for name in ("pooled", "correlations", "groups", "stratified", "citests", "verdicts"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(two, name), check_exact=True)
+    # and each pair's numbers are those of the library functions called alone, no memo
+    alone = stats.stratified_cv(table, "q_other", "correct_b", "image_id", seed=1)
+    row = one.stratified.query("metric == 'other' and model == 'b' and by == 'image_id'")
+    assert row["mean_auc_score"].item() == alone.mean_auc_score
+    assert row["mean_ce_loss"].item() == alone.mean_ce_loss
+
+
+def test_workers_must_be_positive(table):
+    from iqalign.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="workers must be at least 1"):
+        run_analysis(table, workers=0)
