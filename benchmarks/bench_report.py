@@ -13,9 +13,11 @@ row -- 3 task-guided metrics from each model (strong_tg, 9 columns), 3 ZSCLIP me
 - ``render_s``: :func:`iqalign.report.run_report.build_run_document` and
   :func:`iqalign.report.document.write_document` (figures, tables, HTML, Markdown);
 - ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), building the
-  table included.
+  table included; ``peak_rss_worker_mb``: the largest of the runner's worker processes
+  (they share the table's pages with this one, so the sum overstates the total).
 
-Each job's start is printed to stderr with the seconds since the runner began.
+Each quality column's completion is printed to stderr with the seconds since the runner
+began. ``--workers`` sets the runner's processes (default: one per core).
 
 The last line printed is one JSON object. Run: ``python benchmarks/bench_report.py``
 (``--ids 5000`` for a tenth of the scale). The table's Q and M columns are drawn from the
@@ -108,13 +110,15 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="run folder to build (default: a temporary one)")
+    parser.add_argument("--workers", type=int, help="runner processes (default: one per core)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        result = run(args.out or Path(scratch) / "run", args.ids, args.boot, args.seed)
+        out = args.out or Path(scratch) / "run"
+        result = run(out, args.ids, args.boot, args.seed, args.workers)
     print(json.dumps(result))
 
 
-def run(out: Path, n_ids: int, n_boot: int, seed: int) -> dict:
+def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = None) -> dict:
     from iqalign.causal import list_builtin_dags
     from iqalign.report.document import write_document
     from iqalign.report.run_report import build_run_document
@@ -133,7 +137,13 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int) -> dict:
         print(f"{time.perf_counter() - started:8.1f} s {message}", file=sys.stderr, flush=True)
 
     analysis, runner_s = _timed(
-        run_analysis, table, metrics, dags=dags, settings=settings, progress=progress
+        run_analysis,
+        table,
+        metrics,
+        dags=dags,
+        settings=settings,
+        progress=progress,
+        workers=workers,
     )
     start = time.perf_counter()
     document = build_run_document(table, manifest, analysis, dags, title="benchmark")
@@ -145,6 +155,7 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int) -> dict:
         "n_boot": n_boot,
         "dags": len(dags),
         "jobs": analysis.settings["jobs"],
+        "workers": analysis.settings["workers"],
         "failures": len(analysis.failures),
         "build_s": round(build_s, 1),
         "read_s": round(read_s, 1),
@@ -153,6 +164,9 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int) -> dict:
         "render_s": round(render_s, 1),
         "report_s": round(read_s + runner_s + render_s, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_worker_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),

@@ -98,8 +98,14 @@ def test_ranks_from_q_order_equal_sorting_the_log_odds():
     slope[:3] = 0.0  # a constant fit: every log-odds of the group tied
     eta = 0.3 + slope[groups] * q
     order = rank_order(q, groups)
+    expected = grouped_midranks(eta, groups)
+    np.testing.assert_array_equal(monotone_midranks(eta, groups, order, slope), expected)
+    reference = (q, grouped_midranks(q, groups, order))
+    np.testing.assert_array_equal(monotone_midranks(eta, groups, order, slope, reference), expected)
+    slope[5] = 1e-20  # 0.3 + 1e-20 q rounds to 0.3: distinct Q, tied log-odds
+    eta = 0.3 + slope[groups] * q
     np.testing.assert_array_equal(
-        monotone_midranks(eta, groups, order, slope), grouped_midranks(eta, groups)
+        monotone_midranks(eta, groups, order, slope, reference), grouped_midranks(eta, groups)
     )
     assert monotone_midranks(rng.normal(size=4_000), groups, order, slope) is None
     np.testing.assert_array_equal(order, np.lexsort((q, groups)))

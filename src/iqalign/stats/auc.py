@@ -108,22 +108,40 @@ def rank_order(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def monotone_midranks(
-    values: np.ndarray, groups: np.ndarray, order: np.ndarray, direction: np.ndarray
+    values: np.ndarray,
+    groups: np.ndarray,
+    order: np.ndarray,
+    direction: np.ndarray,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
     """Mid-ranks of ``values`` within groups from another column's ``order`` (rows sorted
     by group, then that column), when ``values`` is monotone along it in every group:
-    non-decreasing where ``direction[group] >= 0``, non-increasing where it is < 0 (a
-    fitted logistic model's log-odds along Q: the slope's sign). ``None`` if it is not.
+    non-decreasing where ``direction[group] > 0``, non-increasing where it is < 0, and
+    constant where it is 0 (a fitted logistic model's log-odds along Q: the slope's
+    sign). ``None`` if it is not. The ranks are then exactly those of sorting ``values``.
 
-    Then the ranks are exactly those of sorting ``values`` (ties, too), in one pass.
+    ``reference`` = (the other column, its mid-ranks): where ``values`` ties exactly
+    where the other column ties (a strictly monotone map, the usual case), its ranks are
+    the other column's, reflected where the direction is negative -- no ranking at all.
     """
-    sign = np.where(direction < 0, -1.0, 1.0)[groups]
-    oriented = values * sign  # negation is exact
+    sign = np.sign(direction)[groups]
+    oriented = values * np.where(sign < 0, -1.0, 1.0)  # negation is exact
     ordered, grouped = oriented[order], groups[order]
-    if np.any((ordered[1:] < ordered[:-1]) & (grouped[1:] == grouped[:-1])):
+    same = grouped[1:] == grouped[:-1]
+    up = ordered[1:] > ordered[:-1]
+    tie = ordered[1:] == ordered[:-1]
+    flat = np.sign(direction)[grouped[1:]] == 0
+    if np.any(same & ~(up | tie)) or np.any(same & flat & ~tie):
         return None
-    ranks = grouped_midranks(oriented, groups, order)
     size = np.bincount(groups, minlength=direction.size).astype(np.float64)
+    if reference is not None:
+        other, other_ranks = reference
+        other_sorted = other[order]
+        other_up = other_sorted[1:] > other_sorted[:-1]
+        if not np.any(same & ~flat & (up != other_up)):
+            ranks = np.where(sign < 0, size[groups] + 1.0 - other_ranks, other_ranks)
+            return np.where(sign == 0, (size[groups] + 1.0) / 2.0, ranks)
+    ranks = grouped_midranks(oriented, groups, order)
     return np.where(sign < 0, size[groups] + 1.0 - ranks, ranks)
 
 

@@ -244,7 +244,7 @@ def _fold_aucs(q, m, eta, fit_id, n_fit, slope) -> tuple[np.ndarray, np.ndarray]
     raw_ranks = remember(
         "ranks", (q, fit_id), lambda: grouped_midranks(q, fit_id, order), transient=True
     )
-    eta_ranks = monotone_midranks(eta, fit_id, order, np.nan_to_num(slope))
+    eta_ranks = monotone_midranks(eta, fit_id, order, np.nan_to_num(slope), (q, raw_ranks))
     auc = grouped_roc_auc(m, eta, fit_id, n_fit, ranks=eta_ranks)[0]
     return auc, grouped_roc_auc(m, q, fit_id, n_fit, ranks=raw_ranks)[0]
 
