@@ -31,7 +31,9 @@ def test_logistic_sums_equal_the_numpy_bincounts_bit_for_bit():
     z = rng.normal(size=n)
     y = (rng.random(n) < expit(z)).astype(np.float64)
     a, b = rng.normal(size=groups), rng.normal(size=groups)
-    objective, h_aa, h_ab, h_bb, grad_a, grad_b = logistic_sums(z, y, g, groups, a, b)
+    objective, h_aa, h_ab, h_bb, grad_a, grad_b = logistic_sums(
+        z, y, g, groups, a, b, np.ones(groups, dtype=bool)
+    )
     eta = a[g] + b[g] * z
     p = expit(eta)
     w = p * (1 - p)
@@ -109,6 +111,11 @@ def test_ranks_from_q_order_equal_sorting_the_log_odds():
     )
     assert monotone_midranks(rng.normal(size=4_000), groups, order, slope) is None
     np.testing.assert_array_equal(order, np.lexsort((q, groups)))
+    with sharing():  # the values' order remembered: the same rows
+        np.testing.assert_array_equal(rank_order(q, groups), np.lexsort((q, groups)))
+        np.testing.assert_array_equal(rank_order(q, groups[::-1]), np.lexsort((q, groups[::-1])))
+    spread = groups * 10**9 - 7  # negative and sparse codes: lexsort itself
+    np.testing.assert_array_equal(rank_order(q, spread), np.lexsort((q, spread)))
     single = np.zeros(4_000, dtype=np.int64)
     np.testing.assert_array_equal(rank_order(q, single), np.lexsort((q, single)))
 
@@ -159,3 +166,29 @@ def test_workers_must_be_positive(table):
 
     with pytest.raises(ParameterError, match="workers must be at least 1"):
         run_analysis(table, workers=0)
+
+
+@pytest.mark.parametrize(("penalty", "seed", "scale"), [("l2", 2, 30), ("none", 0, 10)])
+def test_newton_evaluating_the_objective_only_where_a_rise_is_possible_changes_nothing(
+    monkeypatch, penalty, seed, scale
+):
+    from iqalign.stats import logistic
+    from iqalign.stats.logistic import fit_grouped_logistic
+
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(400), 60)
+    x = rng.standard_t(1, size=groups.size)  # Cauchy Q: long first steps, some halved
+    slope = rng.normal(scale=scale, size=400)[groups]
+    y = (rng.random(groups.size) < expit(slope * x + 3.0)).astype(np.float64)
+    evaluations = []
+    derivatives = logistic._derivatives
+    monkeypatch.setattr(
+        logistic, "_derivatives", lambda *a, **k: evaluations.append(1) or derivatives(*a, **k)
+    )
+    lazy = fit_grouped_logistic(x, y, groups, 400, penalty=penalty, C=100)
+    assert len(evaluations) > lazy.n_iter  # steps were halved: the objective test decided
+    monkeypatch.setattr(logistic, "_safe_steps", lambda step, z_max: np.zeros(400, dtype=bool))
+    everywhere = fit_grouped_logistic(x, y, groups, 400, penalty=penalty, C=100)
+    for name in ("intercept", "slope", "converged", "separated"):
+        np.testing.assert_array_equal(getattr(lazy, name), getattr(everywhere, name))
+    assert lazy.n_iter == everywhere.n_iter

@@ -17,13 +17,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["logistic_sums", "resampled_auc"]
+__all__ = [
+    "group_abs_max",
+    "logistic_objective",
+    "logistic_sums",
+    "resampled_auc",
+    "stable_counting_order",
+]
 
 
 @numba.njit(cache=True, nogil=True)
-def logistic_sums(z, y, g, n_groups, intercept, slope):  # pragma: no cover - compiled
+def logistic_sums(z, y, g, n_groups, intercept, slope, with_objective):  # pragma: no cover
     """Per group: log-loss, Hessian (aa, ab, bb) and gradient (a, b) sums of the logistic
-    model ``eta = intercept[g] + slope[g] * z`` (rows in input order, as ``bincount``)."""
+    model ``eta = intercept[g] + slope[g] * z`` (rows in input order, as ``bincount``).
+    The log-loss (a second transcendental function per row) only for the groups where
+    ``with_objective`` is set; the others get NaN."""
     objective = np.zeros(n_groups)
     h_aa = np.zeros(n_groups)
     h_ab = np.zeros(n_groups)
@@ -40,10 +48,12 @@ def logistic_sums(z, y, g, n_groups, intercept, slope):  # pragma: no cover - co
         if eta >= 0.0:
             e = np.exp(-eta)
             p = 1.0 / (1.0 + e)
-            objective[k] += np.log1p(e) + eta - yi * eta
+            if with_objective[k]:
+                objective[k] += np.log1p(e) + eta - yi * eta
         else:
             p = 1.0 / (1.0 + np.exp(-eta))
-            objective[k] += np.log1p(np.exp(eta)) + 0.0 - yi * eta
+            if with_objective[k]:
+                objective[k] += np.log1p(np.exp(eta)) + 0.0 - yi * eta
         w = p * (1.0 - p)
         h_aa[k] += w
         wz = w * zi
@@ -52,7 +62,43 @@ def logistic_sums(z, y, g, n_groups, intercept, slope):  # pragma: no cover - co
         residual = p - yi
         grad_a[k] += residual
         grad_b[k] += residual * zi
+    for k in range(n_groups):
+        if not with_objective[k]:
+            objective[k] = np.nan
     return objective, h_aa, h_ab, h_bb, grad_a, grad_b
+
+
+@numba.njit(cache=True, nogil=True)
+def logistic_objective(z, y, g, n_groups, intercept, slope, groups):  # pragma: no cover
+    """The log-loss sums of :func:`logistic_sums` (the same terms, in the same order)
+    for the groups where ``groups`` is set; NaN elsewhere."""
+    objective = np.zeros(n_groups)
+    for i in range(z.size):
+        k = g[i]
+        if not groups[k]:
+            continue
+        zi = z[i]
+        yi = y[i]
+        eta = intercept[k] + slope[k] * zi
+        if eta >= 0.0:
+            objective[k] += np.log1p(np.exp(-eta)) + eta - yi * eta
+        else:
+            objective[k] += np.log1p(np.exp(eta)) + 0.0 - yi * eta
+    for k in range(n_groups):
+        if not groups[k]:
+            objective[k] = np.nan
+    return objective
+
+
+@numba.njit(cache=True, nogil=True)
+def group_abs_max(values, g, n_groups):  # pragma: no cover - compiled
+    """``max |values|`` within each group (0 for an empty group)."""
+    out = np.zeros(n_groups)
+    for i in range(values.size):
+        v = abs(values[i])
+        if v > out[g[i]]:
+            out[g[i]] = v
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -152,3 +198,20 @@ def _four_resamples(positive, cluster, run_starts, counts, b, out):  # pragma: n
     ):
         total = pos * below
         out[b + j] = num / total if total > 0 else np.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def stable_counting_order(keys, n_keys):  # pragma: no cover - compiled
+    """The positions that sort ``keys`` (integers ``0..n_keys-1``), stably: a counting
+    sort, linear in the rows (``np.argsort(keys, kind="stable")`` is a merge sort)."""
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for key in keys:
+        start[key + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    out = np.empty(keys.size, dtype=np.int64)
+    for i in range(keys.size):
+        key = keys[i]
+        out[start[key]] = i
+        start[key] += 1
+    return out

@@ -348,11 +348,20 @@ def _start_worker() -> None:
 
 
 def _warm_kernels() -> None:
-    from iqalign.stats._kernels import logistic_sums, resampled_auc
+    from iqalign.stats._kernels import (
+        group_abs_max,
+        logistic_objective,
+        logistic_sums,
+        resampled_auc,
+        stable_counting_order,
+    )
 
     zero, one = np.zeros(1), np.zeros(1, dtype=np.int64)
-    logistic_sums(zero, zero, one, 1, zero, zero)
+    logistic_sums(zero, zero, one, 1, zero, zero, np.ones(1, dtype=bool))
+    logistic_objective(zero, zero, one, 1, zero, zero, np.ones(1, dtype=bool))
+    group_abs_max(zero, one, 1)
     resampled_auc(zero, one, np.array([0, 1]), np.ones((1, 1)))
+    stable_counting_order(one, 1)
 
 
 def _run_batch(batch: Sequence[int]) -> tuple[dict[int, tuple[Any, float]], int]:
