@@ -13,8 +13,11 @@ row -- 3 task-guided metrics from each model (strong_tg, 9 columns), 3 ZSCLIP me
 - ``render_s``: :func:`iqalign.report.run_report.build_run_document` and
   :func:`iqalign.report.document.write_document` (figures, tables, HTML, Markdown);
 - ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), building the
-  table included; ``peak_rss_worker_mb``: the largest of the runner's worker processes
-  (they share the table's pages with this one, so the sum overstates the total).
+  table included (it is built in a child process, so this process holds what
+  ``iqalign report`` holds); ``peak_pss_total_mb``: the peak of the proportional set
+  size summed over this process and the runner's workers (pages the forked workers
+  share with it counted once; their RSS cannot be summed), sampled every 0.5 s -- the
+  memory the report needs.
 
 Each quality column's completion is printed to stderr with the seconds since the runner
 began. ``--workers`` sets the runner's processes (default: one per core).
@@ -35,6 +38,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,10 +102,66 @@ def _write(out: Path, frame, columns: dict, shards: int) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
+def _build_elsewhere(out: Path, n_ids: int, seed: int) -> dict[str, int]:
+    """Build the run folder in a child process, so that this process holds only what
+    ``iqalign report`` holds (the table read from Parquet), not the builder's leftovers."""
+    import subprocess
+
+    command = [sys.executable, __file__, "--build-only", "--ids", str(n_ids), "--seed", str(seed)]
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"building the table failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _timed(function, *args, **kwargs):
     start = time.perf_counter()
     value = function(*args, **kwargs)
     return value, time.perf_counter() - start
+
+
+class MemorySampler:
+    """Peak PSS (Linux ``/proc/<pid>/smaps_rollup``) of this process and its children."""
+
+    def __init__(self, every: float = 0.5):
+        self.peak_kb = 0
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.peak_kb = max(self.peak_kb, sum(map(_pss_kb, _tree(os.getpid()))))
+
+    @property
+    def peak_mb(self) -> float | None:
+        return round(self.peak_kb / 1024, 1) if self.peak_kb else None
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            pids += _tree(int(child))
+    return pids
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:  # the process ended, or no /proc (not Linux)
+        pass
+    return 0
 
 
 def main() -> None:
@@ -111,7 +171,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="run folder to build (default: a temporary one)")
     parser.add_argument("--workers", type=int, help="runner processes (default: one per core)")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_only:  # the table is built in its own process: see _build_elsewhere
+        print(json.dumps(build_run(args.out, args.ids, args.seed)))
+        return
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch) / "run"
         result = run(out, args.ids, args.boot, args.seed, args.workers)
@@ -126,7 +190,7 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = Non
     from iqalign.stats.analysis import AnalysisSettings, run_analysis
 
     load_before = os.getloadavg()
-    size, build_s = _timed(build_run, out, n_ids, seed)
+    size, build_s = _timed(_build_elsewhere, out, n_ids, seed)
     (table, manifest), read_s = _timed(read_run, out)
     metrics = read_metric_infos(table.columns, manifest)
     dags = list_builtin_dags()
@@ -136,15 +200,17 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = Non
     def progress(message: str) -> None:  # a run stopped early still shows how far it got
         print(f"{time.perf_counter() - started:8.1f} s {message}", file=sys.stderr, flush=True)
 
-    analysis, runner_s = _timed(
-        run_analysis,
-        table,
-        metrics,
-        dags=dags,
-        settings=settings,
-        progress=progress,
-        workers=workers,
-    )
+    sampler = MemorySampler()
+    with sampler:
+        analysis, runner_s = _timed(
+            run_analysis,
+            table,
+            metrics,
+            dags=dags,
+            settings=settings,
+            progress=progress,
+            workers=workers,
+        )
     start = time.perf_counter()
     document = build_run_document(table, manifest, analysis, dags, title="benchmark")
     write_document(document, out / "report")
@@ -164,9 +230,7 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = Non
         "render_s": round(render_s, 1),
         "report_s": round(read_s + runner_s + render_s, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_worker_mb": round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        ),
+        "peak_pss_total_mb": sampler.peak_mb,
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),

@@ -192,3 +192,20 @@ def test_newton_evaluating_the_objective_only_where_a_rise_is_possible_changes_n
     for name in ("intercept", "slope", "converged", "separated"):
         np.testing.assert_array_equal(getattr(lazy, name), getattr(everywhere, name))
     assert lazy.n_iter == everywhere.n_iter
+
+
+def test_the_memo_drops_the_least_recently_used_values_past_its_budget(monkeypatch):
+    from iqalign.stats import _memo
+
+    monkeypatch.setattr(_memo, "MEMO_BYTES", 200)  # room for two 80-byte values
+    computed = []
+
+    def value(name):
+        computed.append(name)
+        return np.zeros(10)
+
+    with sharing():
+        for name in ["a", "b", "a", "c", "a", "b"]:
+            remember("test", (name,), lambda name=name: value(name))
+    # "a" stays (used most recently before "c" came); "b" was dropped for "c" and redone
+    assert computed == ["a", "b", "c", "b"]

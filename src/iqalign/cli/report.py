@@ -41,6 +41,14 @@ def report(
     alpha: Annotated[
         float, typer.Option("--alpha", help="Level of every test and 1 - level of every interval.")
     ] = 0.05,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes for the analyses (default: one per CPU core); numbers do not change.",
+        ),
+    ] = None,
 ) -> None:
     """Analyse a scored run against the DAGs; write report.html (self-contained) and report.md."""
     from iqalign.report.run_report import write_run_report
@@ -54,6 +62,7 @@ def report(
             seed=seed,
             alpha=alpha,
             progress=progress,
+            workers=workers,
         )
     )
     print_report_summary(result)

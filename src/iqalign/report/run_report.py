@@ -64,6 +64,7 @@ def write_run_report(
     seed: int = 0,
     alpha: float = 0.05,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> RunReport:
     """Analyse ``run_dir`` against ``dags`` (default: every built-in DAG) and write the report."""
     from iqalign.causal import list_builtin_dags, load_dag
@@ -78,7 +79,9 @@ def write_run_report(
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
     settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
-    analysis = run_analysis(table, metrics, dags=dag_names, settings=settings, progress=progress)
+    analysis = run_analysis(
+        table, metrics, dags=dag_names, settings=settings, progress=progress, workers=workers
+    )
     analysis_dir = analysis.save(out / "analysis")
     if progress:
         progress("writing the report")

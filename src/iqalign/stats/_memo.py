@@ -12,11 +12,17 @@ content's SHA-1, data frames by identity -- the runner's frame is not modified w
 runs) and the same random-generator state; a draw that advanced the generator restores
 the state it left, so every later draw is the one the function would have made. Outside
 :func:`sharing` nothing is remembered, and public functions behave exactly as before.
+
+Memory is bounded: past ``MEMO_BYTES`` (1 GiB) per process the least recently used
+values are dropped (and computed again if asked for), so a larger table costs time,
+not memory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,7 +33,8 @@ import numpy as np
 __all__ = ["forget_transient", "remember", "share_in_this_process", "sharing"]
 
 T = TypeVar("T")
-_MEMO: ContextVar[dict | None] = ContextVar("iqalign_stats_memo", default=None)
+_MEMO: ContextVar[OrderedDict | None] = ContextVar("iqalign_stats_memo", default=None)
+MEMO_BYTES = 1 << 30
 
 
 @contextmanager
@@ -36,7 +43,7 @@ def sharing() -> Iterator[dict]:
     if _MEMO.get() is not None:
         yield _MEMO.get()
         return
-    memo: dict = {}
+    memo: OrderedDict = OrderedDict()
     token = _MEMO.set(memo)
     try:
         yield memo
@@ -47,7 +54,7 @@ def sharing() -> Iterator[dict]:
 def share_in_this_process() -> None:
     """Remember shared work from now on in this process (a runner's worker process)."""
     if _MEMO.get() is None:
-        _MEMO.set({})
+        _MEMO.set(OrderedDict())
 
 
 def forget_transient() -> None:
@@ -81,14 +88,37 @@ def remember(
     kind = _TRANSIENT + kind if transient else kind
     full = (kind, tuple(_fingerprint(part) for part in key), _state(rng))
     if full in memo:
-        value, after, _ = memo[full]
+        memo.move_to_end(full)
+        value, after, _, _ = memo[full]
         if rng is not None:
             rng.bit_generator.state = after
         return value
     value = _frozen(compute())
     # the key's objects are kept alive with the value: an id() in the key stays unique
-    memo[full] = (value, rng.bit_generator.state if rng is not None else None, key)
+    size = _nbytes(value)
+    memo[full] = (value, rng.bit_generator.state if rng is not None else None, key, size)
+    _evict(memo)
     return value
+
+
+def _evict(memo: OrderedDict) -> None:
+    """Drop the least recently used values until the memo holds at most ``MEMO_BYTES``."""
+    total = sum(entry[3] for entry in memo.values())
+    while total > MEMO_BYTES and len(memo) > 1:
+        _, entry = memo.popitem(last=False)
+        total -= entry[3]
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, tuple | list):
+        return sum(map(_nbytes, value))
+    if hasattr(value, "memory_usage") and hasattr(value, "columns"):  # a DataFrame
+        return int(value.memory_usage(index=False, deep=False).sum())
+    if dataclasses.is_dataclass(value):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return 0
 
 
 def _fingerprint(part: Any) -> Any:
