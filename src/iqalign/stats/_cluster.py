@@ -84,12 +84,14 @@ class _Cells:
 
     @classmethod
     def of(cls, strata: np.ndarray, clusters: np.ndarray) -> _Cells:
-        strata = unique_codes(strata)[1]
-        clusters = unique_codes(clusters)[1]
+        # int32 codes: a run keeps one of these per (stratifier, model); half the memory
+        strata = unique_codes(strata)[1].astype(np.int32)
+        clusters = unique_codes(clusters)[1].astype(np.int32)
         n_strata, n_clusters = int(strata.max()) + 1, int(clusters.max()) + 1
         # (cluster, stratum) cells, coded in sorted order as np.unique would; hashing beats
         # sorting here: a few cells per image, millions of rows
         cell = pd.factorize(clusters.astype(np.int64) * n_strata + strata, sort=True)[0]
+        cell = cell.astype(np.int32)
         n_cell = np.bincount(cell).astype(np.float64)
         cell_stratum = np.zeros(n_cell.size, dtype=np.int64)
         cell_stratum[cell] = strata

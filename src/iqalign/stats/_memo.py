@@ -13,7 +13,7 @@ runs) and the same random-generator state; a draw that advanced the generator re
 the state it left, so every later draw is the one the function would have made. Outside
 :func:`sharing` nothing is remembered, and public functions behave exactly as before.
 
-Memory is bounded: past ``MEMO_BYTES`` (1 GiB) per process the least recently used
+Memory is bounded: past ``MEMO_BYTES`` (2 GiB) per process the least recently used
 values are dropped (and computed again if asked for), so a larger table costs time,
 not memory.
 """
@@ -34,7 +34,7 @@ __all__ = ["forget_transient", "remember", "share_in_this_process", "sharing"]
 
 T = TypeVar("T")
 _MEMO: ContextVar[OrderedDict | None] = ContextVar("iqalign_stats_memo", default=None)
-MEMO_BYTES = 1 << 30
+MEMO_BYTES = 2 << 30
 
 
 @contextmanager

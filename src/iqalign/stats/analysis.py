@@ -213,13 +213,21 @@ class SharedTable:
             try:
                 self._ci_tests[key] = ci_test(frame, q, m, by, **options)
             except IqalignError as err:
-                self._ci_tests[key] = err
+                # kept without its traceback: the frames would keep the test's arrays
+                # (hundreds of MB at 3.8M rows) alive for the rest of the run
+                self._ci_tests[key] = err.with_traceback(None)
+                err.__context__ = err.__cause__ = None
         else:
             self.ci_test_hits += 1
         outcome = self._ci_tests[key]
         if isinstance(outcome, IqalignError):
             raise outcome
         return outcome
+
+    def forget_ci_tests(self) -> None:
+        """Drop the remembered CI tests (each names its Q column: the runner calls this
+        when a column's jobs are done)."""
+        self._ci_tests.clear()
 
 
 def _coded(table: pd.DataFrame) -> pd.DataFrame:
@@ -375,6 +383,7 @@ def _run_batch(batch: Sequence[int]) -> tuple[dict[int, tuple[Any, float]], int]
         outcome = _run_job(shared, jobs[index], settings, dags)
         out[index] = (outcome, time.perf_counter() - job_started)
     forget_transient()
+    shared.forget_ci_tests()
     return out, shared.ci_test_hits - hits_before
 
 

@@ -54,7 +54,8 @@ class ScoresData:
     m_column: str
     q: np.ndarray  # float64, finite
     m: np.ndarray  # float64, exactly 0.0 or 1.0
-    frame: pd.DataFrame  # the kept rows: extra columns only, index 0..n-1
+    frame: pd.DataFrame  # the kept rows (index 0..n-1): the extra columns, or the whole
+    # table (not copied) when every row is kept
     n_dropped_nonfinite: int = 0
 
     @property
@@ -117,12 +118,14 @@ def prepare_scores(
         )
     if keep.sum() == 0:
         raise ScoresTableError(f"column {q_column!r} has no finite values")
-    whole = rows is None and not dropped
-    kept = remember(  # the same rows of the same table: one frame for every pair of a run
-        "kept-rows",
-        (frame, None if whole else keep, tuple(extra)),
-        lambda: (frame[extra] if whole else frame.loc[keep, extra]).reset_index(drop=True),
-    )
+    if rows is None and not dropped and _plain_index(frame):
+        kept = frame  # every row: the table itself, no copy (its columns are read, never written)
+    else:
+        kept = remember(  # the same rows of the same table: one frame for every pair of a run
+            "kept-rows",
+            (frame, keep, tuple(extra)),
+            lambda: frame.loc[keep, extra].reset_index(drop=True),
+        )
     for name in extra:
         if kept[name].isna().any():
             raise ScoresTableError(
@@ -137,6 +140,11 @@ def prepare_scores(
         frame=kept,
         n_dropped_nonfinite=dropped,
     )
+
+
+def _plain_index(frame: pd.DataFrame) -> bool:
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def _binary(column: pd.Series, name: str) -> np.ndarray:
