@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -299,8 +300,10 @@ def _worker_count(workers: int | None, n_batches: int) -> int:
         raise ParameterError(f"workers must be at least 1, got {workers!r}")
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # the workers inherit the table by fork; elsewhere everything runs here
+    if not sys.platform.startswith("linux"):
+        # the workers inherit the table by fork, which only Linux makes safe for numpy's
+        # and the system's libraries (macOS: Accelerate); elsewhere everything runs here
+        return 1
     return max(1, min(workers, n_batches))
 
 
