@@ -209,3 +209,18 @@ def test_the_memo_drops_the_least_recently_used_values_past_its_budget(monkeypat
             remember("test", (name,), lambda name=name: value(name))
     # "a" stays (used most recently before "c" came); "b" was dropped for "c" and redone
     assert computed == ["a", "b", "c", "b"]
+
+
+def test_a_row_mask_reports_the_first_nonfinite_row_it_keeps():
+    from iqalign.errors import ScoresTableError
+    from iqalign.stats.table import prepare_scores
+
+    frame = pd.DataFrame(
+        {"image_id": ["a", "b", "c"], "q_x": [np.nan, 1.0, np.inf], "correct_m": [1, 0, 1]}
+    )
+    with pytest.raises(
+        ScoresTableError, match=r"1 non-finite values \(NaN or inf\) of 2 \(first at image_id='c'\)"
+    ):
+        prepare_scores(frame, "x", "m", rows=np.array([False, True, True]))
+    data = prepare_scores(frame, "x", "m", nonfinite="drop", rows=np.array([False, True, True]))
+    assert data.n_rows == 1 and data.n_dropped_nonfinite == 1

@@ -107,15 +107,7 @@ def prepare_scores(
     keep = finite if rows is None else finite & rows
     dropped = int(keep.size - keep.sum()) if rows is None else int((rows & ~finite).sum())
     if dropped and nonfinite == "raise":
-        first = int(np.flatnonzero(~keep)[0])
-        where = (
-            f" (first at image_id={frame['image_id'].iloc[first]!r})" if "image_id" in frame else ""
-        )
-        raise ScoresTableError(
-            f"column {q_column!r} has {dropped} non-finite values (NaN or inf) of "
-            f"{keep.size}{where}; fix the scores or pass nonfinite='drop' "
-            "(CLI: --drop-nonfinite) to drop and count them"
-        )
+        _refuse_nonfinite(frame, q_column, finite, rows, dropped)
     if keep.sum() == 0:
         raise ScoresTableError(f"column {q_column!r} has no finite values")
     if rows is None and not dropped and _plain_index(frame):
@@ -139,6 +131,18 @@ def prepare_scores(
         m=m_values[keep],
         frame=kept,
         n_dropped_nonfinite=dropped,
+    )
+
+
+def _refuse_nonfinite(frame, q_column: str, finite: np.ndarray, rows, dropped: int) -> None:
+    """Raise for non-finite Q (among ``rows``), naming the first such row's image."""
+    first = int(np.flatnonzero(~finite if rows is None else ~finite & rows)[0])
+    where = f" (first at image_id={frame['image_id'].iloc[first]!r})" if "image_id" in frame else ""
+    raise ScoresTableError(
+        f"column {q_column!r} has {dropped} non-finite values (NaN or inf) of "
+        f"{finite.size if rows is None else int(rows.sum())}{where}; fix the scores or pass "
+        "nonfinite='drop' "
+        "(CLI: --drop-nonfinite) to drop and count them"
     )
 
 
