@@ -95,14 +95,16 @@ def fit_grouped_logistic(
     two_class = (n1 > 0) & (n1 < n)
     center, scale, constant = _standardisation(x, groups, n, n_groups)
     rows = two_class[groups]
-    g, yy = groups[rows], y[rows]
-    z = (x[rows] - center[g]) / scale[g]
+    every = bool(rows.all())  # then no copies (3M rows per fold in a per-image CV)
+    g, yy, xx = (groups, y, x) if every else (groups[rows], y[rows], x[rows])
+    z = (xx - center[g]) / scale[g]
     separated = np.zeros(n_groups, dtype=bool)
     if penalty == "none":
         separated = two_class & ~constant & _is_separated(z, yy, g, n_groups)
     active = two_class & ~separated
     keep = active[g]
-    g, yy, z = g[keep], yy[keep], z[keep]
+    if not keep.all():
+        g, yy, z = g[keep], yy[keep], z[keep]
     with np.errstate(divide="ignore", invalid="ignore"):
         start = np.log(n1 / (n - n1))  # the intercept-only fit: a good, always-finite start
     params = np.vstack([np.where(active, start, 0.0), np.zeros(n_groups)])
