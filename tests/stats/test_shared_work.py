@@ -20,8 +20,7 @@ from iqalign.stats._memo import remember, sharing
 from iqalign.stats.analysis import AnalysisSettings, run_analysis
 from iqalign.stats.auc import grouped_midranks, monotone_midranks, rank_order, weighted_auc
 from iqalign.stats.logistic import log_loss_terms
-from iqalign.stats.predictability import _resample_counts
-from iqalign.stats.splits import assign_folds, split_by_unit
+from iqalign.stats.splits import assign_folds, resample_counts, split_by_unit
 
 
 def test_logistic_sums_equal_the_numpy_bincounts_bit_for_bit():
@@ -76,7 +75,7 @@ def test_resampled_auc_equals_one_weighted_auc_per_resample_exactly():
     units = np.repeat(np.arange(300), 7)
     y = (rng.random(units.size) < 0.6).astype(np.float64)
     score = np.round(rng.normal(size=units.size) + y, 1)  # many ties
-    counts = _resample_counts(300, 40, rng)
+    counts = resample_counts(300, 40, rng).astype(np.float64)
     prepared = weighted_auc(y, score)
     loop = [prepared(counts[b][units]) for b in range(40)]
     np.testing.assert_array_equal(prepared.resampled(counts, units), loop)
@@ -224,3 +223,13 @@ def test_a_row_mask_reports_the_first_nonfinite_row_it_keeps():
         prepare_scores(frame, "x", "m", rows=np.array([False, True, True]))
     data = prepare_scores(frame, "x", "m", nonfinite="drop", rows=np.array([False, True, True]))
     assert data.n_rows == 1 and data.n_dropped_nonfinite == 1
+
+
+def test_progress_counts_jobs_in_one_process_and_columns_with_workers(table):
+    settings = AnalysisSettings(n_boot=50, seed=1)
+    messages = []
+    run_analysis(table, settings=settings, workers=1, progress=messages.append)
+    assert [m.split("]")[0] for m in messages] == [f"[{i}/{len(messages)}" for i in range(1, 25)]
+    messages.clear()
+    run_analysis(table, settings=settings, workers=2, progress=messages.append)
+    assert sorted(m.split(" ")[0] for m in messages) == ["[1/3", "[2/3", "[3/3"]

@@ -23,6 +23,7 @@ __all__ = [
     "logistic_sums",
     "resampled_auc",
     "stable_counting_order",
+    "warm_up",
 ]
 
 
@@ -215,3 +216,14 @@ def stable_counting_order(keys, n_keys):  # pragma: no cover - compiled
         out[start[key]] = i
         start[key] += 1
     return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) every kernel, on tiny inputs: a process
+    that forks workers does it once, and the workers inherit the compiled code."""
+    zero, one, yes = np.zeros(1), np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool)
+    logistic_sums(zero, zero, one, 1, zero, zero, yes)
+    logistic_objective(zero, zero, one, 1, zero, zero, yes)
+    group_abs_max(zero, one, 1)
+    resampled_auc(zero, one, np.array([0, 1]), np.ones((1, 1)))
+    stable_counting_order(one, 1)

@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -50,7 +51,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from iqalign.errors import IqalignError, ParameterError, ScoresTableError
@@ -269,9 +269,11 @@ def run_analysis(
     batches = _column_batches(jobs)
     n_workers = _worker_count(workers, len(batches))
     done, ci_hits = _run_batches(shared, jobs, batches, settings, dags, n_workers, progress)
-    outcomes = [done[index][0] for index in range(len(jobs))]
+    outcomes = []
     seconds: dict[str, float] = dict.fromkeys(ANALYSES, 0.0)
-    for job, (_, spent) in zip(jobs, (done[i] for i in range(len(jobs))), strict=True):
+    for index, job in enumerate(jobs):
+        outcome, spent = done[index]
+        outcomes.append(outcome)
         seconds[job.analysis] += spent
     run_info = {
         "models": models,
@@ -321,14 +323,21 @@ def _run_batches(shared, jobs, batches, settings, dags, n_workers, progress):
         if n_workers == 1:
             from threadpoolctl import threadpool_limits
 
+            started = itertools.count(1)
+
+            def job_progress(job: Job) -> None:  # in this process: progress job by job
+                if progress and job.reason is None:
+                    progress(f"[{next(started)}/{len(jobs)}] {job.description}")
+
             with sharing(), threadpool_limits(1):  # as in a worker: the same numbers
-                for number, batch in enumerate(batches, start=1):
-                    outcomes, batch_hits = _run_batch(batch)
+                for batch in batches:
+                    outcomes, batch_hits = _run_batch(batch, job_progress)
                     done.update(outcomes)
                     hits += batch_hits
-                    _report(progress, number, len(batches), jobs[batch[0]], len(batch))
             return done, hits
-        _warm_kernels()  # compiled once here; the workers inherit them
+        from iqalign.stats._kernels import warm_up
+
+        warm_up()  # compiled once here; the workers inherit them
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(n_workers, context, initializer=_start_worker) as pool:
             futures = {pool.submit(_run_batch, batch): batch for batch in batches}
@@ -345,7 +354,7 @@ def _run_batches(shared, jobs, batches, settings, dags, n_workers, progress):
 
 def _report(progress, number: int, total: int, job: Job, size: int) -> None:
     if progress:
-        progress(f"[{number}/{total}] {job.metric.column}: {size} analyses done")
+        progress(f"[{number}/{total} columns] {job.metric.column}: {size} analyses done")
 
 
 def _start_worker() -> None:
@@ -358,30 +367,17 @@ def _start_worker() -> None:
     share_in_this_process()
 
 
-def _warm_kernels() -> None:
-    from iqalign.stats._kernels import (
-        group_abs_max,
-        logistic_objective,
-        logistic_sums,
-        resampled_auc,
-        stable_counting_order,
-    )
-
-    zero, one = np.zeros(1), np.zeros(1, dtype=np.int64)
-    logistic_sums(zero, zero, one, 1, zero, zero, np.ones(1, dtype=bool))
-    logistic_objective(zero, zero, one, 1, zero, zero, np.ones(1, dtype=bool))
-    group_abs_max(zero, one, 1)
-    resampled_auc(zero, one, np.array([0, 1]), np.ones((1, 1)))
-    stable_counting_order(one, 1)
-
-
-def _run_batch(batch: Sequence[int]) -> tuple[dict[int, tuple[Any, float]], int]:
+def _run_batch(
+    batch: Sequence[int], starting: Callable[[Job], None] | None = None
+) -> tuple[dict[int, tuple[Any, float]], int]:
     """Run one quality column's jobs in order; what only this column needed is then
     forgotten (its ranks), what every column shares (folds, splits, resamples) is kept."""
     shared, jobs, settings, dags = (_WORK[k] for k in ("shared", "jobs", "settings", "dags"))
     hits_before = shared.ci_test_hits
     out = {}
     for index in batch:
+        if starting:
+            starting(jobs[index])
         job_started = time.perf_counter()
         outcome = _run_job(shared, jobs[index], settings, dags)
         out[index] = (outcome, time.perf_counter() - job_started)

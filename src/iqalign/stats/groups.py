@@ -66,6 +66,7 @@ from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least
 from iqalign.stats._memo import remember
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.calibration import COVERAGE_TARGET, measured_coverage
+from iqalign.stats.splits import resample_counts
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
 
@@ -307,12 +308,7 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
     share_matrix = np.hstack(list(shares.values()))  # (n_units, 3 x scopes)
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
-        counts = remember(
-            "cluster-counts",
-            (n_units, size),
-            lambda size=size: _draw_counts(n_units, size, rng),
-            rng,
-        )
+        counts = resample_counts(n_units, size, rng)
         totals = np.asarray((sums.T @ counts.T.astype(np.float64)).T)  # dense or sparse sums
         _, mean_q, accuracy = _means(totals, n_groups)
         noise_all = counts @ share_matrix  # one product for every scope's (qq, aa, qa)
@@ -331,12 +327,6 @@ def _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, met
             for k, name in enumerate(names):
                 out[(name, _DISATTENUATED)][start : start + size] = r[:, k]
     return out
-
-
-def _draw_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` resamples of ``n_units`` image IDs as multiplicities (size x n_units)."""
-    draws = rng.integers(0, n_units, size=(size, n_units)) + (np.arange(size) * n_units)[:, None]
-    return np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
 
 
 def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:

@@ -40,11 +40,10 @@ import pandas as pd
 from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats._codes import unique_codes
-from iqalign.stats._memo import remember
 from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, weighted_auc
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
-from iqalign.stats.splits import split_by_unit
+from iqalign.stats.splits import resample_counts, split_by_unit
 from iqalign.stats.table import get_unit_codes, prepare_scores
 
 __all__ = ["PredictabilityResult", "predictability", "predictability_arrays"]
@@ -247,27 +246,10 @@ def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
     out = {"auc": np.empty(n_boot), "ce": np.empty(n_boot), "prior": np.empty(n_boot)}
     for start in range(0, n_boot, _BOOT_CHUNK):
         size = min(_BOOT_CHUNK, n_boot - start)
-        counts = _resample_counts(n_units, size, rng)
+        counts = resample_counts(n_units, size, rng).astype(np.float64)
         sums = np.einsum("bu,ku->bk", counts, per_unit)  # no BLAS threads for a thin product
         out["ce"][start : start + size] = sums[:, 1] / sums[:, 0]
         out["prior"][start : start + size] = sums[:, 2] / sums[:, 0]
         out["auc"][start : start + size] = auc_of.resampled(counts, unit)
     out["invalid"] = int(np.isnan(out["auc"]).sum())
     return out
-
-
-def _resample_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` bootstrap resamples of ``n_units`` clusters, as multiplicities (size x n_units)."""
-    return remember(
-        "resample-counts", (n_units, size), lambda: _draw_counts(n_units, size, rng), rng
-    )
-
-
-def _draw_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    draws = rng.integers(0, n_units, size=(size, n_units))
-    draws += (np.arange(size) * n_units)[:, None]
-    return (
-        np.bincount(draws.ravel(), minlength=size * n_units)
-        .reshape(size, n_units)
-        .astype(np.float64)
-    )

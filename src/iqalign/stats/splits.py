@@ -25,7 +25,7 @@ from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.stats._codes import unique_codes
 from iqalign.stats._memo import remember
 
-__all__ = ["assign_folds", "split_by_unit"]
+__all__ = ["assign_folds", "resample_counts", "split_by_unit"]
 
 
 def split_by_unit(units: np.ndarray, test_size: float, rng: np.random.Generator) -> np.ndarray:
@@ -89,3 +89,22 @@ def _folds(strata, units, n_folds: int, rng: np.random.Generator) -> np.ndarray:
     fold_of_unit = np.empty(order.size, dtype=np.int64)
     fold_of_unit[order] = (position - start) % n_folds
     return fold_of_unit[inverse]
+
+
+def resample_counts(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` bootstrap resamples of ``n_units`` units (image IDs) drawn with
+    replacement, as multiplicities: an integer ``size x n_units`` matrix.
+
+    Examples
+    --------
+    >>> counts = resample_counts(4, 2, np.random.default_rng(0))
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((2, 4), [4, 4])
+    """
+    return remember("resamples", (n_units, size), lambda: _draw(n_units, size, rng), rng)
+
+
+def _draw(n_units: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    draws = rng.integers(0, n_units, size=(size, n_units))
+    draws += (np.arange(size) * n_units)[:, None]
+    return np.bincount(draws.ravel(), minlength=size * n_units).reshape(size, n_units)
