@@ -85,7 +85,12 @@ def test_manifest_records_orientation_families_and_estimators(small_run):
     assert model["weights"][0]["sha256"] and model["input_size"] == 224
     assert manifest["versions"]["torch"] and manifest["pipeline"]["seed"] == 0
     assert manifest["status"] == "complete" and not (out / "parts").exists()
-    assert (out / "skipped.csv").read_text().strip() == "image_id,path,reason"
+    assert (
+        out / "skipped.csv"
+    ).read_text().strip() == "image_id,corruption,severity,path,stage,reason"
+    assert (out / "failures.csv").read_text().strip() == (
+        "image_id,corruption,severity,path,metric,reason,message"
+    )
 
 
 def test_atc_column_mean_on_clean_rows_is_clean_accuracy(small_run):
@@ -116,10 +121,10 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch,
     _, _, uninterrupted = small_run
     original = RunStore.write_part
 
-    def crash_after_first(self, index, table, skipped):
+    def crash_after_first(self, index, *parts):
         if index > 0:
             raise KeyboardInterrupt("simulated crash")
-        original(self, index, table, skipped)
+        original(self, index, *parts)
 
     out = tmp_path / "crashy"
     monkeypatch.setattr(RunStore, "write_part", crash_after_first)
@@ -183,17 +188,22 @@ def test_imagenet_c_folder_needs_given_estimator_values(tmp_path, demo_crops):
 def test_unreadable_files_are_skipped_and_recorded(tmp_path, demo_crops):
     data = tmp_path / "imgs"
     data.mkdir()
-    Image.fromarray(demo_crops[0]).save(data / "good.png")
+    good = [f"good{k}" for k in range(6)]
+    for name in good:
+        Image.fromarray(demo_crops[0]).save(data / f"{name}.png")
     (data / "notes.png").write_text("not pixels")
-    (data / "cut.jpg").write_bytes((data / "good.png").read_bytes()[:300])
+    (data / "cut.jpg").write_bytes((data / "good0.png").read_bytes()[:300])
     labels = tmp_path / "labels.csv"
-    labels.write_text("file,label\ngood.png,281\nnotes.png,1\ncut.jpg,2\n")
+    lines = [f"{name}.png,281" for name in good] + ["notes.png,1", "cut.jpg,2"]
+    labels.write_text("file,label\n" + "\n".join(lines) + "\n")
     config = _config(tmp_path / "out", data=str(data), labels=str(labels), limit=0)
     result = score(config)
     table = read_scores(result.out)
-    assert result.skipped == 2 and set(table["image_id"]) == {"good"}
+    # every picture of the two unreadable files: clean, fog 1, 3, gaussian_noise 1, 3
+    assert result.skipped == 2 * 5 and set(table["image_id"]) == set(good)
     skipped = pd.read_csv(result.out / "skipped.csv")
-    assert sorted(skipped["image_id"]) == ["cut", "notes"]
+    assert sorted(set(skipped["image_id"])) == ["cut", "notes"]
+    assert (skipped["stage"] == "decode").all()
     assert skipped["reason"].str.contains("not an image|truncated|unreadable").all()
 
 

@@ -29,12 +29,12 @@ def test_a_broken_corruption_stops_the_run_instead_of_completing(tmp_path, monke
     monkeypatch.setattr(pipeline, "corrupt_array", broken)
     with pytest.raises(ScoringStoppedError) as info:
         score(_config(tmp_path / "run"))
-    message = str(info.value)
-    assert "the first 11 images all failed" in message
+    message = str(info.value)  # 11 images: 22 pictures, half of them fail: limit 6
+    assert "pictures failed the same way (limit 6" in message
     assert "corrupt: fog: ValueError" in message and "rerun" in message
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "stopped"
-    assert manifest["failures"] == {"corrupt: fog: ValueError": 11}
+    assert manifest["failures"]["corrupt: fog: ValueError"] > 6
 
 
 def test_one_odd_image_is_skipped_counted_and_the_run_completes(tmp_path, monkeypatch):
@@ -50,8 +50,8 @@ def test_one_odd_image_is_skipped_counted_and_the_run_completes(tmp_path, monkey
 
     monkeypatch.setattr(pipeline, "corrupt_array", odd)
     result = score(_config(tmp_path / "run"))
-    assert result.skipped == 1
-    assert len(read_scores(result.out)) == 10 * 2  # 10 images x (clean, fog 1)
+    assert result.skipped == 1  # one picture; the image's clean row is kept
+    assert len(read_scores(result.out)) == 11 * 2 - 1  # 11 images x (clean, fog 1)
     manifest = json.loads((result.out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["failures"] == {"corrupt: fog: MemoryError": 1}
@@ -60,8 +60,9 @@ def test_one_odd_image_is_skipped_counted_and_the_run_completes(tmp_path, monkey
 def test_the_limit_is_one_percent_of_a_large_run_and_a_floor_of_20():
     small, large = FailureWatch(500), FailureWatch(100_000)
     assert (small.limit, large.limit) == (20, 1000)
+    assert (FailureWatch(40).limit, FailureWatch(100_000, fraction=0).limit) == (10, 0)
     large.record(50, [("decode: unreadable image", "x.jpg: truncated")] * 1000)
-    with pytest.raises(ScoringStoppedError, match="1001 images failed with the same reason"):
+    with pytest.raises(ScoringStoppedError, match="1001 pictures failed the same way"):
         large.record(10, [("decode: unreadable image", "y.jpg: truncated")])
 
 

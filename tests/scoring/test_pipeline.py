@@ -8,6 +8,7 @@ from PIL import Image
 
 from iqalign.scoring.corrupt import CORRUPTIONS
 from iqalign.scoring.pipeline import (
+    RenderSettings,
     jpeg_roundtrip,
     mixture_draws,
     plan_work,
@@ -71,11 +72,12 @@ def test_mixture_rows_share_renders_with_the_grid():
 def test_render_is_bit_for_bit_reproducible_and_shares_the_id():
     item = next(i for i in load_source("demo") if i.image_id == "coffee")
     work = plan_work([item], ("gaussian_noise", "glass_blur", "snow"), (2, 5))[0]
-    first = render_item(work, seed=0, jpeg_quality=85)
+    first = render_item(work, settings=RenderSettings(need_ref=True))
     second = render_item(work, seed=0, jpeg_quality=85)
-    assert first["images"].shape == (7, 224, 224, 3)
+    assert first["images"].shape == (7, 224, 224, 3) and first["renders"] == list(range(7))
     assert np.array_equal(first["images"], second["images"])
     assert np.array_equal(first["images"][0], first["ref"])  # clean row = the FR reference
+    assert "ref" not in second  # no full-reference metric: no reference copy
     other_seed = render_item(work, seed=1, jpeg_quality=85)
     assert np.array_equal(other_seed["images"][0], first["images"][0])  # clean: no randomness
     assert not np.array_equal(other_seed["images"][1], first["images"][1])
@@ -85,4 +87,6 @@ def test_unreadable_image_is_skipped_with_reason(tmp_path):
     path = tmp_path / "bad.png"
     path.write_bytes(b"\x89PNG not really")
     work = plan_work([ImageItem("bad", 1, (1,), str(path))], ("fog",), (1,))[0]
-    assert "not an image" in render_item(work, 0, 85)["skip"]
+    out = render_item(work, 0, 85)
+    assert out["images"].shape[0] == 0 and [f[0] for f in out["failed"]] == [0, 1]
+    assert all(f[1] == "decode" and "not an image" in f[3] for f in out["failed"])

@@ -40,8 +40,8 @@ def test_scorers_receive_the_files_pixels_exactly(tmp_path, demo_crops, monkeypa
     seen: dict[str, np.ndarray] = {}
     original = BatchScorer._compute_chunk
 
-    def spy(self, view):
-        q, p = original(self, view)
+    def spy(self, view, *rest):
+        q, p = original(self, view, *rest)
         pixels = (view.images01 * 255).round().to(dtype=__import__("torch").uint8)
         for row, tv in zip(pixels.permute(0, 2, 3, 1).numpy(), q[:, 0].tolist(), strict=True):
             seen[str(tv)] = row.copy()  # keyed by the row's TV score: unique per picture

@@ -49,6 +49,21 @@ _Layout = Annotated[
 _Labels = Annotated[
     str | None, typer.Option("--labels", help="Label file (CSV file,label; devkit).")
 ]
+_Clean = Annotated[
+    str | None,
+    typer.Option(
+        "--clean",
+        help="ImageNet-C: the clean validation folder; adds its rows and FR references.",
+    ),
+]
+_Unpaired = Annotated[
+    str | None,
+    typer.Option("--unpaired", help="With --clean: error (default) | skip unpaired files."),
+]
+_MaxFailures = Annotated[
+    float | None,
+    typer.Option("--max-failures", help="Stop when one failure kind exceeds this fraction."),
+]
 _Models = Annotated[str | None, typer.Option("--models", help="Task models, comma-separated.")]
 _Metrics = Annotated[
     str | None, typer.Option("--metrics", help="Quality metrics, comma-separated.")
@@ -114,6 +129,8 @@ def score_command(
     out: _Out = None,
     layout: _Layout = None,
     labels: _Labels = None,
+    clean: _Clean = None,
+    unpaired: _Unpaired = None,
     models: _Models = None,
     metrics: _Metrics = None,
     corruptions: _Corruptions = None,
@@ -126,6 +143,7 @@ def score_command(
     workers: _Workers = None,
     seed: _Seed = None,
     limit: _Limit = None,
+    max_failures: _MaxFailures = None,
     weights: _Weights = None,
     atc_threshold: _AtcThreshold = None,
     doc_offset: _DocOffset = None,
@@ -141,7 +159,8 @@ def score_command(
     from iqalign.scoring.config import from_values, load_config
 
     given = {
-        "data": data, "out": out, "layout": layout, "labels": labels, "models": models,
+        "data": data, "out": out, "layout": layout, "labels": labels, "clean": clean,
+        "unpaired": unpaired, "max_failures": max_failures, "models": models,
         "metrics": metrics, "corruptions": corruptions, "severities": severities,
         "mixture": mixture, "corruption_impl": corruption_impl, "device": device,
         "precision": precision, "batch_size": batch_size,
@@ -190,6 +209,11 @@ def run_scoring(settings: Any, quiet: bool, ray_options: Any = None) -> None:
     summary = Table(box=None, show_header=False, pad_edge=False)
     summary.add_row("run", Text(f"{result.status}: {result.out}"))
     summary.add_row("rows", Text(f"{result.rows} ({result.skipped} images skipped)"))
+    if result.failed_cells:
+        summary.add_row(
+            "failed", Text(f"{result.failed_cells} cells are NaN (a metric failed on them: "
+                           f"see {result.out / 'failures.csv'})"),
+        )  # fmt: skip
     if "rows_per_s" in timings:
         summary.add_row("speed", Text(f"{timings['rows_per_s']} images/s"))
     if "total_s" in timings:
@@ -222,6 +246,9 @@ class _RichProgress:
         )  # fmt: skip
         self._bar.start()
         self._task = self._bar.add_task("score", total=total_rows, completed=done_rows, rate="")
+
+    def note(self, text: str) -> None:
+        err_console.print(Text(f"note: {text}"))
 
     def advance(self, rows: int) -> None:
         self._bar.advance(self._task, rows)

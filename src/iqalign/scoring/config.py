@@ -14,7 +14,7 @@ level); options given on the command line win::
     [score.weights]            # explicit local weight files, by model / metric name
     resnet34 = "/models/resnet34-b627a593.pth"
 
-    [score.atc_thresholds]     # only for runs without clean rows (ImageNet-C folders)
+    [score.atc_thresholds]     # only for runs without clean rows (ImageNet-C without --clean)
     efficientnet_lite0 = 0.62
 
 Only settings that change the scores enter the run's fingerprint (:meth:`fingerprint`), so
@@ -35,7 +35,9 @@ from iqalign.errors import ScoringConfigError, did_you_mean
 __all__ = ["ScoreConfig", "load_config", "split_names"]
 
 # Settings that do not change any score: a resumed run may change them freely.
-_EXECUTION_ONLY = frozenset({"device", "batch_size", "workers", "out", "shard_images"})
+_EXECUTION_ONLY = frozenset(
+    {"device", "batch_size", "workers", "out", "shard_images", "max_failures"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ScoreConfig:
     out: str = ""
     layout: str | None = None
     labels: str | None = None
+    clean: str | None = None  # ImageNet-C: the clean validation folder its files come from
+    unpaired: str = "error"  # error | skip: files without a clean image and vice versa
     models: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     corruptions: str | tuple[str, ...] = "all"
@@ -54,12 +58,13 @@ class ScoreConfig:
     mixture_severities: str | tuple[int, ...] = "1-3"
     device: str = "auto"
     precision: str = "auto"  # auto: fp16 autocast on CUDA, fp32 on the CPU (engine notes)
-    batch_size: int = 0  # 0: 256 on CUDA, 32 on the CPU
-    workers: int = -1  # -1: one per CPU core, at most 8
+    batch_size: int = 0  # 0: 256 on CUDA, 8 on the CPU
+    workers: int = -1  # -1: one per CPU core but two (at least one)
     seed: int = 0
     jpeg_quality: int = 85
     corruption_impl: str = "imagenet-c"  # or "imagecorruptions" (iqalign.scoring.corrupt)
-    limit: int = 0  # score only the first N images (0: all)
+    limit: int = 0  # score only the first N images (0: all; with clean: N image IDs)
+    max_failures: float = 0.01  # stop when one kind of failure exceeds this fraction
     shard_images: int = 0  # source images per shard (0: sized to about 8192 rows)
     zsclip_prompts: str = "single"  # single | openai (the 80-template ensemble)
     weights: dict[str, str] = field(default_factory=dict)
@@ -150,6 +155,15 @@ def _check(config: ScoreConfig) -> None:
         problems.append(f"precision: {config.precision!r}; choose auto, fp32, bf16 or fp16")
     if config.batch_size < 0 or config.limit < 0 or config.shard_images < 0:
         problems.append("batch_size, limit and shard_images must be >= 0")
+    if not 0 <= config.max_failures <= 1:
+        problems.append(f"max_failures: {config.max_failures} is not a fraction in 0..1")
+    if config.unpaired not in ("error", "skip"):
+        problems.append(f"unpaired: {config.unpaired!r}; choose error or skip")
+    if config.clean is not None and config.layout not in (None, "imagenet-c"):
+        problems.append(
+            f"clean: pairs ImageNet-C files with clean images; --layout "
+            f"{config.layout} has no released files (use --layout imagenet-c)"
+        )
     if not 1 <= config.jpeg_quality <= 100:
         problems.append(f"jpeg_quality: {config.jpeg_quality} is not in 1..100")
     if any(not 0 < p <= 1 for p in config.mixture):

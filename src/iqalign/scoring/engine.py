@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -35,10 +34,12 @@ from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
 from iqalign.scoring.failures import FailureWatch
-from iqalign.scoring.pipeline import RenderDataset, WorkItem, collate, plan_work
+from iqalign.scoring.feed import batch_bytes, default_workers, plan_feed, worker_init
+from iqalign.scoring.pipeline import RenderDataset, RenderSettings, WorkItem, collate, plan_work
 from iqalign.scoring.setup import Scorers, build_scorers
-from iqalign.scoring.shards import ShardBuffer
-from iqalign.scoring.sources import load_source
+from iqalign.scoring.shards import ScoredBatch, ShardBuffer
+from iqalign.scoring.sources import ImageItem, load_paired_source, load_source
+from iqalign.scoring.worker_metrics import WorkerMetrics, failure_reason
 from iqalign.scoring.writer import RunStore, read_manifest
 
 __all__ = [
@@ -59,6 +60,8 @@ class Progress(Protocol):
     def advance(self, rows: int) -> None: ...
     def close(self) -> None: ...
 
+    # Optional: ``note(text)`` prints a one-line note (e.g. workers lowered to fit memory).
+
 
 @dataclass
 class RunResult:
@@ -69,6 +72,7 @@ class RunResult:
     rows: int
     skipped: int
     timings: dict[str, Any] = field(default_factory=dict)
+    failed_cells: int = 0
 
 
 def resolve_device(name: str) -> Any:
@@ -112,14 +116,17 @@ def score(
         manifest = read_manifest(store.root)
         counts = manifest.get("counts", {})
         return RunResult(store.root, "already complete", counts.get("rows", 0),
-                         counts.get("skipped", 0), manifest.get("timings", {}))  # fmt: skip
+                         counts.get("skipped", 0), manifest.get("timings", {}),
+                         counts.get("failed_cells", 0))  # fmt: skip
     # Before any slow loading.
     device = resolve_device(config.device) if backend is None else backend.device(config)
-    items = load_source(config.data, config.layout, config.labels)
-    items = items[: config.limit] if config.limit else items
+    items, unpaired = _load_items(config)
     has_clean = any(i.corruption == CLEAN for i in items)
     if config.mixture and not has_clean:
-        raise ScoringConfigError("mixture: needs clean images to corrupt; this source has none")
+        raise ScoringConfigError(
+            "mixture: needs clean images to corrupt; this source has none (an ImageNet-C "
+            "folder gets them with --clean IMAGENET_VAL_DIR)"
+        )
     scorers = build_scorers(
         config, has_labels=all(i.label >= 0 for i in items), has_clean=has_clean
     )
@@ -128,18 +135,45 @@ def score(
         config.mixture, parse_severities(config.mixture_severities), config.seed,
     )  # fmt: skip
     if backend is None:
-        for classifier in scorers.classifiers.values():
-            classifier.to(device)
-        for metric in scorers.metrics:
-            metric.to(device)
-    run = _Run(config, store, work, scorers, device)
+        for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
+            scorer.to(device)
+    run = _Run(config, store, work, scorers, device, unpaired)
     run.write_manifest("running", setup_s=time.perf_counter() - started)
     if backend is not None:
         backend.score_pending(run, progress)
         return run.finish(started)
-    with _cudnn_benchmark(device):
+    with _cudnn_benchmark(device), _on_device(device):
         run.score_pending(progress)
     return run.finish(started)
+
+
+def _load_items(config: ScoreConfig) -> tuple[list[ImageItem], list[dict[str, str]]]:
+    """The source's images (paired with clean ones under ``--clean``), ``--limit`` applied.
+
+    Returns the items and the unpaired files left out (``--unpaired skip``).
+    """
+    if config.clean is None:
+        items = load_source(config.data, config.layout, config.labels)
+        return (items[: config.limit] if config.limit else items), []
+    items, unpaired = load_paired_source(config.data, config.clean, config.labels,
+                                         config.unpaired)  # fmt: skip
+    if config.limit:  # the first N image IDs, each with all of its files
+        keep = set(list(dict.fromkeys(i.image_id for i in items))[: config.limit])
+        items = [i for i in items if i.image_id in keep]
+    return items, unpaired
+
+
+@contextlib.contextmanager
+def _on_device(device: Any) -> Iterator[None]:
+    """Make the run's device the current one: timers' events, the default stream and the
+    loader's pin-memory thread follow it (``--device cuda:1`` never touches GPU 0)."""
+    if device.type != "cuda":
+        yield
+        return
+    import torch
+
+    with torch.cuda.device(device):
+        yield
 
 
 @contextlib.contextmanager
@@ -205,8 +239,25 @@ class _View:
 
     @functools.cached_property
     def refs01(self) -> Any:
+        if self._refs is None:  # setup refuses FR metrics without clean images
+            raise ScoringConfigError("a full-reference metric ran on a batch without references")
         refs = self._refs.to(self.images01.device, non_blocking=True).float().div_(255)
         return refs[self._ref_index.to(self.images01.device)]
+
+
+class _RowView:
+    """One row of a view (to find which row a failing metric fails on)."""
+
+    def __init__(self, view: _View, index: int) -> None:
+        rows = slice(index, index + 1)
+        self.images01 = view.images01[rows]
+        self.logits = {name: logits[rows] for name, logits in view.logits.items()}
+        self.logit_scales = view.logit_scales
+        self._view, self._rows = view, rows
+
+    @property
+    def refs01(self) -> Any:
+        return self._view.refs01[self._rows]
 
 
 def default_batch_size(config: ScoreConfig, device: Any) -> int:
@@ -214,26 +265,49 @@ def default_batch_size(config: ScoreConfig, device: Any) -> int:
     return config.batch_size or (256 if device.type == "cuda" else 8)
 
 
+@dataclass
+class _Launched:
+    """One batch queued on the device: results still there (or on their way back)."""
+
+    batch: dict[str, Any]
+    q: Any  # (pictures, device metrics) float64
+    p: Any  # (pictures, task models) int64
+    raised: list[tuple[int, str, str, str]]  # (picture, metric, reason, message)
+    event: Any = None  # CUDA: recorded after the copies to pinned host memory
+
+
 class BatchScorer:
     """The batch function: every scorer on one loader batch (:func:`.pipeline.collate`).
 
-    The local engine and each Ray actor hold one; results stay on the device until the
-    caller collects them, so the local engine can queue the next batch first.
+    The local engine and each Ray actor hold one. :meth:`launch` queues the batch's work
+    on the device and, on CUDA, its copy back into pinned host memory, then returns at
+    once; :meth:`collect` waits for that batch only. So the local engine queues batch k+1
+    before collecting batch k, and the device computes k+1 while the host writes k.
+
+    Metrics that run in the loader workers (:mod:`.worker_metrics`) arrive as values with
+    the batch; :meth:`collect` puts them in their columns. A device metric that raises on
+    a chunk is run again row by row, so only the failing rows get NaN; every NaN cell is
+    reported (picture, metric, reason) in :attr:`ScoredBatch.cell_failures`.
     """
 
     def __init__(self, config: ScoreConfig, scorers: Scorers, device: Any, batch_size: int) -> None:
         self.scorers, self.device, self.batch_size = scorers, device, batch_size
         self.amp = _precision(config, device)
         self.timer = _Timer(device)
+        metrics = scorers.metrics
+        self.device_metrics = [m for m in metrics if not m.spec.worker]
+        self.device_columns = [j for j, m in enumerate(metrics) if not m.spec.worker]
+        self.worker_columns = [j for j, m in enumerate(metrics) if m.spec.worker]
 
-    def launch(self, batch: dict[str, Any]) -> tuple[Any, Any]:
-        """Queue every scorer on the batch; results stay on the device until delivered."""
+    def launch(self, batch: dict[str, Any]) -> _Launched:
+        """Queue every device scorer on the batch (and, on CUDA, the copy back)."""
         import torch
 
-        s = self.scorers
+        raised: list[tuple[int, str, str, str]] = []
         if batch["images"] is None:
-            empty = torch.empty((0, len(s.metrics)), dtype=torch.float64)
-            return empty, torch.empty((0, len(s.task_models)), dtype=torch.int64)
+            q = torch.empty((0, len(self.device_metrics)), dtype=torch.float64)
+            return _Launched(batch, q, torch.empty((0, len(self.scorers.task_models)),
+                                                   dtype=torch.int64), raised)  # fmt: skip
         images = batch["images"].to(self.device, non_blocking=True)
         q_parts, p_parts = [], []
         # Loader batches hold whole source images (all their variants); the networks run
@@ -241,13 +315,52 @@ class BatchScorer:
         # faults than they gain.
         for lo in range(0, len(images), self.batch_size):
             rows = slice(lo, lo + self.batch_size)
-            view = _View(images[rows], batch["refs"], batch["ref_index"][rows])
-            q, p = self._compute_chunk(view)
+            index = None if batch["ref_index"] is None else batch["ref_index"][rows]
+            view = _View(images[rows], batch["refs"], index)
+            q, p = self._compute_chunk(view, lo, raised)
             q_parts.append(q)
             p_parts.append(p)
-        return torch.cat(q_parts), torch.cat(p_parts)
+        launched = _Launched(batch, torch.cat(q_parts), torch.cat(p_parts), raised)
+        if self.device.type == "cuda":
+            launched.q = _to_pinned_host(launched.q)
+            launched.p = _to_pinned_host(launched.p)
+            launched.event = torch.cuda.Event()
+            launched.event.record()
+        return launched
 
-    def _compute_chunk(self, view: _View) -> tuple[Any, Any]:
+    def collect(self, launched: _Launched) -> ScoredBatch:
+        """Wait for one launched batch; its values (every metric column) and predictions."""
+        if launched.event is not None:
+            launched.event.synchronize()  # this batch only; the next one keeps computing
+        self.timer.collect()
+        batch = launched.batch
+        q = launched.q.numpy()
+        values = np.full((len(q), len(self.scorers.metrics)), np.nan, dtype=np.float64)
+        values[:, self.device_columns] = q
+        if self.worker_columns and len(q):
+            values[:, self.worker_columns] = batch["cpu"]
+        cells = list(batch["cell_failures"]) + launched.raised
+        cells += self._unreported_nonfinite(q, {(c[0], c[1]) for c in cells})
+        return ScoredBatch(
+            items=batch["items"], pic_item=batch["pic_item"], pic_render=batch["pic_render"],
+            values=values, preds=launched.p.numpy().astype(np.int64), failed=batch["failed"],
+            cell_failures=cells, cpu_s=batch["cpu_s"],
+        )  # fmt: skip
+
+    def _unreported_nonfinite(
+        self, q: np.ndarray, reported: set[tuple[int, str]]
+    ) -> list[tuple[int, str, str, str]]:
+        bad_rows, bad_columns = np.nonzero(~np.isfinite(q))
+        cells = []
+        for row, column in zip(bad_rows.tolist(), bad_columns.tolist(), strict=True):
+            key = self.device_metrics[column].key
+            if (row, key) not in reported:
+                cells.append((row, key, "non-finite value", f"{key} gave {q[row, column]}"))
+        return cells
+
+    def _compute_chunk(
+        self, view: _View, offset: int, raised: list[tuple[int, str, str, str]]
+    ) -> tuple[Any, Any]:
         import torch
 
         s = self.scorers
@@ -257,14 +370,33 @@ class BatchScorer:
                     view.logits[name] = classifier(view.images01)
                 view.logit_scales[name] = classifier.logit_scale
             values = []
-            for metric in s.metrics:
+            for metric in self.device_metrics:
                 with self.timer.section(metric.key), self._autocast(metric.spec.amp):
-                    values.append(metric.compute(view).to(torch.float64))
+                    values.append(self._metric_values(metric, view, offset, raised))
             n = len(view.images01)
             q = torch.stack(values, 1) if values else torch.empty((n, 0), dtype=torch.float64)
             preds = [view.logits[m].argmax(dim=1) for m in s.task_models]
             p = torch.stack(preds, 1) if preds else torch.empty((n, 0), dtype=torch.int64)
         return q, p
+
+    def _metric_values(
+        self, metric: Any, view: _View, offset: int, raised: list[tuple[int, str, str, str]]
+    ) -> Any:
+        """The metric on the chunk; if it raises, row by row, NaN where a row raises."""
+        import torch
+
+        try:
+            return metric.compute(view).to(torch.float64)
+        except Exception:  # which row? one image must not end the run
+            pass
+        out = torch.full((len(view.images01),), float("nan"), dtype=torch.float64,
+                         device=view.images01.device)  # fmt: skip
+        for index in range(len(view.images01)):
+            try:
+                out[index] = metric.compute(_RowView(view, index)).to(torch.float64).reshape(-1)[0]
+            except Exception as err:
+                raised.append((offset + index, metric.key, failure_reason(err), str(err)[:300]))
+        return out
 
     def _autocast(self, allowed: bool) -> Any:
         import torch
@@ -273,16 +405,25 @@ class BatchScorer:
         return torch.autocast(self.device.type, dtype=self.amp, enabled=enabled)
 
 
+def _to_pinned_host(tensor: Any) -> Any:
+    """A copy into pinned host memory, queued (non-blocking) on the current stream."""
+    import torch
+
+    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+    return host.copy_(tensor, non_blocking=True)
+
+
 class _Run:
     """One session of a run: pending shards in, parts out, then the final table."""
 
     def __init__(
         self, config: ScoreConfig, store: RunStore, work: list[WorkItem], scorers: Scorers,
-        device: Any,
+        device: Any, unpaired: list[dict[str, str]] | None = None,
     ) -> None:  # fmt: skip
         self.config, self.store, self.work, self.scorers, self.device = (
             config, store, work, scorers, device,
         )  # fmt: skip
+        self.unpaired = unpaired or []
         self.batch_size = default_batch_size(config, device)
         self.scorer = BatchScorer(config, scorers, device, self.batch_size)
         self.amp, self.timer = self.scorer.amp, self.scorer.timer
@@ -293,8 +434,16 @@ class _Run:
             (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
         ]
         self.timings: dict[str, float] = defaultdict(float)
+        self.worker_cpu_s: dict[str, float] = defaultdict(float)
+        self.notes: list[str] = []
         self.rows_scored = 0
-        self.failures = FailureWatch(len(work))
+        self.pictures = sum(len(w.renders) for w in work)
+        self.failures = FailureWatch(self.pictures, fraction=config.max_failures)
+        self.render_settings = RenderSettings(
+            config.seed, config.jpeg_quality, config.corruption_impl,
+            need_ref=any(m.spec.needs_reference for m in scorers.metrics),
+            cpu_metrics=WorkerMetrics.of(scorers.metrics),
+        )  # fmt: skip
 
     def write_manifest(self, status: str, **extra: Any) -> None:
         from iqalign.scoring import manifest as m
@@ -310,30 +459,35 @@ class _Run:
             "pipeline": m.pipeline_entry(self.config, self.work),
             "versions": m.package_versions(),
             "device": str(self.device), "precision": str(self.amp or "fp32"),
-            "counts": {"images": len(self.work), "shards": len(self.shards)}, **extra,
+            "counts": {"images": len(self.work), "pictures": self.pictures,
+                       "shards": len(self.shards)},
+            "notes": self.notes, **extra,
         })  # fmt: skip
+
+    def pending_batches(self) -> list[tuple[int, list[int]]]:
+        """(shard, work item indices) of every loader batch still to score."""
+        done = self.store.done_parts()
+        step = self.images_per_batch
+        return [
+            (k, list(range(lo, min(lo + step, hi))))
+            for k, (first, hi) in enumerate(self.shards)
+            if k not in done
+            for lo in range(first, hi, step)
+        ]
 
     def score_pending(self, progress: Progress | None) -> None:
         """Score every shard that is not on disk yet."""
-        done = self.store.done_parts()
-        pending = [k for k in range(len(self.shards)) if k not in done]
-        total = sum(len(r.variants) for w in self.work for r in w.renders)
-        done_rows = total - sum(self._shard_rows(k) for k in pending)
-        if progress:
-            progress.start(total, done_rows)
-        batches = [
-            (k, list(range(lo, min(lo + self.images_per_batch, self.shards[k][1]))))
-            for k in pending
-            for lo in range(self.shards[k][0], self.shards[k][1], self.images_per_batch)
-        ]
+        batches = self.pending_batches()
+        self._start_progress(progress, batches)
+        loader = self._loader([b for _, b in batches], progress)
         buffer = ShardBuffer(self)
         began = waited = time.perf_counter()
         in_flight = None
-        for (shard, _), batch in zip(batches, self._loader([b for _, b in batches]), strict=True):
+        for (shard, _), batch in zip(batches, loader, strict=True):
             self.timings["wait_s"] += time.perf_counter() - waited
             # Queue this batch's work on the device before collecting the previous one:
             # the device never idles while the host copies results and writes shards.
-            launched = (shard, batch, *self.scorer.launch(batch))
+            launched = (shard, self.scorer.launch(batch))
             if in_flight is not None:
                 self._deliver(buffer, in_flight, progress)
             in_flight = launched
@@ -341,81 +495,100 @@ class _Run:
         if in_flight is not None:
             self._deliver(buffer, in_flight, progress)
         if buffer.shard is not None:
-            buffer.flush()
+            self.rows_scored += buffer.flush()
         self.timer.collect(wait=True)
         self.timings["scoring_s"] += time.perf_counter() - began
         if progress:
             progress.close()
 
-    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
-        shard, batch, q, p = launched
-        values = q.cpu().numpy()  # waits for this batch only; the next one is queued
-        preds = p.cpu().numpy().astype(np.int64)
-        self.timer.collect()
-        if buffer.shard is not None and buffer.shard != shard:
-            buffer.flush()
-        buffer.shard = shard
-        rows = buffer.add(batch, values, preds)
-        self._watch(batch)
+    def _start_progress(self, progress: Progress | None, batches: list) -> None:
         if progress:
-            progress.advance(rows)
+            total = sum(len(r.variants) for w in self.work for r in w.renders)
+            pending = sum(len(r.variants) for _, b in batches for i in b
+                          for r in self.work[i].renders)  # fmt: skip
+            progress.start(total, total - pending)
 
-    def _watch(self, batch: dict[str, Any]) -> None:
-        """Count this batch's failures; on a failing run, record why in the manifest, stop."""
+    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
+        shard, work = launched
+        scored = self.scorer.collect(work)  # waits for this batch only; the next is queued
+        if buffer.shard is not None and buffer.shard != shard:
+            self.rows_scored += buffer.flush()
+        buffer.shard = shard
+        buffer.add(scored)
+        self.watch(scored)
+        if progress:
+            progress.advance(scored.rows(self.work))
+
+    def watch(self, scored: ScoredBatch) -> None:
+        """Count a batch's failures; on a failing run, record why in the manifest, stop."""
+        for stage, seconds in scored.cpu_s.items():
+            self.worker_cpu_s[stage] += seconds
+        kinds = [(f"{stage}: {reason}", message) for *_, stage, reason, message in scored.failed]
+        kinds += [(f"metric {metric}: {reason}", f"{self._picture_name(scored, pic)}: {message}")
+                  for pic, metric, reason, message in scored.cell_failures]  # fmt: skip
         try:
-            self.failures.record(len(batch["items"]), [(k, m) for _, m, k in batch["skipped"]])
+            self.failures.record(scored.pictures, kinds)
         except ScoringStoppedError as err:
             self.write_manifest("stopped", stopped=str(err), failures=self.failures.summary())
             raise
 
-    def _shard_rows(self, k: int) -> int:
-        lo, hi = self.shards[k]
-        return sum(len(r.variants) for w in self.work[lo:hi] for r in w.renders)
+    def _picture_name(self, scored: ScoredBatch, pic: int) -> str:
+        work = self.work[scored.pic_item[pic]]
+        render = work.renders[scored.pic_render[pic]]
+        return render.path or f"{work.item.path} ({render.corruption} {render.severity})"
 
-    def _loader(self, batches: list[list[int]]) -> Any:
+    def _loader(self, batches: list[list[int]], progress: Progress | None) -> Any:
         from torch.utils.data import DataLoader
 
-        workers = self.config.workers
-        if workers < 0:
-            workers = min(8 if self.device.type == "cpu" else 16, os.cpu_count() or 1)
+        workers = default_workers() if self.config.workers < 0 else self.config.workers
+        pictures = max((sum(len(self.work[i].renders) for i in b) for b in batches), default=1)
+        items = max((len(b) for b in batches), default=1)
+        need = batch_bytes(pictures, items, self.render_settings.need_ref)
+        feed = plan_feed(workers, need)
+        if feed.note:
+            self._note(feed.note, progress)
+        self.timings["workers"] = feed.workers
         return DataLoader(
-            RenderDataset(self.work, self.config.seed, self.config.jpeg_quality,
-                          self.config.corruption_impl),
-            batch_sampler=batches, collate_fn=collate, num_workers=workers,
-            pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
-            prefetch_factor=4 if workers else None,
+            RenderDataset(self.work, self.render_settings),
+            batch_sampler=batches, collate_fn=collate, num_workers=feed.workers,
+            pin_memory=self.device.type == "cuda", worker_init_fn=worker_init,
+            prefetch_factor=feed.prefetch if feed.workers else None,
         )  # fmt: skip
+
+    def _note(self, text: str, progress: Progress | None) -> None:
+        """A one-line note: printed now (by the progress display) and kept in the manifest."""
+        self.notes.append(text)
+        if progress is not None and hasattr(progress, "note"):
+            progress.note(text)
 
     def finish(self, started: float) -> RunResult:
         """Fit run-wide estimators, write the final shards and the manifest."""
         from iqalign.scoring.finalize import finalize_run
 
         begin = time.perf_counter()
-        fits, skipped, rows = finalize_run(self.store, self.config, self.scorers)
+        fits, (skipped, failed_cells), rows = finalize_run(
+            self.store, self.config, self.scorers, self.unpaired
+        )
+        timings = self._timings(started, begin)
+        self.write_manifest(
+            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
+            counts={"images": len(self.work), "pictures": self.pictures,
+                    "shards": len(self.shards), "rows": rows, "skipped": len(skipped),
+                    "failed_cells": len(failed_cells)},
+        )  # fmt: skip
+        self.store.remove_parts()
+        return RunResult(self.store.root, "complete", rows, len(skipped), timings,
+                         failed_cells=len(failed_cells))  # fmt: skip
+
+    def _timings(self, started: float, finalize_began: float) -> dict[str, Any]:
         timings = {
             **{k: round(v, 3) for k, v in self.timings.items()},
-            "finalize_s": round(time.perf_counter() - begin, 3),
+            "finalize_s": round(time.perf_counter() - finalize_began, 3),
             "total_s": round(time.perf_counter() - started, 3),
             "rows_scored_this_session": self.rows_scored,
             "per_scorer_s": {k: round(v, 3) for k, v in self.timer.totals.items()},
+            "worker_cpu_s": {k: round(v, 3) for k, v in self.worker_cpu_s.items()},
         }
         if self.timings.get("scoring_s"):
             timings["rows_per_s"] = round(self.rows_scored / self.timings["scoring_s"], 2)
-        self.write_manifest(
-            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
-            counts={"images": len(self.work), "shards": len(self.shards), "rows": rows,
-                    "skipped": len(skipped)},
-        )  # fmt: skip
-        self.store.remove_parts()
-        return RunResult(self.store.root, "complete", rows, len(skipped), timings)
-
-
-def _worker_init(_: int) -> None:
-    """One thread per worker: the workers are the parallelism."""
-    import torch
-
-    torch.set_num_threads(1)
-    with contextlib.suppress(ImportError):
-        import cv2
-
-        cv2.setNumThreads(1)
+        return timings

@@ -26,9 +26,15 @@ __all__ = ["finalize_run"]
 
 
 def finalize_run(
-    store: RunStore, config: ScoreConfig, scorers: Scorers
-) -> tuple[dict[str, Any], list[dict[str, str]], int]:
-    """Fit estimators, rewrite parts into shards; return (fits, skipped, row count)."""
+    store: RunStore,
+    config: ScoreConfig,
+    scorers: Scorers,
+    unpaired: list[dict[str, str]] | None = None,
+) -> tuple[dict[str, Any], tuple[list[dict[str, Any]], list[dict[str, Any]]], int]:
+    """Fit estimators, rewrite parts into shards; return (fits, (skipped, failures), rows).
+
+    ``unpaired``: files left out by ``--unpaired skip``, listed first in ``skipped.csv``.
+    """
     import pyarrow as pa
 
     fits = {m.column: _fit(store, config, scorers, m) for m in scorers.metrics if m.postprocess}
@@ -43,8 +49,9 @@ def finalize_run(
             table = table.set_column(index, column, pa.array(apply_estimator(fit, raw)))
         return table
 
-    skipped = store.finalize(transform)
-    return {c: f.to_dict() for c, f in fits.items()}, skipped, rows
+    left_out = [{**u, "stage": "pairing"} for u in unpaired or []]
+    lists = store.finalize(transform, left_out)
+    return {c: f.to_dict() for c, f in fits.items()}, lists, rows
 
 
 def _fit(store: RunStore, config: ScoreConfig, scorers: Scorers, metric: Any) -> EstimatorFit:

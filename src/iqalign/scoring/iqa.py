@@ -224,7 +224,11 @@ def _move_plain_tensors(net: Any, device: torch.device) -> None:
 
 
 class _NumpyMetric(Metric):
-    """A per-image reference implementation (slow path, kept for cross-checks)."""
+    """A per-image numpy metric on a view: single images (:meth:`Metric.__call__`).
+
+    In a scoring run such a metric never runs here: its spec's ``worker`` function runs in
+    the loader workers on the same uint8 pixels (:mod:`iqalign.scoring.worker_metrics`).
+    """
 
     def __init__(self, spec: MetricSpec, function: Any, **kwargs: Any) -> None:
         super().__init__(spec, **kwargs)
@@ -268,7 +272,11 @@ def create_logit_metric(spec: MetricSpec, *, source: str, **_: Any) -> Metric:
 
 
 def create_brisque(spec: MetricSpec, **_: Any) -> Metric:
-    """``brisque``: BRISQUE as published (LIVE's model and features), one image at a time."""
+    """``brisque``: BRISQUE as published (LIVE's model and features), one image at a time.
+
+    Loading the model here makes a missing file fail before any image is read; in a run
+    the values come from the loader workers (``MetricSpec.worker``).
+    """
     from functools import partial
 
     from iqalign.scoring.brisque import brisque_score, load_live_model

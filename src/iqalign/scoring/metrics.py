@@ -71,6 +71,10 @@ class MetricSpec:
     readiness: str | None = None
     # "module:function(sdist=None) -> folder" installing those files (``metrics download``).
     installer: str | None = None
+    # A metric computed per image on the CPU: "module:function" returning a function of one
+    # (224, 224, 3) uint8 picture. The engine runs it in the loader workers, beside
+    # decoding, never in the main process (iqalign.scoring.worker_metrics).
+    worker: str | None = None
 
     @property
     def needs_clean_rows(self) -> bool:
@@ -111,8 +115,9 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         "brisque", "classic_nr", False, False, None, f"{_IQA}:create_brisque", "scoring",
         "LIVE's allmodel + allrange ('iqalign metrics download brisque')",
         "BRISQUE as published: LIVE's original SVR and feature definition (MATLAB release), "
-        "our code, per image on the CPU",
+        "our code, per image on the CPU (in the loader workers)",
         readiness="iqalign.scoring.brisque:live_model_installed",
+        worker="iqalign.scoring.brisque:worker_scorer",
         installer="iqalign.scoring.brisque:install_live_model",
         reference="original LIVE model (MATLAB release), allmodel sha256 "
         "7c8e239223d4ff930cbfad4bfbceb685dbf0977804794979d2a9ed54f5d8bf1f; published values "

@@ -38,13 +38,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from iqalign.errors import IqalignError, MissingDependencyError, ScoringConfigError
 
 if TYPE_CHECKING:
     from iqalign.scoring.config import ScoreConfig
     from iqalign.scoring.engine import Progress, RunResult, _Run
+    from iqalign.scoring.pipeline import RenderSettings
+    from iqalign.scoring.shards import ScoredBatch
 
 __all__ = ["OFFLINE_ENV", "RayOptions", "connect", "import_ray", "score_on_ray", "worker_env"]
 
@@ -209,7 +209,7 @@ class _RayBackend:
 
     def score_pending(self, run: _Run, progress: Progress | None) -> None:
         """Score every shard that is not on disk yet; write each part as it completes."""
-        batches = _pending_batches(run)
+        batches = run.pending_batches()
         total = sum(len(r.variants) for w in run.work for r in w.renders)
         if progress:
             progress.start(total, total - sum(_rows(run, b) for _, b in batches))
@@ -251,14 +251,9 @@ class _RayBackend:
         ]
         env = {"env_vars": worker_env()}
         workers = run.config.workers
-        render_options = {
-            "seed": run.config.seed,
-            "quality": run.config.jpeg_quality,
-            "impl": run.config.corruption_impl,
-        }
         rendered = data.from_items(rows, override_num_blocks=max(1, len(rows))).map(
             _render_row,
-            fn_kwargs=render_options,
+            fn_kwargs={"settings": run.render_settings},
             compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
             num_cpus=1, runtime_env=env,
             scheduling_strategy="SPREAD",  # the CPU work goes to every node
@@ -278,24 +273,12 @@ class _RayBackend:
         )  # fmt: skip
 
 
-def _pending_batches(run: _Run) -> list[tuple[int, list[int]]]:
-    """(shard, item indices) of every batch still to score -- the local engine's batches."""
-    done = run.store.done_parts()
-    step = run.images_per_batch
-    return [
-        (k, list(range(lo, min(lo + step, hi))))
-        for k, (first, hi) in enumerate(run.shards)
-        if k not in done
-        for lo in range(first, hi, step)
-    ]
-
-
 def _rows(run: _Run, items: list[int]) -> int:
     return sum(len(r.variants) for i in items for r in run.work[i].renders)
 
 
-def _render_row(row: dict[str, Any], seed: int, quality: int, impl: str) -> dict[str, Any]:
-    """CPU stage: render every source image of one batch (a Ray task)."""
+def _render_row(row: dict[str, Any], settings: RenderSettings) -> dict[str, Any]:
+    """CPU stage: render (and run the CPU metrics on) every source image of one batch."""
     import contextlib
 
     from iqalign.scoring.pipeline import render_item
@@ -306,7 +289,7 @@ def _render_row(row: dict[str, Any], seed: int, quality: int, impl: str) -> dict
         import cv2
 
         cv2.setNumThreads(1)
-    samples = [(i, render_item(w, seed, quality, impl)) for i, w in pickle.loads(row["work"])]
+    samples = [(i, render_item(w, settings=settings)) for i, w in pickle.loads(row["work"])]
     return {"batch": row["batch"], "samples": pickle.dumps(samples, protocol=5)}
 
 
@@ -333,15 +316,12 @@ class _ScoringActor:
         from iqalign.scoring.pipeline import collate
 
         batch = collate(pickle.loads(row["samples"]))
-        q, p = self.scorer.launch(batch)
-        values, preds = q.cpu().numpy(), p.cpu().numpy().astype(np.int64)
+        scored = self.scorer.collect(self.scorer.launch(batch))
         timer = self.scorer.timer
         timer.collect(wait=True)
-        timings = dict(timer.totals)
+        scored.timings = dict(timer.totals)
         timer.totals.clear()
-        result = {"items": batch["items"], "skipped": batch["skipped"], "values": values,
-                  "preds": preds, "timings": timings}  # fmt: skip
-        return {"batch": row["batch"], "result": pickle.dumps(result, protocol=5)}
+        return {"batch": row["batch"], "result": pickle.dumps(scored, protocol=5)}
 
 
 class _ShardCollector:
@@ -352,30 +332,28 @@ class _ShardCollector:
 
         self.run, self.batches = run, batches
         self.missing = Counter(shard for shard, _ in batches)
-        self.results: dict[int, dict[int, dict[str, Any]]] = {k: {} for k in self.missing}
+        self.results: dict[int, dict[int, ScoredBatch]] = {k: {} for k in self.missing}
 
-    def add(self, j: int, result: dict[str, Any]) -> int:
-        """Keep batch ``j``'s result; write its shard if it was the last. Rows it fills."""
+    def add(self, j: int, scored: ScoredBatch) -> int:
+        """Keep batch ``j``'s result; write its shard if it was the last. Rows it settles."""
         from iqalign.scoring.shards import ShardBuffer
 
         shard = self.batches[j][0]
         if j in self.results[shard]:  # cannot happen with Ray's exactly-once delivery
             raise RuntimeError(f"batch {j} of shard {shard} delivered twice")
-        self.results[shard][j] = result
-        for name, seconds in result["timings"].items():
+        self.results[shard][j] = scored
+        for name, seconds in scored.timings.items():
             self.run.timer.totals[name] += seconds
-        self.run._watch(result)  # the local engine's failure threshold, batch by batch
+        self.run.watch(scored)  # the local engine's failure threshold, batch by batch
         self.missing[shard] -= 1
         if not self.missing[shard]:
             buffer = ShardBuffer(self.run)
             buffer.shard = shard
             for k in sorted(self.results[shard]):  # batch order is item order
-                part = self.results[shard][k]
-                buffer.add(part, part["values"], part["preds"])
-            buffer.flush()
+                buffer.add(self.results[shard][k])
+            self.run.rows_scored += buffer.flush()
             del self.results[shard]
-        skipped = [skip[0] for skip in result["skipped"]]  # (item, message, stage: reason)
-        return _rows(self.run, result["items"]) + _rows(self.run, skipped)
+        return scored.rows(self.run.work)
 
     def check_done(self) -> None:
         """Every pending shard was written (else Ray lost a batch: never silently)."""

@@ -87,8 +87,10 @@ def build_scorers(config: ScoreConfig, *, has_labels: bool, has_clean: bool) -> 
         reference = [m.key for m in metrics if m.spec.needs_reference]
         if reference:
             raise ScoringConfigError(
-                f"full-reference metrics {reference} compare with the clean image, and an "
-                "ImageNet-C folder has none; score them on clean ImageNet with --corruptions"
+                f"full-reference metrics {reference} compare each image with its clean "
+                "image, and this ImageNet-C folder comes without them: add --clean "
+                "IMAGENET_VAL_DIR (the validation folder its files were made from), or "
+                "score clean ImageNet with on-the-fly --corruptions"
             )
     sources = list(models)
     sources += [m.source for m in metrics if m.source and m.source not in sources]

@@ -1,13 +1,16 @@
 """Collecting one shard's batch results into a scores-table part.
 
-Batch results arrive as arrays over *rendered pictures*; a picture that several rows
-share (the grid's clean image and the clean rows of mixtures) fills each of those rows.
+Batch results arrive as arrays over *pictures*; a picture that several rows share (the
+grid's clean image and the clean rows of mixtures) fills each of those rows. A picture
+that could not be made has no rows (``skipped.csv`` lists it); a cell whose metric failed
+is NaN (``failures.csv`` lists it).
 The expansion to rows, the labels and the correctness against every acceptable label are
 done here, once per shard, as array operations.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +20,7 @@ from iqalign.scores import performance_column, prediction_column
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ShardBuffer", "table_schema"]
+__all__ = ["ScoredBatch", "ShardBuffer", "table_schema"]
 
 
 def table_schema(run: Any) -> pa.Schema:
@@ -41,72 +44,124 @@ def table_schema(run: Any) -> pa.Schema:
     return pa.schema(fields)
 
 
+@dataclass
+class ScoredBatch:
+    """One loader batch, scored: what a shard is made of (picklable, for Ray).
+
+    ``pic_item``/``pic_render``: per picture, its work item and its index in that item's
+    renders; ``values``/``preds``: per picture, every metric column and task model;
+    ``failed``: ``(item, render, stage, reason, message)`` of each picture that could not
+    be made (its rows are skipped); ``cell_failures``: ``(picture, metric, reason,
+    message)`` of each NaN cell; ``cpu_s``: the workers' CPU seconds per stage.
+    """
+
+    items: list[int]
+    pic_item: np.ndarray
+    pic_render: np.ndarray
+    values: np.ndarray
+    preds: np.ndarray
+    failed: list[tuple[int, int, str, str, str]]
+    cell_failures: list[tuple[int, str, str, str]]
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pictures(self) -> int:
+        """Pictures scored."""
+        return len(self.pic_item)
+
+    def rows(self, work: list[Any]) -> int:
+        """Rows this batch settles: those it fills and those of its failed pictures."""
+        filled = sum(len(work[i].renders[r].variants) for i, r in self._pairs())
+        lost = sum(len(work[i].renders[r].variants) for i, r, *_ in self.failed)
+        return filled + lost
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.pic_item.tolist(), self.pic_render.tolist(), strict=True))
+
+
 class ShardBuffer:
-    """The batches of the shard being scored, until it is complete."""
+    """The scored batches of the shard being scored, until it is complete."""
 
     def __init__(self, run: Any) -> None:
         self.run = run
         self.shard: int | None = None
-        self._reset()
+        self.batches: list[ScoredBatch] = []
 
-    def _reset(self) -> None:
-        self.items: list[int] = []
-        self.values: list[np.ndarray] = []
-        self.preds: list[np.ndarray] = []
-        self.skipped: list[tuple[int, str, str]] = []  # (item, message, stage: reason)
+    def add(self, batch: ScoredBatch) -> None:
+        """Keep one scored batch."""
+        self.batches.append(batch)
 
-    def add(self, batch: dict[str, Any], values: np.ndarray, preds: np.ndarray) -> int:
-        """Keep one batch's results; return how many rows it fills."""
-        self.items += batch["items"]
-        self.values.append(values)
-        self.preds.append(preds)
-        self.skipped += batch["skipped"]
-        work = self.run.work
-        return sum(len(r.variants) for i in batch["items"] for r in work[i].renders)
-
-    def flush(self) -> None:
-        """Write the shard as one atomic part."""
-        import pyarrow as pa
-
+    def flush(self) -> int:
+        """Write the shard as one atomic part; return its row count."""
         assert self.shard is not None
-        work = [self.run.work[i] for i in self.items]
-        renders = [r for w in work for r in w.renders]
-        take = np.repeat(np.arange(len(renders)), [len(r.variants) for r in renders])
-        values = np.concatenate(self.values) if self.values else np.empty((0, 0))
-        preds = np.concatenate(self.preds) if self.preds else np.empty((0, 0), np.int64)
-        data: dict[str, Any] = {
-            "image_id": [w.item.image_id for w in work for r in w.renders for _ in r.variants],
-            "label": [w.item.label for w in work for r in w.renders for _ in r.variants],
-            "corruption": [r.corruption for r in renders for _ in r.variants],
-            "severity": [r.severity for r in renders for _ in r.variants],
-            "variant": [v for r in renders for v in r.variants],
-        }
-        accepted = _acceptable_matrix(work)[take] if len(take) else np.empty((0, 1), np.int64)
-        scorers = self.run.scorers
-        for j, name in enumerate(scorers.task_models):
-            column = scorers.classifiers[name].column
-            predicted = preds[take, j]
-            data[prediction_column(column)] = predicted
-            hit = (accepted == predicted[:, None]).any(1)
-            data[performance_column(column)] = hit.astype(np.int64)
-        for j, metric in enumerate(scorers.metrics):
-            data[metric.column] = values[take, j]
-        table = pa.table(data, schema=table_schema(self.run))
-        skipped = [
-            {"image_id": self.run.work[i].item.image_id, "path": self.run.work[i].item.path,
-             "reason": reason}
-            for i, reason, _ in self.skipped
-        ]  # fmt: skip
-        self.run.store.write_part(self.shard, table, skipped)
-        self.run.rows_scored += table.num_rows
-        self._reset()
+        pairs = [pair for b in self.batches for pair in b._pairs()]
+        values = [b.values for b in self.batches]
+        preds = [b.preds for b in self.batches]
+        table = _rows_table(self.run, pairs, values, preds)
+        skipped, failures = _failure_records(self.run.work, self.batches)
+        self.run.store.write_part(self.shard, table, skipped, failures)
+        self.batches = []
+        return table.num_rows
 
 
-def _acceptable_matrix(work: list[Any]) -> np.ndarray:
-    """Acceptable labels per rendered picture, padded with -1: ``(pictures, K)``."""
-    width = max((len(w.item.acceptable) for w in work), default=1) or 1
-    rows = []
-    for w in work:
-        padded = list(w.item.acceptable) + [-1] * (width - len(w.item.acceptable))
-        rows += [padded] * len(w.renders)
+def _rows_table(
+    run: Any, pairs: list[tuple[int, int]], values: list[np.ndarray], preds: list[np.ndarray]
+) -> pa.Table:
+    """Expand pictures to rows (a picture may fill several variants) as array operations."""
+    import pyarrow as pa
+
+    work = run.work
+    renders = [work[i].renders[r] for i, r in pairs]
+    items = [work[i].item for i, _ in pairs]
+    take = np.repeat(np.arange(len(renders)), [len(r.variants) for r in renders])
+    n_metrics, n_models = len(run.scorers.metrics), len(run.scorers.task_models)
+    q = np.concatenate(values) if values else np.empty((0, n_metrics))
+    p = np.concatenate(preds) if preds else np.empty((0, n_models), np.int64)
+    data: dict[str, Any] = {
+        "image_id": [items[k].image_id for k in take],
+        "label": [items[k].label for k in take],
+        "corruption": [renders[k].corruption for k in take],
+        "severity": [renders[k].severity for k in take],
+        "variant": [v for r in renders for v in r.variants],
+    }
+    accepted = _acceptable_matrix(items)[take] if len(take) else np.empty((0, 1), np.int64)
+    scorers = run.scorers
+    for j, name in enumerate(scorers.task_models):
+        column = scorers.classifiers[name].column
+        predicted = p[take, j]
+        data[prediction_column(column)] = predicted
+        hit = (accepted == predicted[:, None]).any(1)
+        data[performance_column(column)] = hit.astype(np.int64)
+    for j, metric in enumerate(scorers.metrics):
+        data[metric.column] = q[take, j]
+    return pa.table(data, schema=table_schema(run))
+
+
+def _failure_records(
+    work: list[Any], batches: list[ScoredBatch]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``skipped.csv`` lines (pictures not scored) and ``failures.csv`` lines (NaN cells)."""
+
+    def where(item: int, render: int) -> dict[str, Any]:
+        w, r = work[item], work[item].renders[render]
+        return {"image_id": w.item.image_id, "corruption": r.corruption,
+                "severity": r.severity, "path": r.path or w.item.path}  # fmt: skip
+
+    skipped = [
+        {**where(item, render), "stage": stage, "reason": message}
+        for b in batches for item, render, stage, _, message in b.failed
+    ]  # fmt: skip
+    failures = [
+        {**where(int(b.pic_item[pic]), int(b.pic_render[pic])), "metric": metric,
+         "reason": reason, "message": message}
+        for b in batches for pic, metric, reason, message in b.cell_failures
+    ]  # fmt: skip
+    return skipped, failures
+
+
+def _acceptable_matrix(items: list[Any]) -> np.ndarray:
+    """Acceptable labels per picture, padded with -1: ``(pictures, K)``."""
+    width = max((len(i.acceptable) for i in items), default=1) or 1
+    rows = [list(i.acceptable) + [-1] * (width - len(i.acceptable)) for i in items]
     return np.asarray(rows, dtype=np.int64).reshape(-1, width)

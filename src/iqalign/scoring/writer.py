@@ -3,7 +3,10 @@
 Layout of ``--out DIR``::
 
     DIR/manifest.json        settings, versions, seeds, column orientation, weights, timings
-    DIR/skipped.csv          image_id, path, reason -- images that could not be read
+    DIR/skipped.csv          pictures that could not be made (unreadable file, failed
+                             corruption): image_id, corruption, severity, path, stage, reason
+    DIR/failures.csv         NaN cells: a metric that failed on one picture (image_id,
+                             corruption, severity, path, metric, reason, message)
     DIR/shards/part-*.parquet  the scores table: pandas.read_parquet(DIR / "shards")
     DIR/parts/part-*.parquet   work in progress (removed when the run completes)
 
@@ -12,8 +15,9 @@ on when or how often the run was interrupted. A shard is written to a temporary 
 renamed, so it is complete or absent -- after ``kill -9`` too. Re-running the same command
 skips the parts that exist, scores the rest, then *finalises*: accuracy estimators that
 need the whole run (ATC, DoC) are fitted on all clean rows, and every part is rewritten
-into ``shards/`` with its final columns. Skipped images travel inside their part's Parquet
-metadata until ``skipped.csv`` is written at the end.
+into ``shards/`` with its final columns. Skipped pictures and failed cells travel inside
+their part's Parquet metadata until ``skipped.csv`` and ``failures.csv`` are written at the
+end.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["RunStore", "read_manifest", "read_scores"]
 
 _SKIPPED_KEY = b"iqalign.skipped"
+_FAILURES_KEY = b"iqalign.failures"
+SKIPPED_FIELDS = ("image_id", "corruption", "severity", "path", "stage", "reason")
+FAILURE_FIELDS = ("image_id", "corruption", "severity", "path", "metric", "reason", "message")
 
 
 def _now() -> str:
@@ -55,6 +62,7 @@ class RunStore:
         self.root = Path(out).expanduser()
         self.manifest_path = self.root / scores.MANIFEST_NAME
         self.skipped_path = self.root / "skipped.csv"
+        self.failures_path = self.root / "failures.csv"
         self.parts = self.root / "parts"
         self.shards = self.root / "shards"
 
@@ -92,12 +100,16 @@ class RunStore:
             return set()
         return {int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")}
 
-    def write_part(self, index: int, table: pa.Table, skipped: list[dict[str, str]]) -> None:
-        """Write one part atomically, its skipped images in the file's metadata."""
+    def write_part(
+        self, index: int, table: pa.Table, skipped: list[dict[str, Any]],
+        failures: list[dict[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
+        """Write one part atomically, its skipped pictures and failed cells in its metadata."""
         import pyarrow.parquet as pq
 
         metadata = dict(table.schema.metadata or {})
         metadata[_SKIPPED_KEY] = json.dumps(skipped).encode()
+        metadata[_FAILURES_KEY] = json.dumps(failures or []).encode()
         final = table.replace_schema_metadata(metadata)
         write_atomic(self.part_path(index), lambda tmp: pq.write_table(final, tmp))
 
@@ -113,33 +125,41 @@ class RunStore:
 
         return ds.dataset(str(self.parts), format="parquet").to_table(columns=columns)
 
-    def finalize(self, transform: Callable[[pa.Table], pa.Table]) -> list[dict[str, str]]:
-        """Rewrite every part into ``shards/`` through ``transform``; write ``skipped.csv``."""
+    def finalize(
+        self, transform: Callable[[pa.Table], pa.Table], skipped: list[dict[str, Any]] | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rewrite every part into ``shards/`` through ``transform``; write ``skipped.csv``
+        (``skipped`` first, then the parts' skipped pictures) and ``failures.csv``; return
+        their lines."""
         import pyarrow.parquet as pq
 
         self.shards.mkdir(parents=True, exist_ok=True)
-        skipped: list[dict[str, str]] = []
+        skipped = list(skipped or [])
+        failures: list[dict[str, Any]] = []
         for part in sorted(self.parts.glob("part-*.parquet")):
             table = pq.read_table(part)
             metadata = table.schema.metadata or {}
             skipped += json.loads(metadata.get(_SKIPPED_KEY, b"[]"))
+            failures += json.loads(metadata.get(_FAILURES_KEY, b"[]"))
             final = transform(table.replace_schema_metadata(None))
             write_atomic(self.shards / part.name, lambda tmp, t=final: pq.write_table(t, tmp))
-        self._write_skipped(skipped)
-        return skipped
-
-    def _write_skipped(self, skipped: list[dict[str, str]]) -> None:
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["image_id", "path", "reason"])
-        writer.writeheader()
-        writer.writerows(skipped)
-        _atomic_write_text(self.skipped_path, buffer.getvalue())
+        _write_csv(self.skipped_path, SKIPPED_FIELDS, skipped)
+        _write_csv(self.failures_path, FAILURE_FIELDS, failures)
+        return skipped, failures
 
     def remove_parts(self) -> None:
         """Drop the work-in-progress parts once the shards and manifest are final."""
         shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write_text(path, buffer.getvalue())
 
 
 def _config_diff(old: dict[str, Any]) -> str:
