@@ -47,7 +47,10 @@ PAPER_TABLES = [
         "## Tables 1–4: correlation and predictability, one table per metric family\n\n"
         "AUC/CE: logistic P(M=1 | Q) fitted on 80 % of the image IDs, scored on the rest; "
         "prior CE predicts the training accuracy for everyone. |KRCC|, |PLCC|, |SRCC| across "
-        "the (corruption, severity) groups with cluster-bootstrap intervals over image IDs."
+        "the (corruption, severity) groups with cluster-bootstrap intervals over image IDs. "
+        "Where a (task model, Q, Q's source) pair is one of the paper's (e.g. `resnet34` with "
+        "`tg_maxprob` from `resnet34`), the '(paper)' columns hold the paper's value as "
+        "printed (`iqalign/report/paper_values.csv`); other pairs leave them empty."
     ),
     new_code_cell(
         "from IPython.display import Markdown, display\n\n"

@@ -6,7 +6,8 @@
 ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
-2. tables shaped like the paper's Tables 1-4, one per metric family;
+2. tables shaped like the paper's Tables 1-4, one per metric family, with the paper's
+   own value beside ours for every pair the paper reports (:mod:`.paper_values`);
 3. accuracy vs mean Q per (corruption, severity) group (Fig. 3/5/7), per model;
 4. stratified predictability per image ID and per label (Fig. 20) with skipped counts;
 5. per DAG: its figure with the tested claims' paths highlighted, the verdicts, and the
@@ -27,9 +28,11 @@ import pandas as pd
 
 from iqalign.report.document import Code, Document, Heading, Paragraph, Table, write_document
 from iqalign.report.figures import group_scatter_grid, stratified_auc_bars
+from iqalign.report.paper_values import PAPER_NOTE
 from iqalign.report.tables import (
     ESTIMATOR_FAMILY,
     FAMILY_TITLES,
+    PAPER_TABLE_COLUMN,
     best_and_worst,
     family_summary,
     paper_table,
@@ -232,6 +235,8 @@ def _paper_tables_section(analysis: AnalysisResult) -> list:
             blocks.append(Table(frame, caption=f"{title}: every metric", collapsed=True))
         else:
             blocks.append(Table(frame, caption=title))
+        if PAPER_TABLE_COLUMN in frame.columns:
+            blocks.append(Paragraph(PAPER_NOTE))
     return blocks
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from iqalign.report.paper_values import find_paper_values
+
 __all__ = [
     "ESTIMATOR_FAMILY",
     "FAMILY_TITLES",
+    "PAPER_TABLE_COLUMN",
     "best_and_worst",
     "family_summary",
     "paper_table",
@@ -31,11 +34,17 @@ FAMILY_TITLES = {
     "classic_nr": "Classic no-reference IQA (paper Table 1)",
     "tv": "Total variation (paper Table 1)",
     "classic_fr": "Full-reference IQA against the clean image",
-    "strong_tg": "Strong task-guided IQA (paper Table 2)",
+    "strong_tg": "Strong task-guided IQA (paper Tables 2 and 4)",
     "zsclip": "Weak task-guided ZSCLIP-IQA (paper Table 3)",
     "accuracy_estimator": "Label-free accuracy estimators (MSP, ATC, DoC)",
     "unknown": "Quality columns without manifest metadata",
 }
+
+#: The column of a :func:`paper_table` naming the paper's table(s) that hold the pair;
+#: present only when some pair of the table is in the paper.
+PAPER_TABLE_COLUMN = "paper table"
+_PAPER_SUFFIX = " (paper)"
+_STATISTIC_LABELS = {"auc": "AUC", "ce": "CE", "krcc": "|KRCC|", "plcc": "|PLCC|", "srcc": "|SRCC|"}
 
 
 def _interval(low, high, digits: int = 3) -> str:
@@ -63,12 +72,22 @@ def _calibrated_abs_interval(row: pd.Series) -> str:
     return "– (not calibrated)" if pd.isna(coverage) else f"– (covered {coverage:.0%})"
 
 
-def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -> pd.DataFrame:
+def paper_table(
+    pooled: pd.DataFrame, correlations: pd.DataFrame, family: str, *, paper: bool = True
+) -> pd.DataFrame:
     """One row per (model, metric) of ``family``: AUC, CE and prior CE on the held-out
-    20 %, and |KRCC|, |PLCC|, |SRCC| across all (corruption, severity) groups."""
+    20 %, and |KRCC|, |PLCC|, |SRCC| across all (corruption, severity) groups.
+
+    With ``paper`` (the default), where some pair is one of the paper's Tables 1-4
+    (:mod:`iqalign.report.paper_values`), each statistic gets a ``"<statistic> (paper)"``
+    column beside it with the paper's value as printed, and :data:`PAPER_TABLE_COLUMN`
+    says which table; a pair the paper lacks has empty cells there. A table without any
+    of the paper's pairs is returned without these columns.
+    """
     rows = []
     part = pooled[pooled["family"] == family] if not pooled.empty else pooled
-    for record in part.to_dict("records"):
+    records = part.to_dict("records")
+    for record in records:
         corr = _all_scope(correlations, record["model"], record["metric"])
         row = {
             "model (M)": record["model"],
@@ -91,7 +110,22 @@ def paper_table(pooled: pd.DataFrame, correlations: pd.DataFrame, family: str) -
             else:
                 row[label], row[f"{label} CI"] = np.nan, "–"
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return _with_paper_values(frame, records) if paper else frame
+
+
+def _with_paper_values(frame: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
+    """``frame`` with the paper's printed value beside each statistic, pair by pair."""
+    found = [find_paper_values(r["model"], r["metric"], r["q_model"]) for r in records]
+    if not any(found):
+        return frame
+    frame = frame.copy()
+    column = [cells["tables"] if cells else "" for cells in found]
+    frame.insert(frame.columns.get_loc("Q from") + 1, PAPER_TABLE_COLUMN, column)
+    for statistic, label in _STATISTIC_LABELS.items():
+        column = [cells[statistic] if cells else "" for cells in found]
+        frame.insert(frame.columns.get_loc(label) + 1, f"{label}{_PAPER_SUFFIX}", column)
+    return frame
 
 
 def _all_scope(correlations: pd.DataFrame, model: str, metric: str) -> pd.DataFrame:
