@@ -110,6 +110,10 @@ class _Resources:
     def cluster_resources(self) -> dict[str, float]:
         return {"CPU": 32.0, "GPU": self.gpus}
 
+    def nodes(self) -> list[dict[str, object]]:
+        dead = {"Alive": False, "Resources": {"CPU": 64.0, "GPU": 8.0}}  # counts for nothing
+        return [{"Alive": True, "Resources": self.cluster_resources()}, dead]
+
 
 @pytest.mark.parametrize(
     ("gpus", "options", "device", "expected"),
@@ -119,12 +123,38 @@ class _Resources:
         (2, {"actors": 1}, "cuda", ("cuda", 1, 1.0)),
         (2, {}, "cpu", ("cpu", 1, 0.0)),  # --device cpu leaves the GPUs alone
         (0, {}, "auto", ("cpu", 1, 0.0)),  # a CPU cluster
+        (32, {}, "auto", ("cuda", 31, 1.0)),  # one CPU left for rendering
+        (0, {"actors": 31}, "auto", ("cpu", 31, 0.0)),
     ],
 )
 def test_actor_pool_follows_the_clusters_gpus(tmp_path, gpus, options, device, expected):
     backend = rb._RayBackend(_Resources(gpus), rb.RayOptions(**options))
     chosen = backend.device(ray_cases.config(tmp_path, device=device))
     assert (chosen.type, backend.actors, backend.gpus_per_actor) == expected
+
+
+def test_actors_that_would_starve_the_rendering_are_refused_before_any_work(tmp_path):
+    backend = rb._RayBackend(_Resources(0), rb.RayOptions(address="h:6379", actors=32))
+    with pytest.raises(ScoringConfigError, match=r"^--actors 32: the Ray cluster at h:6379 "
+                       r"\(32 CPUs, 0 GPUs on 1 node: .* use --actors 31 or fewer"):  # fmt: skip
+        backend.device(ray_cases.config(tmp_path))
+
+
+def test_ray_datas_no_progress_limit_becomes_one_line_and_nothing_else_does():
+    from ray.data.exceptions import ExecutionTimeoutError
+
+    assert rb._stopped_by_ray(RuntimeError("worker died")) is None
+    ray_says = ExecutionTimeoutError(
+        "Dataset execution made no progress for at least 1800s.\nOperators still running:\n"
+        "  - Map(_render_row): 1 active task(s)\nIf this is expected, raise the timeout."
+    )
+    assert str(rb._stopped_by_ray(ray_says)) == (
+        "Ray Data stopped the run: Dataset execution made no progress for at least 1800s. "
+        "Operators still running: - Map(_render_row): 1 active task(s) The shards written so "
+        "far are kept: rerun the same command to resume it, with fewer --actors or on more "
+        "CPUs; where a long wait is expected (a cluster that scales up), set "
+        "RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S (seconds; -1: no limit)"
+    )
 
 
 def test_gpus_asked_of_a_cluster_without_gpus_is_a_clear_error(tmp_path):

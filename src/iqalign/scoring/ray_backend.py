@@ -24,6 +24,10 @@ batches while its outputs fill its share of the object store (Ray's default: 30%
 Measured: peak memory of a local cluster run grew 3% for 5x the images
 (benchmarks/README.md).
 
+A run never waits silently (:mod:`.ray_sizing`): a plan whose actors would leave no CPU
+for the rendering tasks is refused before any work, and a run that gets no batch back for
+five minutes says what it waits for, until Ray Data's own no-progress limit stops it.
+
 On a cluster, the data paths and the ``--weights`` files must be readable under the same
 path on every node (shared storage), and iqalign with the [scoring] extra must be
 installed there; the offline settings of this process (``HF_HUB_OFFLINE``, ``TORCH_HOME``,
@@ -38,7 +42,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iqalign.errors import IqalignError, MissingDependencyError, ScoringConfigError
+from iqalign.errors import (
+    IqalignError,
+    MissingDependencyError,
+    ScoringConfigError,
+    ScoringStoppedError,
+)
+from iqalign.scoring.ray_sizing import RENDER_CPUS, STALL_S, Node, StallWatch, check_plan
 
 if TYPE_CHECKING:
     from iqalign.scoring.config import ScoreConfig
@@ -64,8 +74,10 @@ class RayOptions:
     ``address``: None starts a local cluster (``num_cpus``, ``object_store_memory``);
     ``"auto"`` joins the cluster this machine belongs to; ``"ray://HOST:PORT"`` connects
     through Ray Client. ``actors``: scoring actors (0: one per ``gpus_per_actor`` of the
-    cluster's GPUs, or one on a CPU cluster). ``gpus_per_actor``: None is 1 when the
-    cluster has GPUs, else 0; fractions put several actors on one GPU.
+    cluster's GPUs, or one on a CPU cluster, capped to what fits beside a rendering CPU).
+    ``gpus_per_actor``: None is 1 when the cluster has GPUs, else 0; fractions put several
+    actors on one GPU. ``stall_s``: with no batch back for this long, the run says what it
+    waits for, and again every ``stall_s`` (:mod:`.ray_sizing`).
     """
 
     address: str | None = None
@@ -74,6 +86,7 @@ class RayOptions:
     cpus_per_actor: float = 1.0
     num_cpus: int | None = None
     object_store_memory: int | None = None
+    stall_s: float = STALL_S
 
 
 def import_ray() -> Any:
@@ -163,6 +176,15 @@ def _ping(channel: Any, *, client: bool) -> None:
         )
 
 
+def _nodes(ray: Any) -> list[Node]:
+    """The live nodes' CPUs and GPUs: an actor needs all of its resources on one of them."""
+    return [
+        Node(float(n["Resources"].get("CPU", 0)), float(n["Resources"].get("GPU", 0)))
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
+
+
 def score_on_ray(
     config: ScoreConfig, progress: Progress | None = None, options: RayOptions | None = None
 ) -> RunResult:
@@ -188,7 +210,7 @@ class _RayBackend:
         self.actors = 1
 
     def device(self, config: ScoreConfig) -> Any:
-        """The actors' device (the manifest records it); checks the cluster has it."""
+        """The actors' device (the manifest records it); checks the cluster can run them."""
         import torch
 
         gpus = float(self.ray.cluster_resources().get("GPU", 0))
@@ -204,7 +226,15 @@ class _RayBackend:
         if config.device == "cpu":
             wanted = 0.0
         self.gpus_per_actor = wanted
-        self.actors = self.options.actors or (max(1, int(gpus // wanted)) if wanted else 1)
+        default = max(1, int(gpus // wanted)) if wanted else 1
+        if self.options.address:
+            where = f"the Ray cluster at {self.options.address}"
+        # Before anything loads: actors that leave no CPU to render on would wait forever,
+        # and silently (Ray waits for resources without a word).
+        self.actors = check_plan(
+            _nodes(self.ray), self.options.actors or default, self.options.cpus_per_actor,
+            wanted, where, default=not self.options.actors,
+        )  # fmt: skip
         return torch.device("cuda" if wanted else "cpu")
 
     def score_pending(self, run: _Run, progress: Progress | None) -> None:
@@ -215,19 +245,29 @@ class _RayBackend:
             progress.start(total, total - sum(_rows(run, b) for _, b in batches))
         began = time.perf_counter()
         collector = _ShardCollector(run, batches)
-        first = None
+        first, delivered = None, 0
+
+        def describe(idle_s: float) -> str:
+            return self._stall_message(idle_s, delivered, len(batches))
+
         try:
-            for row in self._dataset(run, batches).iter_rows():
-                # Worker start-up and weight loading: the fixed cost of a Ray run.
-                rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
-                if first is None:
-                    first = (time.perf_counter() - began, rows)
-                if progress:
-                    progress.advance(rows)
+            with StallWatch(self.options.stall_s, describe) as watch:
+                for row in self._dataset(run, batches).iter_rows():
+                    watch.tick()
+                    delivered += 1
+                    # Worker start-up and weight loading: the fixed cost of a Ray run.
+                    rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
+                    if first is None:
+                        first = (time.perf_counter() - began, rows)
+                    if progress:
+                        progress.advance(rows)
         except Exception as err:
             cause = _unwrap(err)
             if cause is err:
-                raise
+                stopped = _stopped_by_ray(err)
+                if stopped is None:
+                    raise
+                raise stopped from err
             raise cause from err
         collector.check_done()
         run.timings["scoring_s"] += time.perf_counter() - began
@@ -239,6 +279,22 @@ class _RayBackend:
         })  # fmt: skip
         if progress:
             progress.close()
+
+    def _stall_message(self, idle_s: float, done: int, total: int) -> str:
+        """What a run that got no batch back for ``idle_s`` waits for (one line)."""
+        free, have = self.ray.available_resources(), self.ray.cluster_resources()
+        gpus = f", {self.gpus_per_actor:g} GPU" if self.gpus_per_actor else ""
+        waiting = "the first batch" if not done else f"batch {done + 1} of {total}"
+        return (
+            f"warning: no batch scored for {idle_s:.0f} s ({done} of {total} done); "
+            f"waiting for {waiting} from {self.actors} scoring actor"
+            f"{'s' * (self.actors != 1)} ({self.options.cpus_per_actor:g} CPU{gpus} each) "
+            f"fed by rendering tasks ({RENDER_CPUS:g} CPU each). Free now: "
+            f"{free.get('CPU', 0):g} of {have.get('CPU', 0):g} CPUs, "
+            f"{free.get('GPU', 0):g} of {have.get('GPU', 0):g} GPUs. Starting actors load "
+            "their weights first; if nothing frees up, stop the run (finished shards are "
+            "kept) and rerun with fewer --actors or on more CPUs"
+        )
 
     def _dataset(self, run: _Run, batches: list[tuple[int, list[int]]]) -> Any:
         data = self.ray.data
@@ -255,7 +311,7 @@ class _RayBackend:
             _render_row,
             fn_kwargs={"settings": run.render_settings},
             compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
-            num_cpus=1, runtime_env=env,
+            num_cpus=RENDER_CPUS, runtime_env=env,
             scheduling_strategy="SPREAD",  # the CPU work goes to every node
             # Retry a task lost with its worker, forever (Ray Data's default, said here):
             # remote args unlike the actors' also stop Ray Data from fusing this stage
@@ -360,6 +416,28 @@ class _ShardCollector:
         left = sorted(k for k, n in self.missing.items() if n)
         if left:
             raise RuntimeError(f"Ray returned no result for some batches of shards {left}")
+
+
+def _stopped_by_ray(err: Exception) -> ScoringStoppedError | None:
+    """Ray Data's own limit on a run without progress, as the one line the CLI prints.
+
+    Ray Data stops an execution in which no block moved for
+    ``execution_no_progress_timeout_s`` (30 min by default); its message names the stuck
+    operators. Without this, the CLI would print a traceback.
+    """
+    from ray.data.exceptions import ExecutionTimeoutError
+
+    if not isinstance(err, ExecutionTimeoutError):
+        return None
+    said = " ".join(
+        line.strip() for line in str(err).splitlines() if not line.startswith("If this")
+    )
+    return ScoringStoppedError(
+        f"Ray Data stopped the run: {said} The shards written so far are kept: rerun the "
+        "same command to resume it, with fewer --actors or on more CPUs; where a long wait "
+        "is expected (a cluster that scales up), set RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S "
+        "(seconds; -1: no limit)"
+    )
 
 
 def _unwrap(err: BaseException) -> BaseException:
