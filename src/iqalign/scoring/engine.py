@@ -138,7 +138,8 @@ def score(
         for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
             scorer.to(device)
     run = _Run(config, store, work, scorers, device, unpaired)
-    run.write_manifest("running", setup_s=time.perf_counter() - started)
+    run.timings["setup_s"] = time.perf_counter() - started
+    run.write_manifest("running")
     if backend is not None:
         backend.score_pending(run, progress)
         return run.finish(started)
@@ -413,6 +414,36 @@ def _to_pinned_host(tensor: Any) -> Any:
     return host.copy_(tensor, non_blocking=True)
 
 
+class _CpuClocks:
+    """CPU seconds of this process and of its finished children (the loader's workers).
+
+    From the processes' own clocks (``getrusage``), so the numbers say what the work costs
+    whatever else the machine runs: ``main_cpu_s`` is everything the main process did
+    while scoring (all its threads), ``workers_cpu_s`` everything the workers did --
+    decoding, corrupting, CPU metrics, collating and handing batches over.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float]:
+        try:
+            import resource
+        except ImportError:  # not on Unix
+            return time.process_time(), 0.0
+        me, children = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+    def add_to(self, timings: dict[str, float]) -> None:
+        now = self._read()
+        timings["main_cpu_s"] += now[0] - self.start[0]
+        timings["workers_cpu_s"] += now[1] - self.start[1]
+
+
 class _Run:
     """One session of a run: pending shards in, parts out, then the final table."""
 
@@ -481,6 +512,7 @@ class _Run:
         self._start_progress(progress, batches)
         loader = self._loader([b for _, b in batches], progress)
         buffer = ShardBuffer(self)
+        clocks = _CpuClocks()
         began = waited = time.perf_counter()
         in_flight = None
         for (shard, _), batch in zip(batches, loader, strict=True):
@@ -498,6 +530,7 @@ class _Run:
             self.rows_scored += buffer.flush()
         self.timer.collect(wait=True)
         self.timings["scoring_s"] += time.perf_counter() - began
+        clocks.add_to(self.timings)  # the loader's workers have exited: their CPU is counted
         if progress:
             progress.close()
 

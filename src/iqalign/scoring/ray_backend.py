@@ -335,16 +335,12 @@ def _rows(run: _Run, items: list[int]) -> int:
 
 def _render_row(row: dict[str, Any], settings: RenderSettings) -> dict[str, Any]:
     """CPU stage: render (and run the CPU metrics on) every source image of one batch."""
-    import contextlib
-
+    from iqalign.scoring.feed import one_thread_per_library
     from iqalign.scoring.pipeline import render_item
 
     # One thread per task: the tasks are the parallelism (Ray sets OMP_NUM_THREADS=1).
     # Torch stays unimported here: rendering needs none of it, and it costs seconds.
-    with contextlib.suppress(ImportError):
-        import cv2
-
-        cv2.setNumThreads(1)
+    one_thread_per_library()
     samples = [(i, render_item(w, settings=settings)) for i, w in pickle.loads(row["work"])]
     return {"batch": row["batch"], "samples": pickle.dumps(samples, protocol=5)}
 
