@@ -136,6 +136,11 @@ class EstimationData:
             self.cache[key] = values
         return self.cache[key]
 
+    def at_pairs(self, key: Any, per_row: np.ndarray) -> np.ndarray:
+        """``per_row`` at the target pairs, computed once per ``key``: estimators that share
+        an ingredient share the array, and the bootstrap sums it once."""
+        return self.memo(("pairs", key), lambda: per_row[self.design.pair_row])
+
     def q_source(self, info: MetricInfo, model: str) -> str:
         """Where a Q comes from, relative to task model ``model``."""
         if info.source_model is None:

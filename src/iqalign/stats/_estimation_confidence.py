@@ -51,6 +51,12 @@ def _scores(data: EstimationData, model: str) -> dict[str, tuple[str, np.ndarray
     return out
 
 
+def _cache_key(column: str, key: str):
+    """MSP is the column itself (shared with the Q-based estimators of that column);
+    ATC-NE's score is the column negated."""
+    return column if key == "MC" else (column, "negated")
+
+
 def clean_confidence(data: EstimationData, model: str) -> list[Estimator]:
     """AC, DoC, ATC-MC, ATC-NE fitted on the source IDs' clean rows (``clean`` track)."""
     design = data.design
@@ -58,7 +64,7 @@ def clean_confidence(data: EstimationData, model: str) -> list[Estimator]:
     correct = data.labels(model)[fit]
     out: list[Estimator] = []
     for key, (column, score) in _scores(data, model).items():
-        target = score[design.pair_row]
+        target = data.at_pairs(_cache_key(column, key), score)
         if key == "MC":
             offset = float(score[fit].mean() - correct.mean())
             out += [
@@ -78,8 +84,8 @@ def shifts_confidence(data: EstimationData, model: str) -> list[Estimator]:
     labels = data.labels(model)
     out: list[Estimator] = []
     for key, (column, score) in _scores(data, model).items():
-        target = score[design.pair_row]
-        thresholds = _fold_thresholds(data, (column, key), score, labels)
+        target = data.at_pairs(_cache_key(column, key), score)
+        thresholds = _fold_thresholds(data, _cache_key(column, key), score, labels)
         atc = (target >= thresholds[design.pair_fold]).astype(np.float64)
         out.append(Estimator(model, f"ATC-{key} (all source)", "shifts", "confidence", atc,
                              q_column=column))  # fmt: skip

@@ -77,6 +77,13 @@ class Design:
         return self.group_fold[self.pair_group]
 
     @functools.cached_property
+    def fold_pairs(self) -> tuple[np.ndarray, ...]:
+        """Per fold: the indices of its target pairs."""
+        order = np.argsort(self.pair_fold, kind="stable")
+        bounds = np.searchsorted(self.pair_fold[order], np.arange(self.n_folds + 1))
+        return tuple(order[bounds[f] : bounds[f + 1]] for f in range(self.n_folds))
+
+    @functools.cached_property
     def row_fold(self) -> np.ndarray:
         """Per row: the fold that holds its (c, s) group out, -1 if none (or not a grid row)."""
         return np.where(self.cs_code >= 0, self.fold_of_cs[np.maximum(self.cs_code, 0)], -1)

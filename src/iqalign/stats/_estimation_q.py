@@ -75,7 +75,7 @@ def _q_stats(data: EstimationData, info: MetricInfo) -> QStats | None:
     count = np.bincount(design.cs_code[source], minlength=n_cs).astype(np.float64)
     total = np.bincount(design.cs_code[source], weights=values[source], minlength=n_cs)
     ordered = data.sorted_source(info.column, values)
-    target = values[design.pair_row]
+    target = data.at_pairs(info.column, values)
     pair_bin = np.zeros(target.size, dtype=np.int64)
     bounds = []
     levels = np.linspace(0, 1, Q_BINS + 1)
@@ -83,7 +83,7 @@ def _q_stats(data: EstimationData, info: MetricInfo) -> QStats | None:
         inner = np.unique(sorted_quantiles(ordered, fold, levels))[1:-1]
         bounds.append(np.concatenate(([0], np.searchsorted(ordered.values, inner, side="left"),
                                       [ordered.values.size])))  # fmt: skip
-        chosen = design.pair_fold == fold
+        chosen = design.fold_pairs[fold]
         pair_bin[chosen] = np.searchsorted(inner, target[chosen], side="right")
     return QStats(target, count, total / np.maximum(count, 1), ordered, bounds, pair_bin)
 
@@ -139,6 +139,6 @@ def _per_image_values(data: EstimationData, st: QStats, labels: np.ndarray) -> n
         every_bin = np.arange(n.size)
         seen = n > 0
         table = fit_monotone_map(every_bin[seen], k[seen] / n[seen], n[seen])(every_bin)
-        chosen = design.pair_fold == fold
+        chosen = design.fold_pairs[fold]
         value[chosen] = table[st.pair_bin[chosen]]
     return value
