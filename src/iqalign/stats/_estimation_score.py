@@ -13,11 +13,14 @@ each target group by its fold's count.
 
 **Bias.** ``|estimate - truth|`` turns the sampling noise of a group mean into upward
 bias, so with few images per group the observed MAE overstates the large-set MAE. The
-bias-corrected MAE is ``2 MAE - mean(MAE*)`` (clipped at 0). The interval is the basic
-(pivotal) bootstrap interval ``[2 MAE - q97.5, 2 MAE - q2.5]`` (clipped at 0), which
-always contains the bias-corrected MAE, extended where needed to reach the observed MAE,
-so every printed interval contains both points (:func:`mae_interval`; the measured
-coverage is in docs/estimation.md).
+bias-corrected MAE is ``2 MAE - mean(MAE*)`` (clipped at 0).
+
+**Interval** (:func:`mae_interval`). With at least :data:`MIN_FOLDS_FOR_T` folds, a
+bootstrap-t over the folds: ``t* = (MAE* - MAE) / SE*`` with SE the standard error of the
+mean over folds, and ``[MAE - t*_97.5 SE, MAE - t*_2.5 SE]`` (clipped at 0); with fewer
+folds, the basic interval widened for few clusters. Either way it is extended, where
+needed, to contain both the MAE and the bias-corrected MAE, so every printed interval
+contains both points. Measured coverage: docs/estimation.md.
 """
 
 from __future__ import annotations
