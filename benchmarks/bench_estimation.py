@@ -5,8 +5,10 @@ Builds ``--ids`` image IDs x 76 rows (clean + 15 corruptions x 5 severities; 50,
 (``tg_maxprob``), entropy and max logit; 6 image-only quality columns. Correctness is
 drawn from a group- and image-dependent rate that the confidences track. Then times
 :func:`iqalign.stats.estimation.estimate_accuracy` (the full protocol: ID split, AC, DoC,
-ATC-MC, ATC-NE, Q-mean and Q-dist for all 15 Q columns x 3 models, leave one corruption
-out, ``--boot`` cluster-bootstrap resamples of the target IDs).
+ATC-MC, ATC-NE on the clean track; DoC, ATC-MC, ATC-NE on all source rows, DoC-reg, Q-mean
+and Q-dist for all 15 Q columns x 3 models on the shifts track; leave one corruption
+out with every ``shifts`` fit redone per held-out corruption, ``--boot`` resamples of the
+corruptions jointly with the target IDs).
 
 The last line printed is one JSON object. Run: ``python benchmarks/bench_estimation.py``
 (``--ids 2000`` for a quick run).
@@ -64,25 +66,25 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=200, help="cluster bootstrap resamples")
     parser.add_argument("--protocol", default="loco", choices=("loco", "mixtures"))
     args = parser.parse_args()
-    from iqalign.stats.estimation import describe_q_columns, estimate_accuracy
+    from iqalign.stats.estimation import describe_run, estimate_accuracy
 
     load_before = os.getloadavg()
     started = time.perf_counter()
     table = synthetic_run(args.ids)
     made = time.perf_counter() - started
-    q_columns = describe_q_columns(table, None, MODELS)
     started, cpu = time.perf_counter(), time.process_time()
-    result = estimate_accuracy(table, q_columns=q_columns, protocol=args.protocol,
+    metrics, models = describe_run(table, None)
+    result = estimate_accuracy(table, metrics=metrics, models=models, protocol=args.protocol,
                                n_boot=args.boot, seed=0)  # fmt: skip
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    best = result.summary.groupby("model").head(1)
+    best = result.summary.groupby(["model", "track"]).head(1)
     print(result.summary.head(8).to_string())
     print(json.dumps({
         "rows": len(table), "ids": args.ids, "models": len(MODELS), "protocol": args.protocol,
-        "q_columns": len(q_columns), "estimators": len(result.summary), "n_boot": args.boot,
+        "q_columns": len(metrics), "estimators": len(result.summary), "n_boot": args.boot,
         "target_groups": result.n_target_groups, "synthesize_s": round(made, 2),
         "estimate_s": round(seconds, 2), "estimate_cpu_s": round(cpu, 2),
-        "best": dict(zip(best["model"], best["estimator"], strict=True)),
+        "best": {f"{m}/{t}": e for m, t, e in best[["model", "track", "estimator"]].values},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],

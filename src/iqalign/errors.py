@@ -118,6 +118,18 @@ class DegenerateDataError(IqalignError, ValueError):
     """The data leave a statistic undefined (one class of M, constant Q, no usable stratum)."""
 
 
+class TooFewClustersError(DegenerateDataError):
+    """A cluster-robust test refused: its clusters (image IDs) carry ``df`` Bell-McCaffrey
+    degrees of freedom, fewer than the ``min_df`` it needs to hold its level."""
+
+    def __init__(self, message: str, df: float, n_clusters: int, min_df: float) -> None:
+        super().__init__(message)
+        self.df, self.n_clusters, self.min_df = df, n_clusters, min_df
+
+    def __reduce__(self):  # picklable with its fields (worker processes send results back)
+        return (type(self), (str(self), self.df, self.n_clusters, self.min_df))
+
+
 class SimulationError(IqalignError, ValueError):
     """A synthetic-data request names an unknown edge, layout or an impossible setting."""
 

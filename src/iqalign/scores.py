@@ -50,6 +50,7 @@ __all__ = [
     "PREDICTION_PREFIX",
     "QUALITY_PREFIX",
     "MetricInfo",
+    "ModelInfo",
     "is_performance_column",
     "is_quality_column",
     "list_models",
@@ -61,6 +62,7 @@ __all__ = [
     "quality_column",
     "read_manifest",
     "read_metric_infos",
+    "read_model_infos",
     "read_run",
     "slug",
 ]
@@ -178,22 +180,98 @@ class MetricInfo:
 
 
 def read_metric_infos(
-    columns: Iterable[object], manifest: Mapping[str, Any] | None
+    columns: Iterable[object], manifest: Mapping[str, Any] | None, models: Iterable[str] = ()
 ) -> dict[str, MetricInfo]:
     """One :class:`MetricInfo` per ``q_*`` column; a column the manifest does not
-    describe gets family ``"unknown"`` and orientation ``None`` (never guessed)."""
+    describe gets family ``"unknown"`` and orientation ``None`` (never guessed).
+
+    ``models`` (model slugs, e.g. from :func:`list_models`): an undescribed column whose
+    name ends in ``_<slug>`` of one of them is read as that model's Q
+    (``q_tg_maxprob_m`` -> metric ``tg_maxprob``, source ``m``); without it the whole name
+    is the metric and the source is ``None``.
+
+    Examples
+    --------
+    >>> info = read_metric_infos(["q_tg_maxprob_m", "q_tv"], None, models=["m"])
+    >>> info["q_tg_maxprob_m"].metric, info["q_tg_maxprob_m"].source_model
+    ('tg_maxprob', 'm')
+    >>> info["q_tv"].metric, info["q_tv"].source_model, info["q_tv"].family
+    ('tv', None, 'unknown')
+    """
     described = (manifest or {}).get("columns", {}) or {}
+    slugs = sorted(models, key=len, reverse=True)  # the longest slug that ends the name
     infos = {}
     for column in list_quality_columns(columns):
         entry = described.get(column, {})
+        name, source = column.removeprefix(QUALITY_PREFIX), entry.get("source_model")
+        if not entry:
+            source = next((m for m in slugs if name.endswith(f"_{m}")), None)
+            name = name.removesuffix(f"_{source}") if source else name
         infos[column] = MetricInfo(
             column=column,
-            metric=str(entry.get("metric", column.removeprefix(QUALITY_PREFIX))),
+            metric=str(entry.get("metric", name)),
             family=str(entry.get("family", UNKNOWN_FAMILY)),
             higher_is_better=entry.get("higher_is_better"),
-            source_model=entry.get("source_model"),
+            source_model=source,
         )
     return infos
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A task model of a run: its registry ``name`` (``timm:resnet50``, as the manifest's
+    ``models`` record and a Q's ``source_model`` spell it) and its column ``slug``
+    (``timm_resnet50``, as ``correct_<slug>`` and ``pred_<slug>`` spell it).
+
+    Examples
+    --------
+    >>> info = ModelInfo("timm:resnet50", "timm_resnet50")
+    >>> info.correct_column, info.pred_column
+    ('correct_timm_resnet50', 'pred_timm_resnet50')
+    >>> MetricInfo("q_x", "tg_maxprob", "strong_tg", True, info.name).is_from_model(info.slug)
+    True
+    """
+
+    name: str
+    slug: str
+
+    @property
+    def correct_column(self) -> str:
+        return performance_column(self.slug)
+
+    @property
+    def pred_column(self) -> str:
+        return prediction_column(self.slug)
+
+
+def read_model_infos(
+    columns: Iterable[object], manifest: Mapping[str, Any] | None
+) -> dict[str, ModelInfo]:
+    """One :class:`ModelInfo` per ``correct_*`` column, keyed by slug, in table order.
+
+    The registry name comes from the manifest's ``models`` record whose
+    ``correct_column`` is that column; a table without one (a bare Parquet file, an
+    older run) names the model by its slug.
+
+    Examples
+    --------
+    >>> manifest = {"models": {"timm:resnet50": {"correct_column": "correct_timm_resnet50"}}}
+    >>> read_model_infos(["correct_timm_resnet50", "correct_m"], manifest)
+    {'timm_resnet50': ModelInfo(name='timm:resnet50', slug='timm_resnet50'), \
+'m': ModelInfo(name='m', slug='m')}
+    """
+    records = (manifest or {}).get("models", {})
+    names: dict[str, str] = {}
+    if isinstance(records, Mapping):
+        for name, record in records.items():
+            column = record.get("correct_column") if isinstance(record, Mapping) else None
+            if column:
+                names[str(column)] = str(name)
+    return {
+        model_of(str(c)): ModelInfo(names.get(str(c), model_of(str(c))), model_of(str(c)))
+        for c in columns
+        if is_performance_column(c)
+    }
 
 
 def read_manifest(run_dir: str | Path, *, required: bool = True) -> dict[str, Any]:

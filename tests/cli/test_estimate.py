@@ -25,12 +25,17 @@ def test_estimate_prints_and_writes_the_ranked_table(run_dir, tmp_path):
         app, ["estimate", str(run_dir), "--n-boot", "20", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert "M = m" in result.output and "ATC-NE" in result.output
+    assert "M = m, clean track" in result.output and "M = m, shifts track" in result.output
+    assert "ATC-NE" in result.output and "DoC-reg" in result.output
+    assert "m, shifts track: " in result.output  # the like-for-like sentence
     summary = pd.read_csv(tmp_path / "estimation_summary.csv")
     groups = pd.read_csv(tmp_path / "estimation_groups.csv")
     payload = json.loads((tmp_path / "estimation.json").read_text())
     assert set(summary["estimator"]) == set(groups["estimator"])
     assert payload["n_target_groups"] == 9 and payload["n_source_ids"] == 20
+    assert {c["track"] for c in payload["comparisons"]} == {"clean", "shifts"}
+    assert (summary["MAE_ci_low"] <= summary["MAE"]).all()
+    assert (summary["MAE"] <= summary["MAE_ci_high"]).all()
     # the table's MAE is the mean |estimate - truth| of the groups file
     mae = groups.assign(a=groups["error"].abs()).groupby("estimator")["a"].mean()
     pd.testing.assert_series_equal(
@@ -62,5 +67,5 @@ def test_bad_options_exit_2_with_one_line(run_dir, options, message):
 
 def test_missing_run_exits_2_with_one_line(tmp_path):
     result = runner.invoke(app, ["estimate", str(tmp_path / "nope")])
-    assert result.exit_code == 2 and "no such run folder" in result.output
+    assert result.exit_code == 2 and "no such Parquet file or run folder" in result.output
     assert len(result.output.strip().splitlines()) == 1

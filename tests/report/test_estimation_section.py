@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from iqalign.report.estimation_section import (
@@ -44,6 +45,7 @@ def test_report_has_the_section_and_tables_without_msp(run):
     text = report.markdown.read_text()
     assert "## Estimating accuracy without labels" in text
     assert "Estimating accuracy without labels (held-out corruptions" in text  # summary
+    assert "m, clean track" in text and "m, shifts track" in text
     assert (report.html.parent / "figures" / "estimation_m.png").is_file()
     tables = text.split("paper Tables 1–4")[1].split("## ")[0]
     assert "msp_m" not in tables and "Label-free accuracy estimators" not in tables
@@ -51,21 +53,47 @@ def test_report_has_the_section_and_tables_without_msp(run):
     assert "accuracy_estimator" not in set(report.summary["family"])
 
 
-def test_section_ranks_every_estimator_and_names_the_best(run):
+def test_section_ranks_within_each_track_and_compares_like_with_like(run):
     _, table, manifest = run
     section = run_estimation(table, manifest)
     summary = section.result.summary
     # msp is an ingredient of AC, not a Q: no Q-based estimator is built on it
     assert not summary["estimator"].str.contains("q_msp").any()
-    assert {"AC", "DoC", "ATC-MC", "ATC-NE", "Q-mean q_sharp", "Q-dist q_sharp"} <= set(
-        summary["estimator"]
-    )
-    best = summary.iloc[0]
-    assert f"{best['estimator']} (Q from {best['Q from']}) MAE {best['MAE']:.3f}" in (
-        estimation_headline(section)
-    )
-    figure = next(b for b in estimation_blocks(section) if type(b).__name__ == "Figure")
+    clean = set(summary.loc[summary["track"] == "clean", "estimator"])
+    assert clean == {"AC", "DoC", "ATC-MC", "ATC-NE"}
+    shifts = set(summary.loc[summary["track"] == "shifts", "estimator"])
+    assert {"Q-mean q_sharp", "Q-dist q_sharp", "DoC-reg", "ATC-MC (all source)"} <= shifts
+    headline = estimation_headline(section)
+    for track in ("clean", "shifts"):
+        best = summary[summary["track"] == track].iloc[0]
+        assert f"m, {track} track: " in headline and best["estimator"] in headline
+    blocks = estimation_blocks(section)
+    figure = next(b for b in blocks if type(b).__name__ == "Figure")
     assert figure.data.startswith(b"\x89PNG")
+    captions = [b.caption for b in blocks if type(b).__name__ == "Table"]
+    assert any("m, clean track" in c for c in captions)
+    assert any("m, shifts track" in c for c in captions)
+
+
+def _summary(best_ci, baseline_ci):
+    return pd.DataFrame({
+        "model": "m", "track": "shifts", "estimator": ["Q-mean q_x", "DoC-reg"],
+        "kind": ["Q mean", "confidence"], "MAE": [0.05, 0.09],
+        "MAE_ci_low": [best_ci[0], baseline_ci[0]], "MAE_ci_high": [best_ci[1], baseline_ci[1]],
+    })  # fmt: skip
+
+
+def test_a_best_estimator_is_named_only_when_its_interval_separates():
+    from iqalign.report.estimation_section import EstimationSection
+
+    class Result:  # only what the headline reads
+        def __init__(self, summary):
+            self.summary = summary
+
+    apart = estimation_headline(EstimationSection(Result(_summary((0.03, 0.07), (0.08, 0.1)))))
+    assert "Q-mean q_x (MAE 0.050 [0.030, 0.070]) beats the best confidence baseline" in apart
+    close = estimation_headline(EstimationSection(Result(_summary((0.03, 0.085), (0.08, 0.1)))))
+    assert "beats" not in close and "not distinguishable at this size" in close
 
 
 def test_a_run_without_clean_images_gets_a_reason_not_a_crash(run):

@@ -1,68 +1,38 @@
 """Coverage of the MAE interval of iqalign.stats.estimation (slow: many replicates).
 
-A population with known group means: image ID i has a hardness h_i shared by all its
-groups (so rows of one ID are correlated, as in ImageNet-C), P(correct) = sigmoid(a_g -
-h_i), and AC's ingredient (the confidence) is that probability plus a group-specific bias
-and noise. AC needs no fit, so the population MAE of AC over the groups is known from a
-very large draw, and each replicate's 95 % interval either covers it or not.
+:func:`iqalign.stats.calibration.estimation_coverage` draws, per replicate, 15 new
+corruptions from a population (the confidence's bias varies by corruption and grows with
+severity; an image's hardness is shared by all its rows) and 1,000 target image IDs, runs
+the package's own :func:`~iqalign.stats.estimation.estimate_accuracy`, and checks each
+clean-track estimator's printed interval against its population MAE on a new corruption,
+as fitted (known in closed form over 4,000 corruptions). docs/estimation.md has the table
+at other sizes (``benchmarks/calibrate_stats.py --part estimation``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from iqalign.stats.estimation import estimate_accuracy
-
-GROUPS = [("blur", s) for s in (1, 2, 3, 4, 5)] + [("fog", s) for s in (1, 2, 3, 4, 5)]
-LEVEL = np.linspace(2.0, -1.0, len(GROUPS))
-BIAS = np.linspace(-0.06, 0.08, len(GROUPS))
-
-
-def draw(n_ids: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(n_ids, groups) correctness and confidence."""
-    hard = rng.normal(0, 1, (n_ids, 1))
-    p = 1 / (1 + np.exp(-(LEVEL[None, :] - hard)))
-    correct = rng.random(p.shape) < p
-    confidence = np.clip(p + BIAS[None, :] + rng.normal(0, 0.1, p.shape), 0, 1)
-    return correct, confidence
-
-
-def population_mae(rng) -> float:
-    correct, confidence = draw(2_000_000, rng)
-    return float(np.abs(confidence.mean(0) - correct.mean(0)).mean())
-
-
-def replicate_table(n_ids: int, rng) -> pd.DataFrame:
-    correct, confidence = draw(n_ids, rng)
-    ids = np.repeat(np.arange(n_ids), len(GROUPS))
-    table = pd.DataFrame({
-        "image_id": ids.astype(str), "corruption": [c for c, _ in GROUPS] * n_ids,
-        "severity": [s for _, s in GROUPS] * n_ids,
-        "q_tg_maxprob_m": confidence.ravel(), "correct_m": correct.ravel().astype(int),
-    })  # fmt: skip
-    clean = pd.DataFrame({"image_id": ["src0", "src1"], "corruption": "none", "severity": 0,
-                          "q_tg_maxprob_m": [0.9, 0.5], "correct_m": [1, 0]})  # fmt: skip
-    return pd.concat([clean, table], ignore_index=True)
+from iqalign.stats.calibration import estimation_coverage
 
 
 @pytest.mark.slow
-def test_mae_interval_covers_the_population_mae():
-    rng = np.random.default_rng(2026)
-    truth = population_mae(rng)
-    hits, widths, n_rep = [], [], 200
-    for _ in range(n_rep):
-        table = replicate_table(150, rng)
-        result = estimate_accuracy(table, n_boot=200, seed=int(rng.integers(2**31)),
-                                   source_ids=["src0", "src1"])  # fmt: skip
-        ac = result.summary.set_index("estimator").loc["AC"]
-        hits.append(ac["MAE_ci_low"] <= truth <= ac["MAE_ci_high"])
-        widths.append(ac["MAE_ci_high"] - ac["MAE_ci_low"])
-    coverage = float(np.mean(hits))
-    print(f"population MAE {truth:.4f}; coverage {coverage:.3f} over {n_rep}; "
-          f"mean width {np.mean(widths):.4f}")  # fmt: skip
-    # The basic bootstrap interval of an MAE undercovers a little (|.| is not smooth; 0.89-0.92
-    # measured for 50-600 IDs, docs/estimation.md); the plain percentile interval covers
-    # 0.59 here, the bias-shifted one 0.87. 200 replicates: SE of a coverage ~0.02.
-    assert 0.85 <= coverage <= 0.99
+def test_mae_interval_covers_the_mae_on_a_new_corruption():
+    rows = {row["estimator"]: row for row in estimation_coverage(1000, 200, seed=7)}
+    assert set(rows) == {"AC", "DoC", "ATC-MC"}
+    for name, row in rows.items():
+        print(f"{name}: truth {row['truth']:.4f}; coverage printed {row['used']:.3f}, basic "
+              f"{row['basic']:.3f}, percentile {row['percentile']:.3f}")  # fmt: skip
+        # 200 replicates: SE of a coverage ~0.017 at 0.93. The printed interval must reach
+        # ~95 % (measured 0.93-0.965 at 1,000 IDs) and beat the unstudentised intervals
+        # of the same resamples, which miss the skew of 15 per-corruption errors.
+        assert 0.90 <= row["used"] <= 0.995, (name, row)
+        assert row["used"] >= max(row["basic"], row["percentile"]) - 0.01, (name, row)
+        assert abs(row["corrected"]) <= 0.003, (name, row)  # the bias correction works
+
+
+@pytest.mark.slow
+def test_the_bias_correction_removes_the_upward_bias_of_few_images():
+    rows = estimation_coverage(200, 100, seed=8)
+    for row in rows:
+        assert row["mae"] > 0.002 and abs(row["corrected"]) < row["mae"], row

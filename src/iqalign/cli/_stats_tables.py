@@ -148,16 +148,39 @@ def _print_groups(result) -> None:
     console.print(table)
     if len(shown) < len(result.correlations):
         console.print(Text("(within-corruption correlations: see correlations.csv)", style="dim"))
+    note = _uncalibrated_note(shown)
+    if note:
+        console.print(Text(note, style="dim"))
 
 
 def _calibrated_ci(row) -> Text:
-    """The cluster interval if its kind reached its level in the calibration, else why not."""
+    """The cluster interval if its kind reached its level in the calibration; "–" where
+    it did not (one note under the table says why) or where there is none."""
     if getattr(row, "ci_calibrated", True):
         return _ci((row.ci_low, row.ci_high))
-    if math.isnan(row.ci_low):
-        return Text("none: too few groups")
-    coverage = getattr(row, "ci_coverage", float("nan"))
-    return Text("not calibrated" if math.isnan(coverage) else f"covered only {coverage:.0%}")
+    return Text("–")
+
+
+def _uncalibrated_note(rows) -> str:
+    """One line: which methods' cluster intervals are not printed, and what they covered."""
+    from iqalign.stats.calibration import COVERAGE_TARGET
+
+    if "ci_calibrated" not in rows:
+        return ""
+    short = rows[~rows["ci_calibrated"] & rows["ci_low"].notna()]
+    short = short[~(short["ci_coverage"] >= COVERAGE_TARGET)]
+    if short.empty:
+        return ""
+    coverage = short["ci_coverage"].dropna()
+    low, high = (f"{coverage.min():.0%}", f"{coverage.max():.0%}") if len(coverage) else ("", "")
+    span = low if low == high else f"{low}–{high}"
+    measured = f"covered only {span}" if not coverage.empty else "were not measured"
+    return (
+        f"–: the cluster intervals of {', '.join(dict.fromkeys(short['method']))} are not "
+        f"printed: in the calibration (200 and 500 image IDs) they {measured}, below the "
+        f"{COVERAGE_TARGET:.0%} a 95% interval must reach (docs/stats.md); scopes of fewer "
+        "than 10 groups get no cluster interval."
+    )
 
 
 def _print_tests(tests: dict) -> None:

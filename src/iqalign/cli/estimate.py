@@ -1,9 +1,11 @@
 """``iqalign estimate RUN_DIR``: how well does each label-free estimator predict accuracy?
 
-Runs :func:`iqalign.stats.estimation.estimate_accuracy` on a scored run, prints the
-ranked MAE table per model and writes ``estimation_summary.csv``,
-``estimation_groups.csv`` (estimate beside the true accuracy per target group) and
-``estimation.json`` into ``--out`` (default ``RUN_DIR/estimation``).
+Runs :func:`iqalign.stats.estimation.estimate_accuracy` on a scored run, prints per model
+one ranked MAE table per track (``clean``: the estimators fitted on labelled clean images
+only; ``shifts``: also on the labelled source corruptions) with the sentence that compares
+each track's best estimator with its best confidence baseline, and writes
+``estimation_summary.csv``, ``estimation_groups.csv`` (estimate beside the true accuracy
+per target group) and ``estimation.json`` into ``--out`` (default ``RUN_DIR/estimation``).
 """
 
 from __future__ import annotations
@@ -45,14 +47,17 @@ def estimate(
     ] = "loco",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the ID split and bootstrap.")] = 0,
     n_boot: Annotated[
-        int, typer.Option("--n-boot", help="Cluster-bootstrap resamples of the target IDs.")
+        int,
+        typer.Option(
+            "--n-boot", help="Bootstrap resamples (corruptions jointly with target image IDs)."
+        ),
     ] = 200,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default RUN_DIR/estimation).")
     ] = None,
 ) -> None:
     """Estimate accuracy without labels: every estimator's error over held-out groups."""
-    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy, read_run_columns
+    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy, read_estimation_run
 
     if protocol not in PROTOCOLS:
         _bad_option(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
@@ -60,10 +65,10 @@ def estimate(
         _bad_option(f"--source-fraction must be between 0 and 1 (exclusive); got {source_fraction}")
     if n_boot < 0:
         _bad_option(f"--n-boot must be 0 or more; got {n_boot}")
-    frame, q_columns = read_run_columns(run_dir)
+    frame, metrics, models = read_estimation_run(run_dir)
     result = estimate_accuracy(
-        frame, q_columns=q_columns, protocol=protocol, source_fraction=source_fraction,
-        n_boot=n_boot, seed=seed,
+        frame, metrics=metrics, models=models, protocol=protocol,
+        source_fraction=source_fraction, n_boot=n_boot, seed=seed,
     )  # fmt: skip
     _print_summary(result)
     folder = write_estimation(result, out or _default_out(run_dir))
@@ -83,16 +88,21 @@ def write_estimation(result, folder: Path) -> Path:
     """The three output files (each written whole or not at all)."""
     from iqalign.files import write_atomic
     from iqalign.stats._results import to_plain
+    from iqalign.stats.estimation import compare_within_tracks, describe_comparison
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in (("summary", result.summary), ("groups", result.groups)):
         write_atomic(folder / f"estimation_{name}.csv",
                      lambda path, f=frame: f.to_csv(path, index=False))  # fmt: skip
+    comparisons = compare_within_tracks(result.summary)
     payload = {
         "protocol": result.protocol, "source_fraction": result.source_fraction,
         "seed": result.seed, "n_boot": result.n_boot, "n_source_ids": result.n_source_ids,
         "n_target_ids": result.n_target_ids, "n_target_groups": result.n_target_groups,
-        "notes": list(result.notes), "summary": to_plain(result.summary),
+        "n_folds": result.n_folds, "notes": list(result.notes),
+        "comparisons": [dict(row, sentence=describe_comparison(row))
+                        for row in to_plain(comparisons)],
+        "summary": to_plain(result.summary),
     }  # fmt: skip
     text = json.dumps(payload, indent=2)
     write_atomic(folder / "estimation.json", lambda path: path.write_text(text, "utf-8"))
@@ -100,19 +110,50 @@ def write_estimation(result, folder: Path) -> Path:
 
 
 def _print_summary(result) -> None:
-    console.print(Text(
-        f"protocol {result.protocol}: {result.n_source_ids} source IDs (labelled), "
-        f"{result.n_target_ids} target IDs, {result.n_target_groups} target groups; "
-        f"{result.n_boot} cluster-bootstrap resamples", style="bold",
-    ))  # fmt: skip
-    for model, part in result.summary.groupby("model", sort=False):
-        table = Table("rank", "estimator", "Q from", "MAE", "95% CI", "max error",
-                      title=f"M = {model}", box=None, pad_edge=False)  # fmt: skip
+    from iqalign.stats.estimation import compare_within_tracks, describe_comparison
+
+    console.print(Text(protocol_line(result), style="bold"))
+    comparisons = {(row["model"], row["track"]): row
+                   for row in compare_within_tracks(result.summary).to_dict("records")}  # fmt: skip
+    for (model, track), part in result.summary.groupby(["model", "track"], sort=False):
+        table = Table("rank", "estimator", "Q from", "MAE", "bias-corrected", "95% CI",
+                      "max error", title=f"M = {model}, {track} track: {TRACK_TEXT[track]}",
+                      box=None, pad_edge=False)  # fmt: skip
         for row in part.to_dict("records"):
             table.add_row(
                 str(row["rank"]), Text(row["estimator"]), row["Q from"], f"{row['MAE']:.4f}",
-                f"[{row['MAE_ci_low']:.4f}, {row['MAE_ci_high']:.4f}]", f"{row['max_error']:.4f}",
+                bias_corrected_text(row), f"[{row['MAE_ci_low']:.4f}, {row['MAE_ci_high']:.4f}]",
+                f"{row['max_error']:.4f}",
             )  # fmt: skip
         console.print(table)
+        sentence = describe_comparison(comparisons[(model, track)])
+        console.print(Text(f"{model}, {sentence}.", style="bold"))
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
+
+
+TRACK_TEXT = {
+    "clean": "fitted on labelled clean source images only (or no labels)",
+    "shifts": "also fitted on the labelled source corruptions other than the held-out one",
+}
+
+
+def protocol_line(result) -> str:
+    """What was estimated, on what, and what the interval is for."""
+    resampled = (f"the {result.n_folds} corruptions (each with its severities) jointly with the "
+                 "target image IDs" if result.n_folds > 1 else "the target image IDs")  # fmt: skip
+    return (
+        f"protocol {result.protocol}: {result.n_source_ids} source IDs (labelled), "
+        f"{result.n_target_ids} target IDs, {result.n_target_groups} target groups. MAE: mean "
+        "|estimate - true accuracy| over the target groups; 95% CI: how wrong on a new "
+        f"corruption, from {result.n_boot} resamples of {resampled}; it contains both the "
+        "MAE and its bias-corrected value (docs/estimation.md)."
+    )
+
+
+def bias_corrected_text(row) -> str:
+    """The bias-corrected MAE where it differs from the MAE at the printed precision."""
+    corrected = row["MAE_bias_corrected"]
+    if corrected != corrected:  # NaN: no resamples
+        return "–"
+    return "same" if round(corrected, 4) == round(row["MAE"], 4) else f"{corrected:.4f}"

@@ -36,7 +36,9 @@ from iqalign.report.tables import (
     best_and_worst,
     family_summary,
     paper_table,
+    refusal_summary,
     stratified_table,
+    uncalibrated_note,
     verdict_details,
     verdict_overview,
     verdict_summary,
@@ -119,7 +121,7 @@ def build_run_document(
     document.add(*estimation_blocks(estimation))
     document.add(*_group_section(analysis))
     document.add(*_stratified_section(analysis))
-    document.add(*_verdict_section(analysis, dag_names))
+    document.add(*_verdict_section(analysis, dag_names, table["image_id"].nunique()))
     document.add(*_metadata_section(manifest, analysis))
     return document
 
@@ -211,14 +213,15 @@ def _paper_tables_section(analysis: AnalysisResult) -> list:
             "prior CE predicts the training accuracy for everyone. |KRCC|, |PLCC|, "
             "|SRCC|: across the (corruption, severity) groups, intervals from a cluster "
             "bootstrap over image IDs (basic bootstrap on Fisher's z; |PLCC|'s is centred on "
-            "the disattenuated r, so with few images it can sit beside the raw |r|). An "
-            "interval kind that did not reach 93% coverage in the calibration is not "
-            "printed: its cell says what it covered (docs/stats.md). AUC intervals: DeLong "
-            "clustered by the held-out image IDs. "
+            "the disattenuated r, so with few images it can sit beside the raw |r|). "
+            "AUC intervals: DeLong clustered by the held-out image IDs. "
             "'raw AUC of Q' is the AUC of Q itself: below "
             "0.5 for a negative quality signal such as entropy, whose slope is '-'."
         ),
     ]
+    note = uncalibrated_note(analysis.correlations)
+    if note:
+        blocks.append(Paragraph(note))
     if analysis.pooled.empty:
         return [
             *blocks,
@@ -276,7 +279,7 @@ def _stratified_section(analysis: AnalysisResult) -> list:
     return blocks
 
 
-def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str]) -> list:
+def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str], n_ids: int) -> list:
     from iqalign.causal import load_dag, plan_tests
     from iqalign.report.causal_report import dag_figure
 
@@ -301,32 +304,7 @@ def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str]) -> list
             figure = dag_figure(dag, highlight)
             if figure is not None:
                 blocks.append(figure)
-        summary = (
-            verdict_summary(analysis.verdicts, dag.name)
-            if not analysis.verdicts.empty
-            else pd.DataFrame()
-        )
-        if summary.empty:
-            blocks.append(
-                Paragraph(
-                    f"No (model, metric) pair of this run fits {dag.name}'s applies_to "
-                    f"({', '.join(dag.applies_to.families) or 'any family'}; Q source "
-                    f"{dag.applies_to.q_source}), so none was tested."
-                )
-            )
-        else:
-            blocks.append(
-                Table(summary, caption=f"{dag.name}: verdicts per claim, counted over pairs")
-            )
-            blocks.append(
-                Table(
-                    verdict_details(analysis.verdicts, dag.name),
-                    caption=(
-                        f"{dag.name}: every tested claim per (model, metric): verdict "
-                        "(effect in log-odds per SD of Q, Holm-adjusted p)"
-                    ),
-                )
-            )
+        blocks += _dag_verdict_blocks(analysis, dag, n_ids)
         refused = [p for p in plans if not p.testable]
         if refused:
             reasons = pd.DataFrame(
@@ -334,6 +312,33 @@ def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str]) -> list
             )
             blocks.append(Table(reasons, caption=f"{dag.name}: claims no column can test"))
     return blocks
+
+
+def _dag_verdict_blocks(analysis: AnalysisResult, dag, n_ids: int) -> list:
+    """The verdict tables of one DAG; without any, why: no pair fits its ``applies_to``,
+    or pairs fit and the data refused every planned test (what was missing)."""
+    verdicts = analysis.verdicts
+    summary = verdict_summary(verdicts, dag.name) if not verdicts.empty else pd.DataFrame()
+    if not summary.empty:
+        return [
+            Table(summary, caption=f"{dag.name}: verdicts per claim, counted over pairs"),
+            Table(
+                verdict_details(verdicts, dag.name),
+                caption=(
+                    f"{dag.name}: every tested claim per (model, metric): verdict "
+                    "(effect in log-odds per SD of Q, Holm-adjusted p)"
+                ),
+            ),
+        ]
+    if not verdicts.empty and (verdicts["dag"] == dag.name).any():
+        return [Paragraph(refusal_summary(verdicts, dag.name, n_ids))]
+    return [
+        Paragraph(
+            f"No (model, metric) pair of this run fits {dag.name}'s applies_to "
+            f"({', '.join(dag.applies_to.families) or 'any family'}; Q source "
+            f"{dag.applies_to.q_source}), so none was tested."
+        )
+    ]
 
 
 def _falsifiability(analysis: AnalysisResult) -> str:

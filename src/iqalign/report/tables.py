@@ -19,7 +19,9 @@ __all__ = [
     "best_and_worst",
     "family_summary",
     "paper_table",
+    "refusal_summary",
     "stratified_table",
+    "uncalibrated_note",
     "verdict_details",
     "verdict_overview",
     "verdict_summary",
@@ -63,13 +65,54 @@ def _abs_interval(low, high) -> str:
     return f"[{a:.3f}, {b:.3f}]"
 
 
-def _calibrated_abs_interval(row: pd.Series) -> str:
+def _calibrated_abs_interval(row: pd.Series) -> str | None:
     """|r|'s interval if that kind of interval reached its level in the calibration;
-    otherwise what it covered, so no under-covering "95%" interval is printed as one."""
+    ``None`` otherwise: :func:`paper_table` leaves a column of them out, and
+    :func:`uncalibrated_note` says why, once."""
     if "ci_calibrated" not in row or bool(row["ci_calibrated"]):
         return _abs_interval(row["ci_low"], row["ci_high"])
-    coverage = row.get("ci_coverage", np.nan)
-    return "– (not calibrated)" if pd.isna(coverage) else f"– (covered {coverage:.0%})"
+    return None
+
+
+def uncalibrated_note(correlations: pd.DataFrame) -> str:
+    """One sentence naming the group-correlation intervals left out of the tables because
+    their kind did not reach its level in the calibration ("" when none was).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"scope": "all", "method": ["pearson", "spearman", "kendall"],
+    ...     "ci_calibrated": [True, False, False], "ci_coverage": [0.94, 0.76, 0.74]})
+    >>> uncalibrated_note(rows)  # doctest: +NORMALIZE_WHITESPACE
+    'The intervals of |SRCC| and |KRCC| are left out: in the calibration (200 and 500 image
+    IDs, docs/stats.md) those cluster-bootstrap intervals covered the true rank
+    correlation in only 74%–76% of replicates, below the 93% a 95% interval must reach
+    (rank correlations of noisy group means are attenuated, and no correction is applied).'
+    """
+    from iqalign.stats.calibration import COVERAGE_TARGET
+
+    if correlations.empty or "ci_calibrated" not in correlations:
+        return ""
+    rows = correlations[(correlations["scope"] == "all") & ~correlations["ci_calibrated"]]
+    rows = rows[~(rows["ci_coverage"] >= COVERAGE_TARGET)]  # short of its level, or unmeasured
+    labels = {"pearson": "|PLCC|", "spearman": "|SRCC|", "kendall": "|KRCC|"}
+    methods = [m for m in ("pearson", "spearman", "kendall") if m in set(rows["method"])]
+    if not methods:
+        return ""
+    coverage = rows["ci_coverage"].dropna()
+    measured = (f"covered the true rank correlation in only {_span(coverage)} of replicates"
+                if not coverage.empty else "were not measured")  # fmt: skip
+    return (
+        f"The intervals of {' and '.join(labels[m] for m in methods)} are left out: in the "
+        f"calibration (200 and 500 image IDs, docs/stats.md) those cluster-bootstrap "
+        f"intervals {measured}, below the {COVERAGE_TARGET:.0%} a 95% interval must reach "
+        "(rank correlations of noisy group means are attenuated, and no correction is "
+        "applied)."
+    )
+
+
+def _span(values: pd.Series) -> str:
+    low, high = f"{values.min():.0%}", f"{values.max():.0%}"
+    return low if low == high else f"{low}–{high}"
 
 
 def paper_table(
@@ -111,6 +154,8 @@ def paper_table(
                 row[label], row[f"{label} CI"] = np.nan, "–"
         rows.append(row)
     frame = pd.DataFrame(rows)
+    uncalibrated = [c for c in frame.columns if c.endswith(" CI") and frame[c].isna().all()]
+    frame = frame.drop(columns=uncalibrated)
     return _with_paper_values(frame, records) if paper else frame
 
 
@@ -279,3 +324,40 @@ def verdict_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
     for verdict in ("consistent", "contradicted", "inconclusive"):
         frame[verdict] = counts[verdict] if verdict in counts.columns else 0
     return frame.reset_index().rename(columns={"dag": "DAG"})
+
+
+def refusal_summary(verdicts: pd.DataFrame, dag: str, n_ids: int) -> str:
+    """Why a DAG has no verdict although pairs fit it: every planned test was refused.
+
+    Counts the (model, metric) pairs and the tests the data refused, and, for tests refused
+    because the image IDs carry too few Bell-McCaffrey degrees of freedom, how many image
+    IDs would give them enough (assuming the degrees of freedom grow in proportion)."""
+    part = verdicts[verdicts["dag"] == dag]
+    pairs = len(part[["model", "metric"]].drop_duplicates())
+    by = part["refused_by"] if "refused_by" in part else pd.Series("data", index=part.index)
+    data = part[by.eq("data")]
+    text = (f"{pairs} (model, metric) pairs fit {dag}'s applies_to, and {len(data)} tests of "
+            "its testable claims were planned on them, but the data refused every one")  # fmt: skip
+    if data.empty:
+        return (f"{pairs} (model, metric) pairs fit {dag}'s applies_to, but none of its "
+                "claims can be tested with these columns (see the claims below).")  # fmt: skip
+    df = data["refused_df"] if "refused_df" in data else pd.Series(np.nan, index=data.index)
+    few = data[df.notna()]
+    parts = []
+    if not few.empty:
+        need = float(few["refused_min_df"].max())
+        ids = int(np.ceil(n_ids * need / few["refused_df"].min()))
+        parts.append(
+            f"{len(few)} because the run's {n_ids} image IDs carry only "
+            f"{few['refused_df'].min():.1f}–{few['refused_df'].max():.1f} Bell–McCaffrey degrees "
+            f"of freedom where a cluster-robust test needs {need:g} (about {ids} image IDs "
+            "would let every one run, if the degrees of freedom grow in proportion to them)"
+        )
+    other = data[df.isna()]
+    for reason, count in other["reason"].value_counts().items():
+        parts.append(f"{count} because {_first_clause(reason)}")
+    return f"{text}: {'; '.join(parts)}."
+
+
+def _first_clause(reason: str) -> str:
+    return str(reason).split(". ")[0].rstrip(".")

@@ -1,9 +1,19 @@
-"""The source/target design of :mod:`iqalign.stats.estimation` and its cluster bootstrap.
+"""The source/target design of :mod:`iqalign.stats.estimation` and its two-way bootstrap.
 
 A :class:`Design` holds, as flat numpy arrays, which rows are labelled source rows, which
-(row, target group) pairs are evaluated, and which source groups each fold leaves out.
-A row may belong to several target groups (the same clean row sits in many mixtures),
-hence pairs rather than rows.
+(row, target group) pairs are evaluated, and the *folds*: under leave-one-corruption-out
+each corruption is a fold, whose target groups (its severities) are predicted by
+estimators fitted without it. A row may belong to several target groups (the same clean
+row sits in many mixtures), hence pairs rather than rows.
+
+What a fit may see is decided here, once (:meth:`Design.fit_rows`): the ``clean`` track
+sees the source IDs' clean rows; the ``shifts`` track also the source IDs' corrupted rows,
+except the fold's held-out corruption.
+
+The bootstrap (:func:`draw_resamples`) resamples the target image IDs (all of an ID's
+rows move together) *and*, jointly, the folds (a corruption with all its severities):
+the question it answers is how wrong an estimator will be on a new corruption of this
+data set, not only on new images of the corruptions at hand.
 """
 
 from __future__ import annotations
@@ -18,8 +28,18 @@ import pandas as pd
 from iqalign.errors import ScoresTableError
 from iqalign.scores import CLEAN
 
-__all__ = ["CLEAN", "Design", "bootstrap_group_means", "build_design"]
+__all__ = [
+    "CLEAN",
+    "TRACKS",
+    "Design",
+    "bootstrap_group_means",
+    "build_design",
+    "draw_resamples",
+]
 
+#: What an estimator saw: ``clean`` -- labelled clean source images only (or no labels);
+#: ``shifts`` -- also the labelled corrupted source images of the other corruptions.
+TRACKS: tuple[str, ...] = ("clean", "shifts")
 _BOOT_CHUNK = 8  # group-sum columns per matrix product: 8 x 25k IDs x 75 groups = 120 MB
 
 
@@ -35,16 +55,47 @@ class Design:
     pair_group: np.ndarray
     pair_tid: np.ndarray  # target image ID code 0..n_target_ids-1
     group_keys: pd.DataFrame
-    group_fold: np.ndarray  # per target group: the fold whose maps predict it
-    fold_excluded: list[np.ndarray]  # per fold: the source (c, s) codes it leaves out
+    group_fold: np.ndarray  # per target group: the fold whose fits predict it
+    fold_of_cs: np.ndarray  # per (c, s) code: the fold that holds it out, -1 if none
+    fold_names: tuple[str, ...]
     n_source_ids: int
     n_target_ids: int
     notes: list[str] = field(default_factory=list)
     source_ids: tuple = ()
 
+    @property
+    def n_folds(self) -> int:
+        return len(self.fold_names)
+
     @functools.cached_property
     def group_size(self) -> np.ndarray:
         return np.bincount(self.pair_group, minlength=len(self.group_keys))
+
+    @functools.cached_property
+    def pair_fold(self) -> np.ndarray:
+        """Per target pair: the fold of its group."""
+        return self.group_fold[self.pair_group]
+
+    @functools.cached_property
+    def fold_pairs(self) -> tuple[np.ndarray, ...]:
+        """Per fold: the indices of its target pairs."""
+        order = np.argsort(self.pair_fold, kind="stable")
+        bounds = np.searchsorted(self.pair_fold[order], np.arange(self.n_folds + 1))
+        return tuple(order[bounds[f] : bounds[f + 1]] for f in range(self.n_folds))
+
+    @functools.cached_property
+    def row_fold(self) -> np.ndarray:
+        """Per row: the fold that holds its (c, s) group out, -1 if none (or not a grid row)."""
+        return np.where(self.cs_code >= 0, self.fold_of_cs[np.maximum(self.cs_code, 0)], -1)
+
+    def fit_rows(self, track: str, fold: int) -> np.ndarray:
+        """Per row: may an estimator of ``track`` use it (its labels included) to predict
+        the target groups of ``fold``? Only source image IDs, never the held-out corruption."""
+        if track == "clean":
+            return self.is_source & (self.cs_code == self.clean_cs)
+        if track == "shifts":
+            return self.is_source & (self.row_fold != fold)
+        raise ValueError(f"track must be one of {TRACKS}, got {track!r}")
 
 
 def build_design(
@@ -74,14 +125,16 @@ def build_design(
             "the source image IDs, and this table has none; score the clean images too"
         )
     target_code = np.cumsum(~source_id) - 1  # target IDs -> 0..n_target-1
+    empty = np.zeros(0, dtype=np.int64)
     design = Design(
-        source_id[id_code] & main, cs_code, cs_keys, int(clean[0]),
-        *_empty_pairs(), [], n_source, len(ids) - n_source,
+        source_id[id_code] & main, cs_code, cs_keys, int(clean[0]), empty, empty, empty,
+        pd.DataFrame(), empty, np.full(len(cs_keys), -1, dtype=np.int64), (), n_source,
+        len(ids) - n_source,
     )  # fmt: skip
     design.source_ids = tuple(np.asarray(ids)[source_id].tolist())
     target_row = ~source_id[id_code]
     if protocol == "loco":
-        _loco_targets(design, corruption, target_row & main)
+        _loco_targets(design, target_row & main)
     else:
         _mixture_targets(design, frame, target_row, main, rng, p_values)
     design.pair_tid = target_code[id_code[design.pair_row]]
@@ -104,11 +157,6 @@ def _split_ids(ids: np.ndarray, fraction: float, rng, given: Sequence | None) ->
     return source
 
 
-def _empty_pairs():
-    empty = np.zeros(0, dtype=np.int64)
-    return empty, empty, empty, pd.DataFrame(), empty
-
-
 def _main_grid(frame: pd.DataFrame) -> np.ndarray:
     """Rows of the (corruption, severity) grid; a run scored with ``--mixture`` also holds
     rows with a ``variant``, which are mixtures, not grid groups."""
@@ -128,7 +176,7 @@ def _cs_codes(corruption, severity, main) -> tuple[np.ndarray, pd.DataFrame]:
     return cs_code, uniques
 
 
-def _loco_targets(design: Design, corruption: np.ndarray, target_rows: np.ndarray) -> None:
+def _loco_targets(design: Design, target_rows: np.ndarray) -> None:
     """Targets: every corrupted (c, s) group of the target IDs; fold = the corruption."""
     keys = design.cs_keys
     corrupted = np.flatnonzero(keys["corruption"].to_numpy() != CLEAN)
@@ -137,14 +185,15 @@ def _loco_targets(design: Design, corruption: np.ndarray, target_rows: np.ndarra
                                "ones")  # fmt: skip
     group_of_cs = np.full(len(keys), -1, dtype=np.int64)
     group_of_cs[corrupted] = np.arange(corrupted.size)
-    rows = np.flatnonzero(target_rows & (group_of_cs[np.maximum(design.cs_code, 0)] >= 0)
-                          & (design.cs_code >= 0))  # fmt: skip
+    rows = np.flatnonzero(target_rows & (design.cs_code >= 0)
+                          & (group_of_cs[np.maximum(design.cs_code, 0)] >= 0))  # fmt: skip
     folds, fold_names = pd.factorize(keys["corruption"].to_numpy()[corrupted], sort=True)
     design.pair_row = rows
     design.pair_group = group_of_cs[design.cs_code[rows]]
     design.group_keys = keys.iloc[corrupted].reset_index(drop=True)
     design.group_fold = folds.astype(np.int64)
-    design.fold_excluded = [keys["corruption"].to_numpy() == name for name in fold_names]
+    design.fold_of_cs[corrupted] = folds
+    design.fold_names = tuple(str(name) for name in fold_names)
 
 
 def _mixture_targets(design, frame, target_row, main, rng, p_values) -> None:
@@ -171,25 +220,38 @@ def _mixture_targets(design, frame, target_row, main, rng, p_values) -> None:
     design.pair_row, design.pair_group = rows, codes.astype(np.int64)
     design.group_keys = pd.DataFrame({"variant": list(names)})
     design.group_fold = np.zeros(len(names), dtype=np.int64)
-    design.fold_excluded = [np.zeros(len(design.cs_keys), dtype=bool)]
+    design.fold_names = ("(none held out)",)
+
+
+def draw_resamples(
+    design: Design, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_boot`` joint resamples: target-ID counts ``(B, n_target_ids)`` and fold counts
+    ``(B, n_folds)`` (under LOCO a fold is a corruption with all its severities; with a
+    single fold, as for mixtures, its count is always 1)."""
+    n_ids, n_folds = design.n_target_ids, design.n_folds
+    ids = np.zeros((n_boot, n_ids))
+    folds = np.ones((n_boot, n_folds))
+    for b in range(n_boot):
+        ids[b] = np.bincount(rng.integers(0, n_ids, n_ids), minlength=n_ids)
+        if n_folds > 1:
+            folds[b] = np.bincount(rng.integers(0, n_folds, n_folds), minlength=n_folds)
+    return ids, folds
 
 
 def bootstrap_group_means(
-    design: Design, arrays: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator
+    design: Design, arrays: Sequence[np.ndarray], id_counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group means of each per-pair array: ``(G, K)`` on the data and ``(B, G, K)`` over
-    cluster-bootstrap resamples of the target image IDs (each a vector of ID counts)."""
-    n_groups, n_ids = len(design.group_keys), design.n_target_ids
+    the resamples' target-ID counts ``id_counts`` (``(B, n_target_ids)``)."""
+    n_groups, n_ids, n_boot = len(design.group_keys), design.n_target_ids, len(id_counts)
     cell = design.pair_tid * n_groups + design.pair_group
     size = n_ids * n_groups
     count = np.bincount(cell, minlength=size).reshape(n_ids, n_groups).astype(np.float64)
-    weights = np.stack(
-        [np.bincount(rng.integers(0, n_ids, n_ids), minlength=n_ids) for _ in range(n_boot)]
-    ).astype(np.float64) if n_boot else np.zeros((0, n_ids))  # fmt: skip
     point = np.empty((n_groups, len(arrays)))
     boot = np.empty((n_boot, n_groups, len(arrays)))
-    boot_count = weights @ count  # (B, G)
-    weights32 = weights.astype(np.float32)
+    boot_count = id_counts @ count  # (B, G)
+    weights32 = id_counts.astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         for lo in range(0, len(arrays), _BOOT_CHUNK):
             chunk = arrays[lo : lo + _BOOT_CHUNK]

@@ -1,140 +1,144 @@
-"""The estimator record of :mod:`iqalign.stats.estimation` and its Q-based estimators.
+"""The Q-based estimators of :mod:`iqalign.stats.estimation` (``shifts`` track).
 
-An :class:`Estimator` holds, per target pair, the ingredient whose group mean -- shifted
-by an offset (DoC) or mapped by the fold's monotone map (Q-mean) -- is the accuracy
-estimate. Q-mean and Q-dist are built here from per-column statistics computed once per
-quality column (:class:`QStats`), whatever the model.
+Both need several labelled groups, so both see the labelled corrupted source rows -- of
+the corruptions a fold does not hold out, never of the held-out one:
+
+- **Q-mean**: isotonic map from a source (corruption, severity) group's mean Q to its
+  accuracy, one map per fold, applied to the target group's mean Q;
+- **Q-dist**: isotonic map from an image's Q quantile bin to P(correct), one map per
+  fold; the estimate is its mean over the target group. The bin edges (``Q_BINS``
+  quantiles, as ``numpy.quantile``) are computed per fold from the fold's fitting rows,
+  so the held-out corruption's Q values move no edge.
+
+What a column contributes regardless of the task model (group means, the per-fold bin
+edges and each target pair's bin) is computed once per column (:class:`QStats`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from iqalign.stats._estimation_design import Design
+from iqalign.scores import MetricInfo
+from iqalign.stats._estimation_base import EstimationData, Estimator, SortedSource
 from iqalign.stats.estimators import MonotoneMap, fit_monotone_map
 
-__all__ = ["Q_BINS", "Estimator", "QStats", "finite_values", "q_estimators", "q_stats"]
+__all__ = ["LEGACY_ESTIMATOR_METRICS", "Q_BINS", "QStats", "q_based", "sorted_quantiles"]
 
 Q_BINS = 64  # quantile bins of Q for the per-image (Q-dist) map
+MIN_MAP_GROUPS = 3  # labelled source groups a Q-mean map needs per fold
+#: Columns older runs hold (scoring-time MSP/ATC/DoC): ingredients, never a Q; ignored.
+LEGACY_ESTIMATOR_METRICS = ("msp", "atc", "atc_ne", "doc")
+LEGACY_FAMILY = "accuracy_estimator"
 
 
-@dataclass
-class Estimator:
-    """One estimator for one model: a per-pair ingredient whose group mean, shifted by
-    ``offset`` or mapped by the fold's monotone map, is the accuracy estimate."""
-
-    model: str
-    name: str
-    kind: str
-    q_column: str | None
-    q_source: str
-    values: np.ndarray
-    offset: float = 0.0
-    maps: list[MonotoneMap] | None = None
-
-    def finish(self, means: np.ndarray, group_fold: np.ndarray) -> np.ndarray:
-        out = means - self.offset
-        for fold, monotone in enumerate(self.maps or ()):
-            chosen = group_fold == fold
-            out[..., chosen] = monotone(means[..., chosen])
-        return out
-
-
-def finite_values(
-    frame: pd.DataFrame, column: str, notes: list[str], use: str
-) -> np.ndarray | None:
-    values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = int((~np.isfinite(values)).sum())
-    if bad:
-        notes.append(f"{column}: {bad} non-finite values, so {use} was skipped")
-        return None
-    return values
-
-
-def _q_source(q: Any, model: str) -> str:
-    if q.source_model is None:
-        return "image"
-    return "same model" if q.source_model == model else "other model"
+def is_legacy_estimator(info: MetricInfo) -> bool:
+    return info.family == LEGACY_FAMILY or info.metric in LEGACY_ESTIMATOR_METRICS
 
 
 @dataclass
 class QStats:
     """What a Q column contributes regardless of the model (computed once per column)."""
 
-    q: Any
     target: np.ndarray  # Q of every target pair
     cs_count: np.ndarray  # source rows per (c, s) group
     cs_mean: np.ndarray  # mean Q per source (c, s) group
-    cell: np.ndarray  # per row: quantile bin x (c, s) code
-    bin_count: np.ndarray  # (n_bins, n_cs) source rows
-    pair_bin: np.ndarray
+    ordered: SortedSource  # the source rows sorted by Q
+    bounds: list[np.ndarray]  # per fold: positions in ``ordered`` where each bin starts/ends
+    pair_bin: np.ndarray  # per target pair: its bin under its fold's edges
 
 
-def q_stats(frame: pd.DataFrame, design: Design, q: Any, notes: list[str]) -> QStats | None:
-    values = finite_values(frame, q.column, notes, "its Q-based estimators")
+def sorted_quantiles(ordered: SortedSource, fold: int, q: np.ndarray) -> np.ndarray:
+    """``numpy.quantile(kept, q)`` (method "linear") of the rows ``fold`` keeps, bit for bit,
+    from the sorted source values: the virtual index ``(n - 1) q``, its two order
+    statistics, and numpy's two-sided linear interpolation."""
+    n = ordered.kept_size(fold)
+    virtual = (n - 1) * q
+    previous = np.floor(virtual)
+    at_end = virtual >= n - 1
+    prev_rank = np.where(at_end, n - 1, previous).astype(np.int64)
+    next_rank = np.where(at_end, n - 1, previous + 1).astype(np.int64)
+    a = ordered.values[ordered.kept_positions(fold, prev_rank)]
+    b = ordered.values[ordered.kept_positions(fold, next_rank)]
+    gamma = virtual - previous
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+
+def _q_stats(data: EstimationData, info: MetricInfo) -> QStats | None:
+    values = data.values(info.column, "its Q-based estimators")
     if values is None:
         return None
+    design = data.design
     n_cs, source = len(design.cs_keys), design.is_source
     count = np.bincount(design.cs_code[source], minlength=n_cs).astype(np.float64)
     total = np.bincount(design.cs_code[source], weights=values[source], minlength=n_cs)
-    edges = np.unique(np.quantile(values[source], np.linspace(0, 1, Q_BINS + 1)))
-    bins = np.searchsorted(edges[1:-1], values, side="right")
-    n_bins = max(len(edges) - 1, 1)
-    cell = bins * n_cs + design.cs_code
-    bin_count = np.bincount(cell[source], minlength=n_bins * n_cs).reshape(n_bins, n_cs)
-    return QStats(q, values[design.pair_row], count, total / np.maximum(count, 1), cell,
-                   bin_count.astype(np.float64), bins[design.pair_row])  # fmt: skip
+    ordered = data.sorted_source(info.column, values)
+    target = data.at_pairs(info.column, values)
+    pair_bin = np.zeros(target.size, dtype=np.int64)
+    bounds = []
+    levels = np.linspace(0, 1, Q_BINS + 1)
+    for fold in range(design.n_folds):
+        inner = np.unique(sorted_quantiles(ordered, fold, levels))[1:-1]
+        bounds.append(np.concatenate(([0], np.searchsorted(ordered.values, inner, side="left"),
+                                      [ordered.values.size])))  # fmt: skip
+        chosen = design.fold_pairs[fold]
+        pair_bin[chosen] = np.searchsorted(inner, target[chosen], side="right")
+    return QStats(target, count, total / np.maximum(count, 1), ordered, bounds, pair_bin)
 
 
-def q_estimators(
-    design: Design, model: str, correct: np.ndarray, stats: Sequence[QStats], notes: list[str]
-) -> list[Estimator]:
-    """Q-mean and Q-dist of every usable quality column for one model."""
+def q_based(data: EstimationData, model: str) -> list[Estimator]:
+    """Q-mean and Q-dist of every usable quality column for one model (``shifts`` track)."""
+    design = data.design
+    labels = data.labels(model)
     source = design.is_source
     n_cs = len(design.cs_keys)
-    hits_cs = np.bincount(design.cs_code[source], weights=correct[source], minlength=n_cs)
+    hits_cs = np.bincount(design.cs_code[source], weights=labels[source], minlength=n_cs)
     out = []
-    for st in stats:
-        where = _q_source(st.q, model)
-        accuracy = hits_cs / np.maximum(st.cs_count, 1)
-        maps = _fit_group_maps(design, st.cs_count, st.cs_mean, accuracy)
+    for info in data.metrics.values():
+        st = data.memo(("q-stats", info.column), lambda info=info: _q_stats(data, info))
+        if st is None:
+            continue
+        where = data.q_source(info, model)
+        maps = _group_maps(data, st.cs_count, st.cs_mean, hits_cs / np.maximum(st.cs_count, 1))
         if maps is None:
-            notes.append(f"Q-mean needs >= 3 labelled source groups per fold; {st.q.column} "
-                         "has fewer, so Q-mean was skipped")  # fmt: skip
+            data.notes.append(f"Q-mean needs >= {MIN_MAP_GROUPS} labelled source groups per "
+                              f"fold; {info.column} has fewer, so Q-mean was skipped")  # fmt: skip
         else:
-            out.append(Estimator(model, f"Q-mean {st.q.column}", "Q mean", st.q.column, where,
-                                  st.target, maps=maps))  # fmt: skip
-        hits = np.bincount(st.cell[source], weights=correct[source],
-                           minlength=st.bin_count.size).reshape(st.bin_count.shape)  # fmt: skip
-        out.append(Estimator(model, f"Q-dist {st.q.column}", "Q distribution", st.q.column,
-                              where, _per_image_values(design, st, hits)))  # fmt: skip
+            out.append(Estimator(model, f"Q-mean {info.column}", "shifts", "Q mean", st.target,
+                                 maps, info.column, where))  # fmt: skip
+        values = _per_image_values(data, st, labels)
+        out.append(Estimator(model, f"Q-dist {info.column}", "shifts", "Q distribution",
+                             values, None, info.column, where))  # fmt: skip
     return out
 
 
-def _fit_group_maps(
-    design: Design, count: np.ndarray, mean_q: np.ndarray, accuracy: np.ndarray
+def _group_maps(
+    data: EstimationData, count: np.ndarray, mean_q: np.ndarray, accuracy: np.ndarray
 ) -> list[MonotoneMap] | None:
     """Per fold: isotonic map from a source group's mean Q to its accuracy."""
     maps = []
-    for excluded in design.fold_excluded:
-        keep = (count > 0) & ~excluded
-        if keep.sum() < 3:
+    for fold in range(data.design.n_folds):
+        keep = (count > 0) & (data.design.fold_of_cs != fold)
+        if keep.sum() < MIN_MAP_GROUPS:
             return None
         maps.append(fit_monotone_map(mean_q[keep], accuracy[keep]))
     return maps
 
 
-def _per_image_values(design: Design, st: QStats, hits: np.ndarray) -> np.ndarray:
+def _per_image_values(data: EstimationData, st: QStats, labels: np.ndarray) -> np.ndarray:
     """Per target pair: P(correct | Q's quantile bin) from its fold's isotonic map."""
-    table = np.empty((len(design.fold_excluded), st.bin_count.shape[0]))
-    every_bin = np.arange(table.shape[1])
-    for fold, excluded in enumerate(design.fold_excluded):
-        n, k = st.bin_count[:, ~excluded].sum(axis=1), hits[:, ~excluded].sum(axis=1)
+    design = data.design
+    ones = np.arange(st.ordered.values.size + 1, dtype=np.float64)  # cumsum of ones
+    hits = np.concatenate(([0.0], np.cumsum(labels[st.ordered.rows])))
+    value = np.empty(st.target.size)
+    for fold, bounds in enumerate(st.bounds):
+        n = st.ordered.kept_counts(fold, bounds, ones)
+        k = st.ordered.kept_counts(fold, bounds, hits)
+        every_bin = np.arange(n.size)
         seen = n > 0
-        table[fold] = fit_monotone_map(every_bin[seen], k[seen] / n[seen], n[seen])(every_bin)
-    return table[design.group_fold[design.pair_group], st.pair_bin]
+        table = fit_monotone_map(every_bin[seen], k[seen] / n[seen], n[seen])(every_bin)
+        chosen = design.fold_pairs[fold]
+        value[chosen] = table[st.pair_bin[chosen]]
+    return value

@@ -58,7 +58,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import DegenerateDataError, ScoresTableError
+from iqalign.errors import DegenerateDataError, ScoresTableError, TooFewClustersError
 from iqalign.stats._checks import check_alpha
 from iqalign.stats._cluster import ClusterVariance, cluster_robust_variance
 from iqalign.stats._results import ResultMixin
@@ -218,12 +218,15 @@ def _robust(x, m, strata, rows, k, n, clusters) -> ClusterVariance:
     e = m[rows] - (k / np.maximum(n, 1))[strata[rows]]
     robust = cluster_robust_variance(x, e, strata[rows], clusters[rows])
     if not robust.df >= _MIN_CLUSTER_DF:
-        raise DegenerateDataError(
+        raise TooFewClustersError(
             f"rows share clusters (image IDs) across strata, and the {robust.n_clusters} "
             f"clusters carry about {robust.df:.1f} independent units of information "
             f"(Bell-McCaffrey df), fewer than the {_MIN_CLUSTER_DF} a cluster-robust test "
             "needs to hold its level (measured: docs/stats.md). Not tested: use more image "
-            "IDs, or stratify by image_id"
+            "IDs, or stratify by image_id",
+            robust.df,
+            robust.n_clusters,
+            _MIN_CLUSTER_DF,
         )
     return robust
 

@@ -1,38 +1,47 @@
 """Can Q tell a user how well the model will do on a new set of images? Measured honestly.
 
-:func:`estimate_accuracy` runs every set-level estimator of :mod:`iqalign.stats.estimators`
-(AC, DoC, ATC-MC, ATC-NE, and Q-mean / Q-dist for every quality column, including Q
-from a model other than M) under one protocol and scores it against the true accuracy:
+:func:`estimate_accuracy` runs every set-level estimator under one protocol and scores it
+against the true accuracy of held-out sets:
 
-- **Source** (labelled): a random ``source_fraction`` of the image IDs. AC, DoC and ATC
-  are fitted on the *clean* rows of those IDs only. The Q-based maps need several labelled
-  groups, so they also see the source IDs' corrupted rows -- except the ones the target
-  comes from.
-- **Target** (labels hidden): only the other image IDs, so no evaluated row was ever used
-  in a fit. ``protocol="loco"`` (leave one corruption out): the targets are the
-  (corruption, severity) groups; the Q maps for corruption c are fitted on clean + the
-  other corruptions, then predict c's severities. ``protocol="mixtures"``: the targets are
-  the p_c mixtures (the run's ``variant`` rows if it was scored with ``--mixture``, else
-  drawn as in :mod:`iqalign.stats.mixtures`); the Q maps see every source group.
+- **Source** (labelled): a random ``source_fraction`` of the image IDs; every fit uses
+  only their rows. **Target** (labels hidden): the other image IDs; no evaluated row was
+  ever used in a fit.
+- ``protocol="loco"`` (leave one corruption out): the targets are the (corruption,
+  severity) groups of the target IDs; an estimator that learns from labelled corrupted
+  rows predicts corruption c from fits that never saw c (its rows, Q values and bin
+  edges included). ``protocol="mixtures"``: the targets are the p_c mixtures (the run's
+  ``variant`` rows if it was scored with ``--mixture``, else drawn as in
+  :mod:`iqalign.stats.mixtures`); nothing is held out.
+- **Tracks**: each estimator is labelled with what it saw. ``clean``: labelled clean
+  source images only, or no labels (AC, DoC, ATC-MC, ATC-NE). ``shifts``: also the
+  labelled corrupted source images of the other corruptions (Q-mean and Q-dist of every
+  quality column, DoC and ATC fitted on all source rows, DoC-reg). Ranks and the
+  "best estimator" comparison (:func:`compare_within_tracks`) stay within a track: a Q
+  map that learnt from labelled corruptions is compared with confidence estimators that
+  learnt from the same rows, not with AC.
+- **Errors**: MAE over the target groups, its bias-corrected value and a 95 % interval
+  from a bootstrap that resamples the corruptions (each with its severities) jointly
+  with the target image IDs: how wrong the estimator will be on a *new* corruption
+  (:mod:`iqalign.stats._estimation_score`); the max error, without an interval.
 
-Per (model, estimator): mean absolute error (MAE) and max absolute error over the target
-groups, with 95 % intervals from a cluster bootstrap over the *target* image IDs (one ID's rows
-move together; the fitted estimators are held fixed, so the interval covers the
-evaluation sample, not the refitting of the source). An absolute error turns resampling
-noise into upward bias, so the interval is the basic (pivotal) bootstrap interval, not the
-percentile one (:func:`_basic_interval`; measured coverage about 0.90).
+The run is read through the scores contract (:func:`read_estimation_run`): quality
+columns as :class:`~iqalign.scores.MetricInfo`, task models as
+:class:`~iqalign.scores.ModelInfo` (registry name and column slug), so a model named
+``timm:resnet50`` whose columns say ``timm_resnet50`` keeps its baselines. The scoring-time
+``msp``/``atc``/``atc_ne``/``doc`` columns of older runs are ignored (with a note): AC,
+DoC and ATC are computed here from ``tg_maxprob`` and ``tg_entropy``.
 
-The group means of the bootstrap come from one matrix product: per target ID and group,
-every estimator's per-row ingredient is summed once (numpy ``bincount``); each resample is
-a vector of ID counts.
+More estimators plug in as *builders* (:data:`BUILDERS`, or ``builders=`` of
+:func:`estimate_accuracy`): ``builder(data, model) -> list[Estimator]`` with
+:class:`EstimationData` and :class:`Estimator` (:mod:`iqalign.stats._estimation_base`).
 
 Examples
 --------
 >>> from iqalign.stats.simulate import simulate_scores
 >>> table = simulate_scores("common_corruptions", n_ids=200, seed=0)
 >>> result = estimate_accuracy(table, n_boot=20, seed=0)
->>> sorted(result.summary["estimator"])
-['Q-dist q_sim', 'Q-mean q_sim']
+>>> result.summary[["track", "estimator"]].values.tolist()
+[['shifts', 'Q-mean q_sim'], ['shifts', 'Q-dist q_sim']]
 >>> bool((result.summary["MAE"] < 0.2).all())
 True
 """
@@ -42,50 +51,53 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from iqalign.errors import ScoresTableError
-from iqalign.stats._estimation_design import Design, build_design
-from iqalign.stats._estimation_q import Estimator, finite_values, q_estimators, q_stats
+from iqalign.scores import (
+    MetricInfo,
+    ModelInfo,
+    list_models,
+    load_scores,
+    read_metric_infos,
+    read_model_infos,
+    read_run,
+)
+from iqalign.stats._estimation_base import Builder, EstimationData, Estimator, SortedSource
+from iqalign.stats._estimation_confidence import clean_confidence, shifts_confidence
+from iqalign.stats._estimation_design import TRACKS, build_design
+from iqalign.stats._estimation_q import is_legacy_estimator, q_based
+from iqalign.stats._estimation_score import score_estimators
 from iqalign.stats._results import ResultMixin
-from iqalign.stats.estimators import fit_atc_threshold, negative_entropy
-from iqalign.stats.table import PERFORMANCE_PREFIX, QUALITY_PREFIX, load_scores
 
 __all__ = [
-    "CONFIDENCE_METRICS",
-    "ENTROPY_METRICS",
-    "ESTIMATOR_FAMILY",
+    "BUILDERS",
     "PROTOCOLS",
+    "TRACKS",
+    "Builder",
+    "EstimationData",
     "EstimationResult",
-    "QColumn",
-    "describe_q_columns",
+    "Estimator",
+    "SortedSource",
+    "compare_within_tracks",
+    "describe_comparison",
+    "describe_run",
     "estimate_accuracy",
-    "read_run_columns",
+    "read_estimation_run",
 ]
 
 PROTOCOLS = ("loco", "mixtures")
-CONFIDENCE_METRICS = ("tg_maxprob", "msp")  # per-image MSP of a classifier
-ENTROPY_METRICS = ("tg_entropy",)  # per-image softmax entropy of a classifier
-ESTIMATOR_FAMILY = "accuracy_estimator"  # msp/atc/doc columns: ingredients, not Q
-_DERIVED = ("msp", "atc", "atc_ne", "doc")
-
-
-@dataclass(frozen=True)
-class QColumn:
-    """What is known of one ``q_*`` column (from the run's manifest, else its name)."""
-
-    column: str
-    metric: str
-    family: str
-    source_model: str | None = None
+#: The built-in builders, in order; a builder adds rows (estimators) to the ranking.
+BUILDERS: tuple[Builder, ...] = (clean_confidence, shifts_confidence, q_based)
+BASELINE_KIND = "confidence"  # the kind of estimator a "best estimator" is compared with
 
 
 @dataclass(frozen=True)
 class EstimationResult(ResultMixin):
-    """Per (model, estimator) errors (``summary``) and per target group values (``groups``)."""
+    """Per (model, estimator) errors (``summary``) and per target group values (``groups``);
+    ``resampled``: each (model, estimator)'s bootstrap MAEs, in the same resamples."""
 
     protocol: str
     source_fraction: float
@@ -94,233 +106,190 @@ class EstimationResult(ResultMixin):
     n_source_ids: int
     n_target_ids: int
     n_target_groups: int
+    n_folds: int
     summary: pd.DataFrame
     groups: pd.DataFrame
     source_ids: tuple = ()
     notes: tuple[str, ...] = field(default=())
+    resampled: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
 
-def describe_q_columns(
-    table: pd.DataFrame,
-    manifest_columns: Mapping[str, Any] | None = None,
-    models: Sequence[str] = (),
-) -> list[QColumn]:
-    """One :class:`QColumn` per ``q_*`` column; without a manifest entry the metric and
-    source model are read off the name (``q_<metric>_<model>`` for a known model)."""
-    described = manifest_columns or {}
-    out = []
-    for column in (str(c) for c in table.columns):
-        if not column.startswith(QUALITY_PREFIX):
-            continue
-        entry = described.get(column) or {}
-        name, source = column.removeprefix(QUALITY_PREFIX), entry.get("source_model")
-        if not entry:
-            source = next((m for m in models if name.endswith(f"_{m}")), None)
-            name = name.removesuffix(f"_{source}") if source else name
-        metric = str(entry.get("metric", name))
-        family = str(entry.get("family", ESTIMATOR_FAMILY if metric in _DERIVED else "unknown"))
-        out.append(QColumn(column, metric, family, source))
-    return out
+def read_estimation_run(
+    run_dir: str | Path,
+) -> tuple[pd.DataFrame, dict[str, MetricInfo], dict[str, ModelInfo]]:
+    """A run folder (or a bare scores table) as ``(table, metrics, models)``, read through
+    :mod:`iqalign.scores`: the manifest's column and model records where it has them, the
+    column names otherwise."""
+    frame, manifest = read_run(run_dir)
+    return (frame, *describe_run(frame, manifest))
 
 
-def read_run_columns(run_dir: str | Path) -> tuple[pd.DataFrame, list[QColumn]]:
-    """A run folder's scores (``shards/``) and its described Q columns (``manifest.json``);
-    a Parquet file or a folder without a manifest works too (names are then parsed)."""
-    import json
-
-    from iqalign.errors import ScoresNotFoundError
-
-    run = Path(run_dir)
-    if not run.exists():
-        raise ScoresNotFoundError(
-            f"{run}: no such run folder or scores table; create one with "
-            "'iqalign score ... --out DIR' or 'iqalign demo'"
-        )
-    manifest: dict[str, Any] = {}
-    if (run / "manifest.json").is_file():
-        try:
-            manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ScoresNotFoundError(f"{run / 'manifest.json'}: not valid JSON ({err})") from err
-    frame = load_scores(run / "shards" if (run / "shards").is_dir() else run)
-    columns = manifest.get("columns") if isinstance(manifest.get("columns"), dict) else None
-    return frame, describe_q_columns(frame, columns, _models_of(frame))
+def describe_run(
+    table: pd.DataFrame, manifest: Mapping | None
+) -> tuple[dict[str, MetricInfo], dict[str, ModelInfo]]:
+    """The metric and model records of a run's table and manifest (``{}`` if it has none)."""
+    models = read_model_infos(table.columns, manifest)
+    return read_metric_infos(table.columns, manifest, models=list(models)), models
 
 
 def estimate_accuracy(
     table: pd.DataFrame | str | Path,
     *,
-    q_columns: Sequence[QColumn] | None = None,
-    models: Sequence[str] | None = None,
+    metrics: Mapping[str, MetricInfo] | None = None,
+    models: Mapping[str, ModelInfo] | Sequence[str] | None = None,
     protocol: str = "loco",
     source_fraction: float = 0.5,
     n_boot: int = 200,
     seed: int = 0,
     p_values: Sequence[float] | None = None,
     source_ids: Sequence | None = None,
+    builders: Sequence[Builder] | None = None,
 ) -> EstimationResult:
     """Fit every estimator on the source and score it on the target groups (module doc).
 
-    ``source_ids`` (optional) names the labelled image IDs; by default a random
-    ``source_fraction`` of them, drawn with ``seed``. Q columns of the accuracy-estimator
-    family (msp/atc/doc) are ingredients of AC/ATC/DoC, never Q.
+    ``metrics`` and ``models`` default to what the table's column names say
+    (:func:`read_estimation_run` reads them from a run's manifest). ``source_ids`` names
+    the labelled image IDs; by default a random ``source_fraction`` of them, drawn with
+    ``seed``. ``builders`` defaults to :data:`BUILDERS`.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
     frame = load_scores(table)
-    models = list(models or _models_of(frame))
-    q_columns = (
-        list(q_columns) if q_columns is not None else describe_q_columns(frame, None, models)
-    )
+    models = _model_infos(frame, models)
+    notes: list[str] = []
+    metrics = _usable_metrics(frame, metrics, models, notes)
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
-    notes: list[str] = []
-    usable = [q for q in q_columns if q.family != ESTIMATOR_FAMILY and q.metric not in _DERIVED]
-    stats = [st for q in usable if (st := q_stats(frame, design, q, notes)) is not None]
-    estimators = []
-    for model in models:
-        estimators += _confidence_estimators(frame, design, model, q_columns, notes)
-        estimators += q_estimators(design, model, _correct(frame, model), stats, notes)
-    truths = {m: _correct(frame, m)[design.pair_row] for m in models}
-    summary, groups = _score(design, estimators, truths, n_boot, rng)
+    data = EstimationData(frame, design, metrics, models, notes)
+    estimators = _build(data, BUILDERS if builders is None else builders)
+    truths = {m: _truth(frame, info, design.pair_row) for m, info in models.items()}
+    summary, groups, resampled = score_estimators(design, estimators, truths, n_boot, rng)
     return EstimationResult(
         protocol, source_fraction, seed, n_boot, design.n_source_ids, design.n_target_ids,
-        len(design.group_keys), summary, groups, design.source_ids,
-        tuple(dict.fromkeys(notes + design.notes)),
+        len(design.group_keys), design.n_folds, summary, groups, design.source_ids,
+        tuple(dict.fromkeys(notes + design.notes)), resampled,
     )  # fmt: skip
 
 
-def _models_of(frame: pd.DataFrame) -> list[str]:
-    models = [str(c).removeprefix(PERFORMANCE_PREFIX) for c in frame.columns
-              if str(c).startswith(PERFORMANCE_PREFIX)]  # fmt: skip
-    if not models:
+def _model_infos(frame: pd.DataFrame, models) -> dict[str, ModelInfo]:
+    known = read_model_infos(frame.columns, None)
+    if not known:
         raise ScoresTableError(
-            f"the scores table has no {PERFORMANCE_PREFIX}<model> column: accuracy estimation "
-            "needs labelled correctness (0/1) for at least one task model"
+            "the scores table has no correctness column of any task model (as "
+            "iqalign.scores.performance_column names it); accuracy estimation needs "
+            "labelled correctness (0/1) for at least one task model"
         )
-    return models
+    if models is None:
+        return known
+    if isinstance(models, Mapping):
+        return dict(models)
+    missing = [m for m in models if m not in known]
+    if missing:
+        raise ScoresTableError(f"no correctness column for model(s) {missing}; the table has "
+                               f"{list_models(frame.columns)}")  # fmt: skip
+    return {m: known[m] for m in models}
 
 
-def _correct(frame: pd.DataFrame, model: str) -> np.ndarray:
-    values = frame[f"{PERFORMANCE_PREFIX}{model}"].to_numpy(dtype=np.float64, na_value=np.nan)
+def _usable_metrics(frame, metrics, models, notes: list[str]) -> dict[str, MetricInfo]:
+    """The quality columns estimation may use: every one but the legacy estimator columns."""
+    if metrics is None:
+        metrics = read_metric_infos(frame.columns, None, models=list(models))
+    legacy = [c for c, info in metrics.items() if is_legacy_estimator(info)]
+    if legacy:
+        notes.append(
+            f"{len(legacy)} scoring-time MSP/ATC/DoC column(s) of an older run are ignored "
+            f"({', '.join(legacy)}): they are not quality metrics, and AC, DoC and ATC are "
+            "computed here from the tg_maxprob / tg_entropy columns"
+        )
+    return {c: info for c, info in metrics.items() if not is_legacy_estimator(info)}
+
+
+def _build(data: EstimationData, builders: Sequence[Builder]) -> list[Estimator]:
+    estimators: list[Estimator] = []
+    for model in data.models:
+        names: set[str] = set()
+        for builder in builders:
+            for e in builder(data, model):
+                e.check(data.design)
+                if e.name in names:
+                    raise ValueError(
+                        f"two estimators named {e.name!r} for {model}; a builder must give "
+                        "each estimator of a model its own name"
+                    )
+                names.add(e.name)
+                estimators.append(e)
+    return estimators
+
+
+def _truth(frame: pd.DataFrame, info: ModelInfo, pair_row: np.ndarray) -> np.ndarray:
+    values = frame[info.correct_column].to_numpy(dtype=np.float64, na_value=np.nan)[pair_row]
     if not np.isin(values, (0.0, 1.0)).all():
         raise ScoresTableError(
-            f"column '{PERFORMANCE_PREFIX}{model}' must be 0/1 for every row (correctness)"
+            f"column {info.correct_column!r} must be 0/1 on every target row (correctness)"
         )
     return values
 
 
-def _find(q_columns: Sequence[QColumn], model: str, metrics: Sequence[str]) -> str | None:
-    for metric in metrics:
-        for q in q_columns:
-            if q.metric == metric and q.source_model == model:
-                return q.column
-    return None
+def compare_within_tracks(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, track): the best estimator by MAE, the best ``confidence`` estimator
+    of the same track (the baseline), and ``separated``: whether the best one's interval
+    lies wholly below the baseline's. Where it does not, the two are not distinguishable
+    at this size, whatever their MAEs say.
 
-
-def _confidence_estimators(
-    frame: pd.DataFrame, design: Design, model: str, q_columns: Sequence[QColumn],
-    notes: list[str],
-) -> list[Estimator]:  # fmt: skip
-    """AC, DoC, ATC-MC and ATC-NE, fitted on the clean rows of the source IDs."""
-    source = design.is_source & (design.cs_code == design.clean_cs)
-    correct = _correct(frame, model)[source]
-    out: list[Estimator] = []
-    conf_col = _find(q_columns, model, CONFIDENCE_METRICS)
-    conf = finite_values(frame, conf_col, notes, "AC/DoC/ATC-MC") if conf_col else None
-    if conf is None and conf_col is None:
-        notes.append(f"{model}: no per-image max-probability column (score with tg_maxprob), "
-                     "so AC, DoC and ATC-MC were skipped")  # fmt: skip
-    if conf is not None:
-        target = conf[design.pair_row]
-        offset = float(conf[source].mean() - correct.mean())
-        t = fit_atc_threshold(conf[source], correct)
-        out += [
-            Estimator(model, "AC", "confidence", conf_col, "same model", target),
-            Estimator(model, "DoC", "confidence", conf_col, "same model", target, offset),
-            Estimator(model, "ATC-MC", "confidence", conf_col, "same model",
-                       (target >= t).astype(np.float64)),
-        ]  # fmt: skip
-    ent_col = _find(q_columns, model, ENTROPY_METRICS)
-    entropy = finite_values(frame, ent_col, notes, "ATC-NE") if ent_col else None
-    if ent_col is None:
-        notes.append(f"{model}: no per-image entropy column (score with tg_entropy), "
-                     "so ATC-NE was skipped")  # fmt: skip
-    if entropy is not None:
-        score = negative_entropy(entropy)
-        t = fit_atc_threshold(score[source], correct)
-        values = (score[design.pair_row] >= t).astype(np.float64)
-        out.append(Estimator(model, "ATC-NE", "confidence", ent_col, "same model", values))
-    return out
-
-
-def _score(
-    design: Design, estimators: list[Estimator], truths: dict[str, np.ndarray],
-    n_boot: int, rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Point values and cluster-bootstrap errors of every estimator over the target groups."""
-    from iqalign.stats._estimation_design import bootstrap_group_means
-
-    columns: dict[int, int] = {}
-    arrays = []
-    for array in [*truths.values(), *(e.values for e in estimators)]:
-        if id(array) not in columns:
-            columns[id(array)] = len(arrays)
-            arrays.append(array)
-    point, boot = bootstrap_group_means(design, arrays, n_boot, rng)
-    group_rows, summary_rows = [], []
-    for e in estimators:
-        k, t = columns[id(e.values)], columns[id(truths[e.model])]
-        estimate = e.finish(point[:, k].copy(), design.group_fold)
-        group_rows.append(_group_frame(design, e, estimate, point[:, t]))
-        errors = np.abs(e.finish(boot[:, :, k].copy(), design.group_fold) - boot[:, :, t])
-        summary_rows.append(_summary_row(e, np.abs(estimate - point[:, t]), errors))
-    summary = pd.DataFrame(summary_rows)
-    if not summary.empty:
-        summary = summary.sort_values(["model", "MAE"], kind="stable").reset_index(drop=True)
-        summary.insert(2, "rank", summary.groupby("model").cumcount() + 1)
-    groups = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame()
-    return summary, groups
-
-
-def _group_frame(design: Design, e: Estimator, estimate, truth) -> pd.DataFrame:
-    frame = design.group_keys.copy()
-    frame.insert(0, "estimator", e.name)
-    frame.insert(0, "model", e.model)
-    frame["n_images"] = design.group_size
-    frame["true_accuracy"] = truth
-    frame["estimate"] = estimate
-    frame["error"] = estimate - truth
-    return frame
-
-
-def _summary_row(e: Estimator, abs_error: np.ndarray, boot_errors: np.ndarray) -> dict:
-    row = {
-        "model": e.model, "estimator": e.name, "kind": e.kind, "Q column": e.q_column,
-        "Q from": e.q_source, "n_groups": int(abs_error.size),
-        "MAE": float(abs_error.mean()), "MAE_ci_low": np.nan, "MAE_ci_high": np.nan,
-        "max_error": float(abs_error.max()), "max_ci_low": np.nan, "max_ci_high": np.nan,
-    }  # fmt: skip
-    if boot_errors.shape[0]:
-        for name, values in (("MAE", np.nanmean(boot_errors, axis=1)),
-                             ("max", np.nanmax(boot_errors, axis=1))):  # fmt: skip
-            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _basic_interval(
-                row["MAE" if name == "MAE" else "max_error"], values
-            )
-    return row
-
-
-def _basic_interval(point: float, values: np.ndarray) -> tuple[float, float]:
-    """Basic (pivotal) bootstrap interval ``[2 point - q97.5, 2 point - q2.5]``, clipped at 0.
-
-    Resampling adds noise to both the estimate and the true group accuracy, and |error|
-    turns noise into upward bias, so the plain percentile interval of an MAE sits above
-    the MAE. Measured coverage of the population MAE (tests/stats/test_estimation_coverage.py,
-    docs/estimation.md): percentile 0.09-0.83, percentile shifted by the bootstrap bias
-    0.66-0.89, basic 0.89-0.92 for 50-600 target IDs -- the best of the three, still a
-    little under 95 % because |.| is not smooth at 0.
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"model": "m", "track": "shifts", "estimator": ["Q", "ATC"],
+    ...     "kind": ["Q mean", "confidence"], "MAE": [0.05, 0.08],
+    ...     "MAE_ci_low": [0.03, 0.06], "MAE_ci_high": [0.07, 0.10]})
+    >>> compare_within_tracks(summary)[["best", "baseline", "separated"]].values.tolist()
+    [['Q', 'ATC', False]]
     """
-    high, low = 2.0 * point - np.percentile(values, [2.5, 97.5])
-    return max(float(low), 0.0), max(float(high), 0.0)
+    rows = []
+    for (model, track), part in summary.groupby(["model", "track"], sort=False):
+        best = part.loc[part["MAE"].idxmin()]
+        baseline = part[part["kind"] == BASELINE_KIND]
+        base = baseline.loc[baseline["MAE"].idxmin()] if not baseline.empty else None
+        rows.append({
+            "model": model, "track": track, "best": best["estimator"],
+            "best_MAE": best["MAE"], "best_ci": (best["MAE_ci_low"], best["MAE_ci_high"]),
+            "baseline": None if base is None else base["estimator"],
+            "baseline_MAE": np.nan if base is None else base["MAE"],
+            "baseline_ci": (np.nan, np.nan) if base is None else
+                           (base["MAE_ci_low"], base["MAE_ci_high"]),
+            "separated": bool(base is not None and best["MAE_ci_high"] < base["MAE_ci_low"]),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def describe_comparison(row: Mapping) -> str:
+    """One sentence for a row of :func:`compare_within_tracks`: the best estimator of the
+    track, and whether it is distinguishable from the best confidence baseline.
+
+    Examples
+    --------
+    >>> row = {"track": "shifts", "best": "Q-mean q_tv", "best_MAE": 0.05,
+    ...        "best_ci": (0.03, 0.07), "baseline": "DoC-reg", "baseline_MAE": 0.08,
+    ...        "baseline_ci": (0.06, 0.10), "separated": False}
+    >>> describe_comparison(row)  # doctest: +NORMALIZE_WHITESPACE
+    'shifts track: Q-mean q_tv (MAE 0.050 [0.030, 0.070]) and the best confidence baseline
+    DoC-reg (MAE 0.080 [0.060, 0.100]) are not distinguishable at this size (their
+    intervals overlap)'
+    """
+    best = f"{row['best']} (MAE {row['best_MAE']:.3f} {_interval(row['best_ci'])})"
+    head = f"{row['track']} track: "
+    if row["baseline"] is None:
+        return head + f"best {best}; no confidence baseline in this track"
+    if row["baseline"] == row["best"]:
+        return head + f"best {best}, a confidence baseline"
+    base = f"{row['baseline']} (MAE {row['baseline_MAE']:.3f} {_interval(row['baseline_ci'])})"
+    if row["separated"]:
+        return head + f"{best} beats the best confidence baseline {base}; intervals separate"
+    return (head + f"{best} and the best confidence baseline {base} are not distinguishable "
+            "at this size (their intervals overlap)")  # fmt: skip
+
+
+def _interval(bounds) -> str:
+    low, high = bounds
+    return "[–]" if pd.isna(low) else f"[{low:.3f}, {high:.3f}]"

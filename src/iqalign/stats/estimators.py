@@ -11,6 +11,9 @@ its ingredients:
   so that the fraction of source images scoring below ``t`` equals the source error; the
   estimate is the fraction of target images scoring at least ``t``. ATC-MC uses MSP,
   ATC-NE the negative entropy of the softmax.
+- **DoC-reg** (Guillory et al. 2021, their regression variant): a least-squares line from a
+  set's average confidence to its accuracy, fitted across several labelled shifted sets
+  (equivalently: the accuracy drop regressed on the difference of confidences).
 - **Q-mean**: a monotone (isotonic) map from a quality metric's *group mean* to group
   accuracy, fitted on several labelled source groups.
 - **Q-dist**: a monotone (isotonic) map from a single image's Q to P(correct), fitted on
@@ -37,11 +40,14 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "LinearMap",
     "MonotoneMap",
     "atc_estimate",
+    "atc_rank",
     "average_confidence",
     "doc_estimate",
     "fit_atc_threshold",
+    "fit_linear_map",
     "fit_monotone_map",
     "negative_entropy",
 ]
@@ -63,16 +69,25 @@ def doc_estimate(
 def fit_atc_threshold(source_score: np.ndarray, source_correct: np.ndarray) -> float:
     """ATC's threshold: ``mean(source_score < t) == source error`` (as nearly as ties allow).
 
-    With ``k = round(error * n)`` the k lowest source scores fall below ``t``: ``t`` is the
-    (k+1)-th smallest score, or just above the largest when every image is an error.
+    With ``k = round(error * n)`` (:func:`atc_rank`) the k lowest source scores fall below
+    ``t``: ``t`` is the (k+1)-th smallest score, or just above the largest when every image
+    is an error. This is the one ATC convention of iqalign: it satisfies Garg et al.'s
+    defining equation on the source, so :func:`atc_estimate` on the source returns the
+    source accuracy. (The authors' ``find_ATC_threshold`` returns the k-th smallest score
+    instead, which ``>=`` then counts as one more source image above the threshold.)
     """
     ordered = np.sort(np.asarray(source_score, dtype=np.float64))
     if ordered.size == 0:
         raise ValueError("ATC needs at least one source image")
-    k = round((1.0 - float(np.mean(source_correct))) * ordered.size)
+    k = atc_rank(float(np.mean(source_correct)), ordered.size)
     if k >= ordered.size:
         return float(np.nextafter(ordered[-1], np.inf))
     return float(ordered[k])
+
+
+def atc_rank(accuracy: float, n: int) -> int:
+    """How many of ``n`` source scores fall below ATC's threshold: ``round(error * n)``."""
+    return round((1.0 - accuracy) * n)
 
 
 def atc_estimate(target_score: np.ndarray, threshold: float) -> float:
@@ -131,3 +146,31 @@ def _spearman_sign(rank_x: np.ndarray, y: np.ndarray) -> float:
     _, where_y, ties_y = np.unique(y, return_inverse=True, return_counts=True)
     rank_y = _average_ranks(where_y, ties_y)
     return float(np.sign(np.dot(rank_x - rank_x.mean(), rank_y - rank_y.mean())))
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """``clip(intercept + slope * x, 0, 1)``: a fitted line, kept inside [0, 1]."""
+
+    intercept: float
+    slope: float
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return np.clip(self.intercept + self.slope * np.asarray(values, dtype=np.float64), 0, 1)
+
+
+def fit_linear_map(x: np.ndarray, y: np.ndarray) -> LinearMap:
+    """Ordinary least squares of ``y`` on ``x`` (one point per labelled set; DoC-reg).
+    With a single distinct ``x`` the line is flat at the mean of ``y``.
+
+    Examples
+    --------
+    >>> line = fit_linear_map(np.array([0.9, 0.7, 0.5]), np.array([0.8, 0.6, 0.4]))
+    >>> round(line.intercept, 6), round(line.slope, 6), round(float(line(np.array([0.6]))[0]), 6)
+    (-0.1, 1.0, 0.5)
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    dx = x - x.mean()
+    spread = float(dx @ dx)
+    slope = float(dx @ (y - y.mean())) / spread if spread > 0 else 0.0
+    return LinearMap(float(y.mean() - slope * x.mean()), slope)

@@ -53,7 +53,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from iqalign.errors import ColumnNotFoundError, DegenerateDataError, ScoresTableError
+from iqalign.errors import (
+    ColumnNotFoundError,
+    DegenerateDataError,
+    ScoresTableError,
+    TooFewClustersError,
+)
 from iqalign.scores import load_scores, model_of
 from iqalign.stats._checks import check_alpha, check_positive
 from iqalign.stats._results import ResultMixin
@@ -151,14 +156,16 @@ def run_verdicts(
     for plan in plan_tests(dag):
         row = _base_row(plan)
         if not plan.testable:
-            rows.append({**row, "verdict": "not tested", "reason": plan.refused})
+            rows.append({**row, "verdict": "not tested", "reason": plan.refused,
+                         "refused_by": "plan"})  # fmt: skip
             continue
         try:
             by = tuple(_bind(frame, column, m_column) for column in plan.stratifiers)
             options = {"test": test, "cluster": cluster, "alpha": alpha}
             result = run_test(frame, q_column, m_column, by, **options)
         except (ColumnNotFoundError, DegenerateDataError, ScoresTableError) as err:
-            rows.append({**row, "verdict": "not tested", "reason": str(err)})
+            rows.append({**row, "verdict": "not tested", "reason": str(err), "refused_by": "data"}
+                        | _refusal_fields(err))  # fmt: skip
             continue
         rows.append({**row, **_result_fields(result)})
     table_rows = pd.DataFrame(rows)
@@ -195,6 +202,14 @@ def _bind(frame: pd.DataFrame, column: str, m_column: str) -> str:
     if column.endswith("*"):
         column = column[:-1] + model_of(m_column)
     return resolve_column(frame, column)
+
+
+def _refusal_fields(err: Exception) -> dict:
+    """What a refused test lacked, where the error says it in numbers."""
+    if isinstance(err, TooFewClustersError):
+        return {"refused_df": err.df, "refused_min_df": err.min_df,
+                "refused_clusters": err.n_clusters}  # fmt: skip
+    return {}
 
 
 def _result_fields(result) -> dict:
