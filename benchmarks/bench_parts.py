@@ -153,7 +153,7 @@ def baseline_passes(
     to_tensor = transforms.ToTensor()
     for key in metrics:
         name, source = split_metric_key(key)
-        if name.startswith(("tg_", "msp", "atc", "doc")):
+        if name.startswith("tg_"):
             continue  # read off a model's logits: no pass of their own, the ordinary way too
         step, transform = _ordinary_metric(name, source, weights, device, to_tensor)
         passes[key] = _timed_pass(files, transform, step, device, batch, workers)

@@ -176,12 +176,3 @@ def test_without_clean_fr_metrics_are_refused_naming_the_option(folders, tmp_pat
     _, inc = folders
     with pytest.raises(ScoringConfigError, match="--clean IMAGENET_VAL_DIR"):
         score(_config(tmp_path / "a", inc, None, metrics=("psnr",)))
-
-
-def test_estimators_are_fitted_on_the_clean_rows_with_no_carried_values(paired_run, folders,
-                                                                         tmp_path):  # fmt: skip
-    clean, inc = folders
-    result = score(_config(tmp_path / "run", inc, clean, metrics=("atc", "doc")))
-    manifest = json.loads((result.out / "manifest.json").read_text())
-    fit = manifest["estimators"]["q_atc_efficientnet_lite0"]
-    assert fit["n_clean"] == len(IDS) and "given" not in json.dumps(fit).lower()

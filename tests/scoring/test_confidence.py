@@ -1,4 +1,4 @@
-"""Logit-derived scores and the ATC / DoC accuracy estimators."""
+"""Logit-derived scores; the accuracy estimators that are no longer per-image metrics."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from iqalign.errors import ScoringConfigError
-from iqalign.scoring.confidence import (
-    apply_estimator,
-    fit_atc_threshold,
-    fit_estimator,
-    logit_score,
-)
+from iqalign.errors import ScoringConfigError, UnknownNameError
+from iqalign.scoring.confidence import logit_score
 
 
 def test_logit_scores_against_numpy():
@@ -30,38 +25,19 @@ def test_logit_scores_against_numpy():
     )
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_atc_threshold_reproduces_clean_accuracy(seed):
-    rng = np.random.default_rng(seed)
-    scores = rng.random(997)
-    correct = rng.random(997) < rng.uniform(0.1, 0.95)
-    t = fit_atc_threshold(scores, correct)
-    assert abs(np.mean(scores > t) - np.mean(correct)) <= 1 / 997
+@pytest.mark.parametrize("name", ["msp", "atc", "atc_ne", "doc"])
+def test_the_old_estimator_metrics_say_where_they_went(name):
+    from iqalign.scoring import create_metric
+
+    with pytest.raises(UnknownNameError, match="iqalign estimate") as info:
+        create_metric(f"{name}:efficientnet_lite0")
+    assert "tg_maxprob" in str(info.value)
 
 
-def test_atc_extremes_and_ties():
-    scores = np.array([0.5, 0.5, 0.5, 0.9])
-    assert np.mean(scores > fit_atc_threshold(scores, np.ones(4))) == 1.0
-    assert np.mean(scores > fit_atc_threshold(scores, np.zeros(4))) == 0.0
-    assert np.mean(scores > fit_atc_threshold(scores, np.array([1, 0, 0, 0]))) == 0.25
+def test_an_old_config_with_estimator_settings_says_where_they_went(tmp_path):
+    from iqalign.scoring.config import load_config
 
-
-def test_estimators_fit_on_clean_and_apply():
-    clean = np.array([0.9, 0.8, 0.3, 0.6])
-    correct = np.array([1, 1, 0, 0])
-    atc = fit_estimator("atc", clean, correct, column="q_atc_m")
-    assert atc.clean_accuracy == 0.5 and atc.n_clean == 4
-    assert apply_estimator(atc, clean).mean() == 0.5
-    doc = fit_estimator("doc", clean, correct, column="q_doc_m")
-    assert doc.parameter == pytest.approx(clean.mean() - 0.5)
-    # DoC's group mean on the clean rows is the clean accuracy itself.
-    assert apply_estimator(doc, clean).mean() == pytest.approx(0.5)
-    assert doc.to_dict()["offset"] == pytest.approx(doc.parameter)
-
-
-def test_no_clean_rows_needs_a_given_value():
-    empty = np.array([])
-    with pytest.raises(ScoringConfigError, match=r"\[score.atc_thresholds\]"):
-        fit_estimator("atc", empty, empty, column="q_atc_m")
-    given = fit_estimator("atc", empty, empty, column="q_atc_m", given=0.7)
-    assert given.parameter == 0.7 and given.source == "config"
+    path = tmp_path / "run.toml"
+    path.write_text('[score]\nout = "x"\nmetrics = ["tv"]\n[score.atc_thresholds]\nm = 0.5\n')
+    with pytest.raises(ScoringConfigError, match="atc_thresholds: .*iqalign estimate"):
+        load_config(path)

@@ -17,7 +17,7 @@ from iqalign.errors import (
 from iqalign.scoring import ScoreConfig, read_scores, score
 from iqalign.scoring.writer import RunStore
 
-METRICS = ("tv", "piqe", "psnr", "tg_maxlogit", "tg_entropy", "msp", "atc", "doc")
+METRICS = ("tv", "piqe", "psnr", "tg_maxlogit", "tg_entropy", "tg_maxprob")
 
 
 def _config(out, **changes) -> ScoreConfig:
@@ -66,7 +66,7 @@ def test_correct_means_top1_in_the_acceptable_set(small_run):
     assert (table["label"] == table["image_id"].map(primary)).all()
 
 
-def test_manifest_records_orientation_families_and_estimators(small_run):
+def test_manifest_records_orientation_and_families(small_run):
     out, _, table = small_run
     manifest = json.loads((out / "manifest.json").read_text())
     columns = manifest["columns"]
@@ -78,9 +78,7 @@ def test_manifest_records_orientation_families_and_estimators(small_run):
         columns["q_psnr"]["family"] == "classic_fr"
         and columns["q_piqe"]["higher_is_better"] is False
     )
-    atc = manifest["estimators"]["q_atc_efficientnet_lite0"]
-    assert atc["score_function"] == "maxprob" and atc["n_clean"] == 2
-    assert "threshold" in atc and "offset" in manifest["estimators"]["q_doc_efficientnet_lite0"]
+    assert "estimators" not in manifest  # ATC/DoC: fitted by 'iqalign estimate', not here
     model = manifest["models"]["efficientnet_lite0"]
     assert model["weights"][0]["sha256"] and model["input_size"] == 224
     assert manifest["versions"]["torch"] and manifest["pipeline"]["seed"] == 0
@@ -93,18 +91,8 @@ def test_manifest_records_orientation_families_and_estimators(small_run):
     )
 
 
-def test_atc_column_mean_on_clean_rows_is_clean_accuracy(small_run):
-    _, _, table = small_run
-    clean = table[table["corruption"] == "none"]
-    assert clean["q_atc_efficientnet_lite0"].mean() == clean["correct_efficientnet_lite0"].mean()
-    assert clean["q_doc_efficientnet_lite0"].mean() == pytest.approx(
-        clean["correct_efficientnet_lite0"].mean()
-    )
-    assert set(table["q_atc_efficientnet_lite0"]) <= {0.0, 1.0}
-
-
 def test_a_classifier_runs_once_per_chunk(tmp_path, monkeypatch):
-    """Task model, tg_* and msp/atc/doc all read one forward pass of the network."""
+    """The task model and every tg_* column read one forward pass of the network."""
     from iqalign.scoring.models import Classifier
 
     calls = []
@@ -172,12 +160,9 @@ def _imagenet_c_folder(root, demo_crops):
     return root
 
 
-def test_imagenet_c_folder_needs_given_estimator_values(tmp_path, demo_crops):
+def test_an_imagenet_c_folder_alone_is_scored_without_clean_rows(tmp_path, demo_crops):
     data = _imagenet_c_folder(tmp_path / "inc", demo_crops)
-    with pytest.raises(ScoringConfigError, match="atc_thresholds"):
-        score(_config(tmp_path / "a", data=str(data), metrics=("atc",)))
-    config = _config(tmp_path / "b", data=str(data), metrics=("atc", "tv"), limit=0,
-                     atc_thresholds={"efficientnet_lite0": 0.5})  # fmt: skip
+    config = _config(tmp_path / "b", data=str(data), metrics=("tg_maxprob", "tv"), limit=0)
     table = read_scores(score(config).out)
     assert len(table) == 4 and set(table["corruption"]) == {"fog", "snow"}
     assert set(table["image_id"]) == {"ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002"}

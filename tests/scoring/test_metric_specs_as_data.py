@@ -9,8 +9,8 @@ import iqalign
 from iqalign.scoring.metrics import METRIC_SPECS, get_metric_spec
 
 SRC = Path(iqalign.__file__).parent
-# The registry, and the module that implements the logit scores and estimator kinds the
-# registry's rows point at (its "entropy", "atc" are score kinds, not metric names).
+# The registry, and the module that implements the logit scores the registry's rows point
+# at (its "entropy", "maxprob" are score kinds, not metric names).
 ALLOWED = {SRC / "scoring" / "metrics.py", SRC / "scoring" / "confidence.py"}
 
 
@@ -43,17 +43,10 @@ def test_no_metric_name_is_compared_outside_the_registry():
     assert hits == []
 
 
-def test_the_estimators_say_what_they_need_on_their_spec():
-    for name, postprocess, score in [("atc", "atc", "maxprob"), ("atc_ne", "atc_ne", "negentropy"),
-                                     ("doc", "doc", "maxprob")]:  # fmt: skip
-        spec = get_metric_spec(name)
-        assert (spec.postprocess, spec.logit_score, spec.needs_clean_rows) == (
-            postprocess,
-            score,
-            True,
-        )
-    msp = get_metric_spec("msp")
-    assert (msp.logit_score, msp.needs_clean_rows) == ("maxprob", False)
+def test_what_a_metric_needs_is_on_its_spec():
+    assert get_metric_spec("tg_maxprob").logit_score == "maxprob"
     assert get_metric_spec("tg_entropy").logit_score == "entropy"
     assert get_metric_spec("zsclip_maxlogit").logit_score == "maxlogit"
     assert get_metric_spec("brisque").readiness.endswith(":live_model_installed")
+    assert get_metric_spec("brisque").worker == "iqalign.scoring.brisque:worker_scorer"
+    assert all(spec.worker is None for name, spec in METRIC_SPECS.items() if name != "brisque")

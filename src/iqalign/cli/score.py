@@ -94,13 +94,6 @@ _Limit = Annotated[int | None, typer.Option("--limit", help="Score only the firs
 _Weights = Annotated[
     list[str] | None, typer.Option("--weights", help="NAME=PATH of a weight file.")
 ]
-_AtcThreshold = Annotated[
-    list[str] | None,
-    typer.Option("--atc-threshold", help="MODEL=T for runs without clean rows."),
-]
-_DocOffset = Annotated[
-    list[str] | None, typer.Option("--doc-offset", help="MODEL=OFFSET, likewise.")
-]
 _ZsclipPrompts = Annotated[
     str | None,
     typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
@@ -145,8 +138,6 @@ def score_command(
     limit: _Limit = None,
     max_failures: _MaxFailures = None,
     weights: _Weights = None,
-    atc_threshold: _AtcThreshold = None,
-    doc_offset: _DocOffset = None,
     zsclip_prompts: _ZsclipPrompts = None,
     config: _Config = None,
     backend: _Backend = "local",
@@ -165,8 +156,6 @@ def score_command(
         "mixture": mixture, "corruption_impl": corruption_impl, "device": device,
         "precision": precision, "batch_size": batch_size,
         "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
-        "atc_thresholds": _pairs(atc_threshold, "--atc-threshold", float),
-        "doc_offsets": _pairs(doc_offset, "--doc-offset", float),
         "zsclip_prompts": zsclip_prompts,
     }  # fmt: skip
     if config is not None:

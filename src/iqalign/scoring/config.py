@@ -6,16 +6,13 @@ level); options given on the command line win::
     [score]
     data = "demo"
     models = ["efficientnet_lite0", "efficientnet_lite1"]
-    metrics = ["tv", "piqe", "tg_maxlogit", "atc"]
+    metrics = ["tv", "piqe", "tg_maxlogit", "tg_maxprob"]
     corruptions = "all"
     severities = "1-5"
     out = "runs/demo"
 
     [score.weights]            # explicit local weight files, by model / metric name
     resnet34 = "/models/resnet34-b627a593.pth"
-
-    [score.atc_thresholds]     # only for runs without clean rows (ImageNet-C without --clean)
-    efficientnet_lite0 = 0.62
 
 Only settings that change the scores enter the run's fingerprint (:meth:`fingerprint`), so
 a resumed run may use another device, batch size or worker count.
@@ -34,6 +31,12 @@ from iqalign.errors import ScoringConfigError, did_you_mean
 
 __all__ = ["ScoreConfig", "load_config", "split_names"]
 
+# Settings that are gone, and why (an old config file gets this, not "unknown setting").
+_REMOVED = {
+    key: "ATC and DoC are no longer scoring-time columns: 'iqalign estimate RUN_DIR' fits "
+    "them on the images its protocol holds out; remove this setting"
+    for key in ("atc_thresholds", "doc_offsets")
+}
 # Settings that do not change any score: a resumed run may change them freely.
 _EXECUTION_ONLY = frozenset(
     {"device", "batch_size", "workers", "out", "shard_images", "max_failures"}
@@ -68,8 +71,6 @@ class ScoreConfig:
     shard_images: int = 0  # source images per shard (0: sized to about 8192 rows)
     zsclip_prompts: str = "single"  # single | openai (the 80-template ensemble)
     weights: dict[str, str] = field(default_factory=dict)
-    atc_thresholds: dict[str, float] = field(default_factory=dict)
-    doc_offsets: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -113,6 +114,9 @@ def load_config(path: str | Path, **overrides: Any) -> ScoreConfig:
     except tomllib.TOMLDecodeError as err:
         raise ScoringConfigError(f"{file}: not valid TOML ({err})") from err
     table = raw.get("score", raw)
+    gone = sorted(set(table) & set(_REMOVED))
+    if gone:
+        raise ScoringConfigError(f"{file}: {gone[0]}: {_REMOVED[gone[0]]}")
     known = {f.name for f in fields(ScoreConfig)}
     unknown = sorted(set(table) - known)
     if unknown:
@@ -130,9 +134,8 @@ def from_values(values: dict[str, Any], *, where: str = "options") -> ScoreConfi
             values[key] = split_names(values[key])
     if "mixture" in values:
         values["mixture"] = _floats(values["mixture"], "mixture", where)
-    for key in ("weights", "atc_thresholds", "doc_offsets"):
-        if key in values and not isinstance(values[key], dict):
-            raise ScoringConfigError(f"{where}: {key} must be a table of name = value")
+    if "weights" in values and not isinstance(values["weights"], dict):
+        raise ScoringConfigError(f"{where}: weights must be a table of name = value")
     return ScoreConfig(**values)
 
 

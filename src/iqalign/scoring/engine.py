@@ -595,16 +595,14 @@ class _Run:
             progress.note(text)
 
     def finish(self, started: float) -> RunResult:
-        """Fit run-wide estimators, write the final shards and the manifest."""
+        """Write the final shards and the manifest."""
         from iqalign.scoring.finalize import finalize_run
 
         begin = time.perf_counter()
-        fits, (skipped, failed_cells), rows = finalize_run(
-            self.store, self.config, self.scorers, self.unpaired
-        )
+        (skipped, failed_cells), rows = finalize_run(self.store, self.unpaired)
         timings = self._timings(started, begin)
         self.write_manifest(
-            "complete", estimators=fits, timings=timings, failures=self.failures.summary(),
+            "complete", timings=timings, failures=self.failures.summary(),
             counts={"images": len(self.work), "pictures": self.pictures,
                     "shards": len(self.shards), "rows": rows, "skipped": len(skipped),
                     "failed_cells": len(failed_cells)},

@@ -60,7 +60,6 @@ class Metric:
         self.column = metric_column(spec.name, source)
         self.key = spec.name if source is None else f"{spec.name}:{source}"
         self.weight_files = weight_files
-        self.postprocess: str | None = None
 
     def to(self, device: torch.device) -> Metric:
         """Move any state to ``device``."""
@@ -249,7 +248,6 @@ class LogitMetric(Metric):
         super().__init__(spec, source=source)
         assert spec.logit_score is not None, f"{spec.name}: a logit metric names its score"
         self.kind = spec.logit_score
-        self.postprocess = spec.postprocess
 
     def compute(self, view: BatchView) -> torch.Tensor:
         assert self.source is not None
@@ -267,7 +265,7 @@ def create_entropy(spec: MetricSpec, **_: Any) -> Metric:
 
 
 def create_logit_metric(spec: MetricSpec, *, source: str, **_: Any) -> Metric:
-    """``tg_*``, ``zsclip_*``, ``msp``, ``atc``, ``atc_ne``, ``doc``."""
+    """``tg_*``, ``zsclip_*``."""
     return LogitMetric(spec, source=source)
 
 

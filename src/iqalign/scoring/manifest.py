@@ -13,7 +13,6 @@ from typing import Any
 
 from iqalign import __version__
 from iqalign.scores import performance_column, prediction_column
-from iqalign.scoring.confidence import estimator_label
 from iqalign.scoring.weights import describe_file
 
 __all__ = [
@@ -71,10 +70,6 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
             "reference": spec.reference or "none (defined by its formula)",
             "weights": [describe_file(p) for p in metric.weight_files],
         }
-        if metric.postprocess:
-            entries[metric.column]["note"] = (
-                f"its group mean is the {estimator_label(metric.postprocess)} accuracy estimate"
-            )
     return entries
 
 

@@ -9,15 +9,18 @@ A metric is asked for as ``name`` or ``name:source``:
   ``brisque_pyiqa`` (pyiqa's re-implementation, which pyiqa calls ``brisque``);
 - strong task-guided ``tg_maxprob``, ``tg_entropy``, ``tg_maxlogit`` ``:<model>``;
 - ``zsclip_maxprob``, ``zsclip_entropy``, ``zsclip_maxlogit`` ``:<open_clip model>``
-  (default ``ViT-B-32``);
-- accuracy estimators ``msp``, ``atc``, ``atc_ne``, ``doc`` ``:<model>``.
+  (default ``ViT-B-32``).
+
+Label-free accuracy estimators (MSP, ATC, DoC, ...) are not metrics: ``iqalign estimate``
+computes them from ``tg_maxprob`` / ``tg_entropy`` (:data:`REMOVED` says so to a user who
+asks for one).
 
 Without ``:source``, the classifier-based metrics expand to one column per task model
 of the run. Column scheme: ``q_<slug(name)>`` for image metrics and
 ``q_<slug(name)>_<slug(source)>`` for classifier-based ones, where :func:`slug`
 lower-cases and maps ``+`` to ``_plus`` and other symbols to ``_``: ``q_tv``,
-``q_clipiqa_plus``, ``q_tg_maxlogit_efficientnet_lite1``, ``q_zsclip_entropy_vit_b_32``,
-``q_atc_efficientnet_lite0``. Orientation is recorded, never flipped.
+``q_clipiqa_plus``, ``q_tg_maxlogit_efficientnet_lite1``, ``q_zsclip_entropy_vit_b_32``.
+Orientation is recorded, never flipped.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from iqalign.scores import quality_column
 
 __all__ = [
     "METRIC_SPECS",
+    "REMOVED",
     "MetricSpec",
     "create_metric",
     "get_metric_spec",
@@ -61,11 +65,8 @@ class MetricSpec:
     implementation: str = "iqalign"  # the package whose code computes it (version: manifest)
     reference: str = ""  # what its values are checked against (tests), or "" if nothing
     # Classifier-based metrics: the score read off the source's logits (maxprob, entropy,
-    # maxlogit, negentropy: iqalign.scoring.confidence.logit_score).
+    # maxlogit: iqalign.scoring.confidence.logit_score).
     logit_score: str | None = None
-    # Accuracy estimators: fitted on the clean rows of a labelled source model after scoring
-    # ("atc", "atc_ne", "doc": iqalign.scoring.confidence.fit_estimator); None otherwise.
-    postprocess: str | None = None
     # "module:function" returning True when the metric's files are installed (``metrics
     # list``); None: pyiqa's cache is checked, or nothing is needed.
     readiness: str | None = None
@@ -76,11 +77,6 @@ class MetricSpec:
     # decoding, never in the main process (iqalign.scoring.worker_metrics).
     worker: str | None = None
 
-    @property
-    def needs_clean_rows(self) -> bool:
-        """Fitted on clean, labelled rows: its source must be a task model of the run."""
-        return self.postprocess is not None
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
@@ -90,14 +86,11 @@ _IQA = "iqalign.scoring.iqa"
 _TG = "iqalign.scoring.iqa:create_logit_metric"
 
 
-def _logit(
-    name: str, family: str, higher: bool, source: str, text: str, *,
-    score: str | None = None, postprocess: str | None = None,
-) -> MetricSpec:  # fmt: skip
-    """A score read off a classifier's logits: ``tg_<score>`` / ``zsclip_<score>`` or given."""
+def _logit(name: str, family: str, higher: bool, source: str, text: str) -> MetricSpec:
+    """A score read off a classifier's logits: ``tg_<score>`` / ``zsclip_<score>``."""
     return MetricSpec(
         name, family, higher, False, source, _TG, "scoring", "its model's", text,
-        logit_score=score or name.split("_", 1)[-1], postprocess=postprocess,
+        logit_score=name.split("_", 1)[-1],
     )  # fmt: skip
 
 
@@ -138,20 +131,16 @@ METRIC_SPECS: dict[str, MetricSpec] = {
                              "zero-shot CLIP entropy (a negative quality signal)"),
     "zsclip_maxlogit": _logit("zsclip_maxlogit", "zsclip", True, "clip",
                               "zero-shot CLIP max cosine similarity"),
-    "msp": _logit("msp", "accuracy_estimator", True, "classifier",
-                  "maximum softmax probability (Hendrycks & Gimpel 2017)", score="maxprob"),
-    "atc": _logit("atc", "accuracy_estimator", True, "classifier",
-                  "ATC, MSP score: 1[MSP > t], t fitted on clean rows (Garg et al. 2022)",
-                  score="maxprob", postprocess="atc"),
-    "atc_ne": _logit("atc_ne", "accuracy_estimator", True, "classifier",
-                     "ATC, negative-entropy score: 1[-H > t], t fitted on clean rows",
-                     score="negentropy", postprocess="atc_ne"),
-    "doc": _logit("doc", "accuracy_estimator", True, "classifier",
-                  "DoC: MSP - (mean clean MSP - clean accuracy) (Guillory et al. 2021)",
-                  score="maxprob", postprocess="doc"),
 }
 # fmt: on
 
+# Names that were metrics once: what to use instead (an old command gets this, not a guess).
+REMOVED = {
+    name: f"{name!r} is no longer a per-image metric: 'iqalign estimate RUN_DIR' computes "
+    "MSP, ATC, ATC-NE and DoC (and more) from the tg_maxprob / tg_entropy columns, fitted on "
+    "the images its protocol holds out; score tg_maxprob,tg_entropy instead"
+    for name in ("msp", "atc", "atc_ne", "doc")
+}
 # pyiqa entries that are not one number per image (distribution scores, caption scores).
 _PYIQA_EXCLUDED = frozenset(
     {"fid", "sfid", "fid_dinov2", "inception_score", "clipscore", "compare2score", "fgresq_pair"}
@@ -223,6 +212,8 @@ def get_metric_spec(name: str) -> MetricSpec:
     """The spec of a metric name (ours first, then pyiqa's), or raise with suggestions."""
     if name in METRIC_SPECS:
         return METRIC_SPECS[name]
+    if name in REMOVED:
+        raise UnknownNameError(REMOVED[name])
     configs = _pyiqa_configs()
     if name in configs:
         return _pyiqa_spec(name, configs[name])

@@ -2,9 +2,7 @@
 
 All checks that can fail -- unknown names, labels missing for task models, full-reference
 metrics without clean images, missing weight files -- happen here, before any image is
-read. Classifier-based metrics without ``:source`` expand to every task model; the
-sources of ATC/DoC become task models too (they estimate *that* model's accuracy, so its
-correctness must be in the table).
+read. Classifier-based metrics without ``:source`` expand to every task model.
 """
 
 from __future__ import annotations
@@ -46,10 +44,6 @@ def resolve_names(config: ScoreConfig) -> tuple[list[str], list[str]]:
         else:
             keys.append(key)
     keys = list(dict.fromkeys(keys))
-    for key in keys:
-        name, source = split_metric_key(key)
-        if get_metric_spec(name).needs_clean_rows and source not in models:
-            models.append(source)  # type: ignore[arg-type]  # fitted on its labelled rows
     _check_columns(models, keys)
     return models, keys
 
