@@ -38,6 +38,7 @@ from iqalign.errors import ScoresNotFoundError, ScoresTableError
 from iqalign.imagenet_c import CLEAN
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "is_quality_column",
     "list_models",
     "list_quality_columns",
+    "load_log_probs",
     "load_scores",
     "model_of",
     "performance_column",
@@ -307,6 +309,50 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     manifest = read_manifest(run, required=False) if run.is_dir() else {}
     shards = run / "shards"
     return load_scores(shards if shards.is_dir() else run), manifest
+
+
+def load_log_probs(run_dir: str | Path, model: str) -> list[np.ndarray]:
+    """``--save-probs``: a task model's per-row log-softmax, one read-only memory map per
+    shard, in the row order of :func:`read_run`'s table (``model``: its column slug).
+
+    Each array is float16 ``(rows of the shard, classes)``; ``np.concatenate`` them for
+    one array (about 2 kB per row: 7.6 GB for ImageNet-C), or work shard by shard.
+
+    Raises
+    ------
+    ScoresNotFoundError
+        The run was scored without ``--save-probs``, or not for this model.
+    ScoresTableError
+        A shard's file is missing or its row count differs from the shard's.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    run = Path(run_dir).expanduser()
+    folder = run / "probs" / model
+    if not folder.is_dir():
+        saved = (
+            sorted(p.name for p in (run / "probs").glob("*")) if (run / "probs").is_dir() else []
+        )
+        raise ScoresNotFoundError(
+            f"{run}: no log-probabilities of model {model!r} (saved: {saved or 'none'}); "
+            "score the run with --save-probs"
+        )
+    arrays = []
+    for shard in _parquet_files(run / "shards"):
+        rows = pq.read_metadata(shard).num_rows
+        path = folder / f"{shard.stem}.npy"
+        if not path.is_file():
+            if rows == 0:
+                continue
+            raise ScoresTableError(f"{path}: missing; its shard {shard.name} has {rows} rows")
+        array = np.load(path, mmap_mode="r")
+        if array.shape[0] != rows:
+            raise ScoresTableError(
+                f"{path}: {array.shape[0]} rows, but its shard {shard.name} has {rows}"
+            )
+        arrays.append(array)
+    return arrays
 
 
 def load_scores(

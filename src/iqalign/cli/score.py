@@ -98,6 +98,10 @@ _ZsclipPrompts = Annotated[
     str | None,
     typer.Option("--zsclip-prompts", help="single ('a photo of a {}.') | openai (80)."),
 ]
+_SaveProbs = Annotated[
+    bool | None,
+    typer.Option("--save-probs", help="Also store each task model's log-softmax (float16)."),
+]
 _Config = Annotated[Path | None, typer.Option("--config", help="TOML file with the same settings.")]
 _Backend = Annotated[
     str, typer.Option("--backend", help="local (this machine) | ray (a Ray cluster).")
@@ -139,6 +143,7 @@ def score_command(
     max_failures: _MaxFailures = None,
     weights: _Weights = None,
     zsclip_prompts: _ZsclipPrompts = None,
+    save_probs: _SaveProbs = None,
     config: _Config = None,
     backend: _Backend = "local",
     address: _Address = None,
@@ -156,7 +161,7 @@ def score_command(
         "mixture": mixture, "corruption_impl": corruption_impl, "device": device,
         "precision": precision, "batch_size": batch_size,
         "workers": workers, "seed": seed, "limit": limit, "weights": _pairs(weights, "--weights"),
-        "zsclip_prompts": zsclip_prompts,
+        "zsclip_prompts": zsclip_prompts, "save_probs": save_probs,
     }  # fmt: skip
     if config is not None:
         settings = load_config(config, **given)

@@ -70,6 +70,7 @@ class ScoreConfig:
     max_failures: float = 0.01  # stop when one kind of failure exceeds this fraction
     shard_images: int = 0  # source images per shard (0: sized to about 8192 rows)
     zsclip_prompts: str = "single"  # single | openai (the 80-template ensemble)
+    save_probs: bool = False  # also store each task model's per-row log-softmax (float16)
     weights: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

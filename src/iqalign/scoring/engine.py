@@ -274,6 +274,7 @@ class _Launched:
     q: Any  # (pictures, device metrics) float64
     p: Any  # (pictures, task models) int64
     raised: list[tuple[int, str, str, str]]  # (picture, metric, reason, message)
+    probs: dict[str, Any] = field(default_factory=dict)  # slug -> (pictures, classes) fp16
     event: Any = None  # CUDA: recorded after the copies to pinned host memory
 
 
@@ -293,6 +294,7 @@ class BatchScorer:
 
     def __init__(self, config: ScoreConfig, scorers: Scorers, device: Any, batch_size: int) -> None:
         self.scorers, self.device, self.batch_size = scorers, device, batch_size
+        self.save_probs = config.save_probs
         self.amp = _precision(config, device)
         self.timer = _Timer(device)
         metrics = scorers.metrics
@@ -310,7 +312,7 @@ class BatchScorer:
             return _Launched(batch, q, torch.empty((0, len(self.scorers.task_models)),
                                                    dtype=torch.int64), raised)  # fmt: skip
         images = batch["images"].to(self.device, non_blocking=True)
-        q_parts, p_parts = [], []
+        q_parts, p_parts, prob_parts = [], [], []
         # Loader batches hold whole source images (all their variants); the networks run
         # on chunks of batch_size rows -- on the CPU, large activations cost more in page
         # faults than they gain.
@@ -321,13 +323,28 @@ class BatchScorer:
             q, p = self._compute_chunk(view, lo, raised)
             q_parts.append(q)
             p_parts.append(p)
-        launched = _Launched(batch, torch.cat(q_parts), torch.cat(p_parts), raised)
+            prob_parts.append(self._log_probs(view))
+        probs = {slug: torch.cat([part[slug] for part in prob_parts]) for slug in prob_parts[0]}
+        launched = _Launched(batch, torch.cat(q_parts), torch.cat(p_parts), raised, probs)
         if self.device.type == "cuda":
             launched.q = _to_pinned_host(launched.q)
             launched.p = _to_pinned_host(launched.p)
+            launched.probs = {k: _to_pinned_host(v) for k, v in probs.items()}
             launched.event = torch.cuda.Event()
             launched.event.record()
         return launched
+
+    def _log_probs(self, view: _View) -> dict[str, Any]:
+        """``--save-probs``: each task model's log-softmax, float16 (2 kB per picture)."""
+        import torch
+
+        if not self.save_probs:
+            return {}
+        s = self.scorers
+        return {
+            s.classifiers[m].column: torch.log_softmax(view.logits[m].float(), dim=1).half()
+            for m in s.task_models
+        }
 
     def collect(self, launched: _Launched) -> ScoredBatch:
         """Wait for one launched batch; its values (every metric column) and predictions."""
@@ -346,6 +363,7 @@ class BatchScorer:
             items=batch["items"], pic_item=batch["pic_item"], pic_render=batch["pic_render"],
             values=values, preds=launched.p.numpy().astype(np.int64), failed=batch["failed"],
             cell_failures=cells, cpu_s=batch["cpu_s"],
+            probs={k: v.numpy() for k, v in launched.probs.items()},
         )  # fmt: skip
 
     def _unreported_nonfinite(
@@ -492,6 +510,8 @@ class _Run:
             "device": str(self.device), "precision": str(self.amp or "fp32"),
             "counts": {"images": len(self.work), "pictures": self.pictures,
                        "shards": len(self.shards)},
+            "probabilities": m.probability_entries(s.classifiers, s.task_models,
+                                                   self.config.save_probs),
             "notes": self.notes, **extra,
         })  # fmt: skip
 

@@ -21,6 +21,7 @@ __all__ = [
     "model_entries",
     "package_versions",
     "pipeline_entry",
+    "probability_entries",
 ]
 
 _PACKAGES = (
@@ -71,6 +72,23 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
             "weights": [describe_file(p) for p in metric.weight_files],
         }
     return entries
+
+
+def probability_entries(
+    classifiers: dict[str, Any], task_models: list[str], saved: bool
+) -> dict[str, Any]:
+    """``--save-probs``: where each task model's per-row log-softmax is, and its format."""
+    if not saved:
+        return {}
+    return {
+        name: {
+            "path": f"probs/{classifiers[name].column}/",
+            "what": "log-softmax of the model's logits, one row per table row, in the row "
+            "order of the shard of the same name (iqalign.scores.load_log_probs)",
+            "dtype": "float16",
+        }
+        for name in task_models
+    }
 
 
 def model_entries(classifiers: dict[str, Any], task_models: list[str]) -> dict[str, Any]:

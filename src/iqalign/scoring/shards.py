@@ -64,6 +64,7 @@ class ScoredBatch:
     cell_failures: list[tuple[int, str, str, str]]
     cpu_s: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # --save-probs, per picture
 
     @property
     def pictures(self) -> int:
@@ -100,9 +101,20 @@ class ShardBuffer:
         preds = [b.preds for b in self.batches]
         table = _rows_table(self.run, pairs, values, preds)
         skipped, failures = _failure_records(self.run.work, self.batches)
+        if any(b.probs for b in self.batches):
+            self.run.store.write_probs(self.shard, self._row_probs(pairs))
         self.run.store.write_part(self.shard, table, skipped, failures)
         self.batches = []
         return table.num_rows
+
+    def _row_probs(self, pairs: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+        """Each model's log-probabilities per row (a picture repeated for its variants)."""
+        work = self.run.work
+        take = np.repeat(np.arange(len(pairs)), [len(work[i].renders[r].variants)
+                                                 for i, r in pairs])  # fmt: skip
+        with_probs = [b for b in self.batches if b.probs]  # a batch of failed pictures has none
+        return {slug: np.concatenate([b.probs[slug] for b in with_probs])[take]
+                for slug in with_probs[0].probs}  # fmt: skip
 
 
 def _rows_table(

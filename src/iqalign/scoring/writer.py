@@ -8,6 +8,8 @@ Layout of ``--out DIR``::
     DIR/failures.csv         NaN cells: a metric that failed on one picture (image_id,
                              corruption, severity, path, metric, reason, message)
     DIR/shards/part-*.parquet  the scores table: pandas.read_parquet(DIR / "shards")
+    DIR/probs/<model>/part-*.npy  with --save-probs: each task model's log-softmax per row,
+                             float16 (rows, classes), in the row order of the same shard
     DIR/parts/part-*.parquet   work in progress (removed when the run completes)
 
 Every shard covers a fixed range of source images, so a shard's content does not depend
@@ -65,6 +67,7 @@ class RunStore:
         self.failures_path = self.root / "failures.csv"
         self.parts = self.root / "parts"
         self.shards = self.root / "shards"
+        self.probs = self.root / "probs"
 
     def open(self, fingerprint: str) -> str:
         """Create or reopen the folder: ``"new"``, ``"resume"`` or ``"complete"``."""
@@ -93,6 +96,20 @@ class RunStore:
     def part_path(self, index: int) -> Path:
         """Where part ``index`` lives."""
         return self.parts / f"part-{index:06d}.parquet"
+
+    def probs_path(self, slug: str, index: int) -> Path:
+        """Where part ``index``'s log-probabilities of model ``slug`` live."""
+        return self.probs / slug / f"part-{index:06d}.npy"
+
+    def write_probs(self, index: int, probs: dict[str, Any]) -> None:
+        """Write a part's log-probabilities, one file per model, atomically -- before the
+        part itself, so a part on disk always has its probabilities."""
+        import numpy as np
+
+        for slug, array in probs.items():
+            path = self.probs_path(slug, index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, lambda tmp, a=array: _save_npy(tmp, np.ascontiguousarray(a)))
 
     def done_parts(self) -> set[int]:
         """Indices of the parts already written (complete by construction)."""
@@ -150,6 +167,13 @@ class RunStore:
     def remove_parts(self) -> None:
         """Drop the work-in-progress parts once the shards and manifest are final."""
         shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _save_npy(path: Path, array: Any) -> None:
+    import numpy as np
+
+    with open(path, "wb") as handle:  # a file object: np.save would append ".npy" to a name
+        np.save(handle, array)
 
 
 def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
