@@ -8,8 +8,6 @@ full-reference metrics, BRISQUE as published for ``brisque`` -- not against the 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest

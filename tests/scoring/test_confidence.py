@@ -39,5 +39,5 @@ def test_an_old_config_with_estimator_settings_says_where_they_went(tmp_path):
 
     path = tmp_path / "run.toml"
     path.write_text('[score]\nout = "x"\nmetrics = ["tv"]\n[score.atc_thresholds]\nm = 0.5\n')
-    with pytest.raises(ScoringConfigError, match="atc_thresholds: .*iqalign estimate"):
+    with pytest.raises(ScoringConfigError, match=r"atc_thresholds: .*iqalign estimate"):
         load_config(path)
