@@ -174,3 +174,18 @@ def test_without_clean_fr_metrics_are_refused_naming_the_option(folders, tmp_pat
     _, inc = folders
     with pytest.raises(ScoringConfigError, match="--clean IMAGENET_VAL_DIR"):
         score(_config(tmp_path / "a", inc, None, metrics=("psnr",)))
+
+
+def test_an_unreadable_clean_image_skips_its_id_and_lists_every_picture(folders, tmp_path,
+                                                                        demo_crops):  # fmt: skip
+    _, inc = folders
+    broken = make_clean_folder(tmp_path / "val", demo_crops)
+    path = broken / WNID / f"{IDS[1]}.JPEG"
+    path.write_bytes(path.read_bytes()[:200])
+    result = score(_config(tmp_path / "run", inc, broken, metrics=("psnr", "tv"), models=(),
+                           max_failures=1.0))  # fmt: skip
+    table = read_scores(result.out)
+    assert set(table["image_id"]) == {IDS[0]}
+    skipped = pd.read_csv(result.out / "skipped.csv")
+    assert len(skipped) == 1 + len(PAIRS) and (skipped["image_id"] == IDS[1]).all()
+    assert skipped["reason"].str.contains("truncated|unreadable").all()
