@@ -105,3 +105,25 @@ def test_a_tiny_shm_stops_before_any_image_is_read(tmp_path, monkeypatch):
         with pytest.raises(ScoringConfigError, match="docker run --shm-size"):
             score(_config(tmp_path / "run"))
     assert not list((tmp_path / "run" / "parts").glob("*.parquet"))
+
+
+def test_workers_start_after_opencv_ran_threads_here(tmp_path):
+    """Forking while this process's OpenCV pool runs used to hang every worker."""
+    import os
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import cv2, numpy as np
+        cv2.setNumThreads(2)
+        for _ in range(20):  # start OpenCV's pool in this (the parent) process
+            cv2.GaussianBlur(np.random.rand(1024, 1024).astype(np.float32), (31, 31), 5)
+        from iqalign.scoring import ScoreConfig, score
+        score(ScoreConfig(data="demo", out={str(tmp_path / "run")!r}, metrics=("tv",),
+                          corruptions="fog", severities="1", limit=2, workers=2))
+        assert cv2.getNumThreads() == 2  # the parent's setting is restored
+        print("done")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=180, env=os.environ.copy(), check=False)  # fmt: skip
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr[-2000:]

@@ -34,7 +34,13 @@ from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
 from iqalign.scoring.corrupt import parse_corruptions, parse_severities
 from iqalign.scoring.failures import FailureWatch
-from iqalign.scoring.feed import batch_bytes, default_workers, plan_feed, worker_init
+from iqalign.scoring.feed import (
+    batch_bytes,
+    default_workers,
+    forking_safely,
+    plan_feed,
+    worker_init,
+)
 from iqalign.scoring.pipeline import RenderDataset, RenderSettings, WorkItem, collate, plan_work
 from iqalign.scoring.setup import Scorers, build_scorers
 from iqalign.scoring.shards import ScoredBatch, ShardBuffer
@@ -530,7 +536,8 @@ class _Run:
         """Score every shard that is not on disk yet."""
         batches = self.pending_batches()
         self._start_progress(progress, batches)
-        loader = self._loader([b for _, b in batches], progress)
+        with forking_safely():  # the workers fork when the loader's iterator starts
+            loader = iter(self._loader([b for _, b in batches], progress))
         buffer = ShardBuffer(self)
         clocks = _CpuClocks()
         began = waited = time.perf_counter()

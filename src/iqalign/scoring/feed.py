@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from iqalign.errors import ScoringConfigError
@@ -28,6 +30,7 @@ __all__ = [
     "FeedPlan",
     "batch_bytes",
     "default_workers",
+    "forking_safely",
     "one_thread_per_library",
     "plan_feed",
     "shm_free_bytes",
@@ -127,16 +130,43 @@ def worker_init(_: int) -> None:
     one_thread_per_library()
 
 
+@contextlib.contextmanager
+def forking_safely() -> Iterator[None]:
+    """Around starting forked workers: OpenCV's thread pool on one thread while they fork.
+
+    A child forked while the parent's OpenCV pool runs inherits the pool's locks but not
+    its threads, and its own ``cv2.setNumThreads`` then waits forever (seen: every loader
+    worker stuck there after a test had corrupted images in the parent). With the pool
+    shrunk to one thread across the fork, the children start with none; the parent's
+    setting is restored afterwards.
+    """
+    cv2 = sys.modules.get("cv2")
+    if cv2 is None:  # not loaded here: each child loads its own and sets it
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def one_thread_per_library() -> None:
-    """numpy's BLAS, OpenMP and OpenCV on one thread each, in this process, for good.
+    """numpy's BLAS and OpenCV on one thread each, in this process, for good.
 
     A worker inherits the main process's BLAS pool (one thread per core): BRISQUE's
     matrix products then spin threads against the other workers and cost 3x the CPU
-    (measured: 52 ms instead of 16 ms per picture on 2 cores).
+    (measured: 52 ms instead of 16 ms per picture on 2 cores). Only the BLAS libraries
+    are limited here: setting OpenMP's thread count in a process forked from one whose
+    OpenMP pool was running hangs in libgomp (seen: a loader worker stuck in
+    ``omp_set_num_threads``); torch's own pool is set by ``torch.set_num_threads``.
     """
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    threadpool_limits(1, user_api="blas")
+    if "cv2" in sys.modules:  # inherited from the parent, which forked us with one thread
+        return
     with contextlib.suppress(ImportError):
         import cv2
 
