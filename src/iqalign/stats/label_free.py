@@ -212,27 +212,36 @@ def aline_estimate(
     >>> result.aline_s.round(3).tolist()
     [0.65, 0.528, 0.528, 0.581]
     """
-    from scipy.special import ndtr, ndtri
+    bounds = _agreement_range(agreement_range)
+    return _aline(*_aline_inputs(source_predictions, source_labels, target_predictions), bounds)
 
-    low, high = _agreement_range(agreement_range)
+
+def _aline_inputs(source_predictions, source_labels, target_predictions) -> tuple:
     src = check_predictions(source_predictions, "source_predictions")
     tgt = check_predictions(target_predictions, "target_predictions", n_models=src.shape[0])
     need_models(src.shape[0], 3, "ALine")
     labels = check_labels(
         source_labels, src.shape[1], _NO_CLASS_LIMIT, "source_labels", "source_predictions"
     )
+    return src, labels, tgt
+
+
+def _aline(src: np.ndarray, labels: np.ndarray, tgt: np.ndarray, bounds: tuple) -> ALineResult:
+    """ALine on checked inputs: pairs in ``bounds``, the probit line, ALine-S and ALine-D."""
+    from scipy.special import ndtr, ndtri
+
     probit_acc = ndtri(_source_accuracy(src, labels))
     agree_s, agree_t = pairwise_agreement(src), pairwise_agreement(tgt)
     i, j = np.triu_indices(src.shape[0], 1)
     a_s, a_t = agree_s[i, j], agree_t[i, j]
+    low, high = bounds
     keep = (a_s >= low) & (a_s <= high) & (a_t >= low) & (a_t <= high)
     i, j, x, y = i[keep], j[keep], ndtri(a_s[keep]), ndtri(a_t[keep])
-    bias, slope = _probit_line(x, y, agreement_range)
+    bias, slope = _probit_line(x, y, bounds)
     rhs = y + slope * (0.5 * (probit_acc[i] + probit_acc[j]) - x)
-    aline_d = ndtr(_pairwise_least_squares(i, j, rhs, src.shape[0]))
     return ALineResult(
         aline_s=ndtr(slope * probit_acc + bias),
-        aline_d=aline_d,
+        aline_d=ndtr(_pairwise_least_squares(i, j, rhs, src.shape[0])),
         slope=slope,
         bias=bias,
         pairs=np.column_stack([i, j]),
