@@ -524,13 +524,54 @@ def test_cot_subsamples_as_the_authors_batches():
     assert got == pytest.approx(1 - np.mean(costs), abs=1e-12)
 
 
+def lsa_assignment_value(p, counts):
+    cost = 1.0 - p[:, np.repeat(np.arange(p.shape[1]), counts)]
+    rows, cols = linear_sum_assignment(cost)
+    return cost[rows, cols].mean()
+
+
+@pytest.mark.parametrize("cache", [{}, {"small": 4, "min_cache": 2}])
+def test_class_level_transport_is_exact_on_random_problems(cache):
+    """The successive-shortest-path solver against scipy's N x N assignment: ties, zero
+    counts, one class taking most predictions; tiny caches force every rebuild path."""
+    from iqalign.stats._cot_transport import assign_to_labels
+
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        n, k = int(rng.integers(1, 150)), int(rng.integers(2, 14))
+        z = rng.normal(0.0, rng.uniform(0.1, 4.0), (n, k))
+        if seed % 3 == 0:
+            z = np.round(z, 1)  # many exact ties
+        if seed % 4 == 1:
+            z[:, rng.integers(0, k)] += rng.uniform(0.0, 8.0)  # one class takes most
+        p = softmax64(log_softmax(z, axis=1).astype(np.float16))
+        counts = np.bincount(rng.integers(0, k, n), minlength=k)
+        assign = assign_to_labels(p, counts, **cache)
+        assert np.bincount(assign, minlength=k).tolist() == counts.tolist()
+        got = np.mean(1.0 - p[np.arange(n), assign])
+        assert got == pytest.approx(lsa_assignment_value(p, counts), abs=1e-12), seed
+
+
+def test_class_level_transport_on_a_larger_skewed_problem():
+    from iqalign.stats._cot_transport import assign_to_labels
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0.0, 1.5, (1500, 60))
+    z[:, :3] += 2.5  # three classes take most predictions: large cached classes
+    p = softmax64(z)
+    counts = lf.cot_label_counts(np.full(60, 1 / 60), 1500)
+    assign = assign_to_labels(p, counts)
+    got = np.mean(1.0 - p[np.arange(1500), assign])
+    assert got == pytest.approx(lsa_assignment_value(p, counts), abs=1e-12)
+
+
 def test_cot_errors_name_the_fix():
     logp = log_probs(np.random.default_rng(0), 6, 3)
     with pytest.raises(ParameterError, match="summing to the 6 rows"):
         lf.cot_error(logp, np.array([1, 2, 2]))
     with pytest.raises(ScoresTableError, match=r"class indices in \[0, 3\)"):
         lf.cot_estimate(logp, np.array([0, 3]))
-    with pytest.raises(ParameterError, match="max_rows"):
+    with pytest.raises(ParameterError, match="max_rows must be None or an integer"):
         lf.cot_estimate(logp, np.array([0, 1]), max_rows=0)
     with pytest.raises(ScoresTableError, match="images x classes"):
         lf.cot_estimate(logp[:, :1], np.array([0]))
