@@ -16,8 +16,9 @@ Nuclear norm (Deng et al.   :func:`nuclear_norm_score` +              target log
 2023)                       :func:`fit_linear_map`                    source groups' acc.
 COT (Lu et al. 2023)        :func:`cot_estimate`, :func:`cot_error`   target log-probs,
                                                                       source labels
-MaNo (Xie et al. 2024)      :func:`mano_normalisation`,               logits (see there),
-                            :func:`mano_score` + :func:`fit_linear_map`  source groups
+MaNo (Xie et al. 2024)      :func:`mano_normalisation`,               logits (see there);
+                            :func:`mano_score` +                      source groups' acc.
+                            :func:`fit_linear_map`
 ==========================  ========================================  ====================
 
 Inputs: per-image log-softmax arrays ``(N, K)`` (float16/32/64; rows are renormalised by
@@ -182,8 +183,9 @@ def aline_estimate(
     As the authors' code (``aline`` in ``agreement_trajectory.ipynb`` of
     ``kebaek/Agreement-on-the-line``), only pairs whose source *and* target agreement lie
     in ``agreement_range`` (inclusive) enter, keeping the probit finite (a model is never
-    paired with itself; the notebook's self-pairs, agreement 1, fall to its 0.98 bound).
-    Two deliberate differences: ALine-S is returned on the accuracy scale (the notebook returns the
+    paired with itself; the notebook's self-pairs, agreement 1, fall to its 0.98 bound),
+    and an under-determined ALine-D system gets the minimum-norm solution. Two deliberate
+    differences: ALine-S is returned on the accuracy scale (the notebook returns the
     probit value without ``Phi``), and a model in no usable pair gets NaN in ALine-D (the
     least-squares solution there is 0, i.e. a meaningless 0.5).
 
