@@ -12,7 +12,7 @@ environment's ``huggingface_hub`` needs ``httpx2``, the GPU machine's older one 
 they come with the package there. Every blocked name is listed at the end (optional
 imports, such as torch's ``dill``, are blocked too and do no harm).
 
-    python scripts/device_imports.py -- python benchmarks/gpu_check.py --install --quick --device cpu
+    python scripts/device_imports.py -- python benchmarks/gpu_check.py --install --quick
 
 Exit status: the command's.
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 
 PACKAGES = Path(__file__).with_name("device_packages.txt")
 
-HOOK = '''
+HOOK = """
 import importlib.abc, importlib.machinery, json, os, sys
 
 with open(os.environ["IQALIGN_DEVICE_IMPORTS"]) as _file:
@@ -67,7 +67,7 @@ class _DeviceImports(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, _DeviceImports())
-'''
+"""
 
 
 def normalize(name: str) -> str:
@@ -132,8 +132,10 @@ def main(argv: list[str]) -> int:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [tmp, env.get("PYTHONPATH")]))
         code = subprocess.call(command, env=env)
         blocked = sorted({" ".join(line.split()[:2]) for line in log.read_text().splitlines()})
-    print(f"device_imports: allowed as requirements of the GPU machine's packages here: "
-          f"{', '.join(added)}")
+    print(
+        f"device_imports: allowed as requirements of the GPU machine's packages here: "
+        f"{', '.join(added)}"
+    )
     print(f"device_imports: blocked (not on the GPU machine): {', '.join(blocked) or 'nothing'}")
     return code
 
