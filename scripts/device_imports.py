@@ -32,41 +32,41 @@ from pathlib import Path
 PACKAGES = Path(__file__).with_name("device_packages.txt")
 
 HOOK = """
-import importlib.abc, importlib.machinery, json, os, sys
+import importlib.machinery, json, os, sys
 
 with open(os.environ["IQALIGN_DEVICE_IMPORTS"]) as _file:
     _RULES = json.load(_file)
 _SITE = _RULES["site"] + os.sep
+_ALLOWED = set(_RULES["allowed"])
 
 
-class _DeviceImports(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if path is not None:  # submodules follow their package
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name)
-        if spec is None:
-            return None
+class _DevicePathFinder(importlib.machinery.PathFinder):
+    # The path finder, blind to what the GPU machine lacks: `import` raises
+    # ModuleNotFoundError and importlib.util.find_spec returns None, as there.
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        spec = super().find_spec(name, path, target)
+        if spec is None or path is not None:  # submodules follow their package
+            return spec
         where = spec.origin or next(iter(spec.submodule_search_locations or []), "")
         where = os.path.realpath(where or "")
         if not where.startswith(_SITE):
-            return None
-        top = where[len(_SITE):].split(os.sep)[0]
-        owners = _RULES["owners"].get(top, [])
-        if not owners or set(owners) & set(_RULES["allowed"]):
-            return None
+            return spec
+        owners = _RULES["owners"].get(where[len(_SITE):].split(os.sep)[0], [])
+        if not owners or set(owners) & _ALLOWED:
+            return spec
         # There, the next place on the path serves it (setuptools' vendored copies).
         rest = [p for p in sys.path if os.path.realpath(p or ".") + os.sep != _SITE]
-        elsewhere = importlib.machinery.PathFinder.find_spec(name, rest)
-        if elsewhere is not None:
-            return elsewhere
-        with open(_RULES["log"], "a") as log:
-            log.write(f"{name} {'/'.join(owners)} {os.getpid()}\\n")
-        raise ModuleNotFoundError(
-            f"No module named {name!r} (not on the GPU machine: {', '.join(owners)})", name=name
-        )
+        elsewhere = super().find_spec(name, rest, target)
+        if elsewhere is None:
+            with open(_RULES["log"], "a") as log:
+                log.write(f"{name} {'/'.join(owners)} {os.getpid()}\\n")
+        return elsewhere
 
 
-sys.meta_path.insert(0, _DeviceImports())
+sys.meta_path[:] = [
+    _DevicePathFinder if f is importlib.machinery.PathFinder else f for f in sys.meta_path
+]
 """
 
 

@@ -147,7 +147,8 @@ def test_junit_reports_become_one_row_per_test(tmp_path):
 def test_sizes_default_to_the_h100_budget_or_to_a_quick_cpu_run(quick):
     args = gpu_check.parse_arguments(["--quick"] if quick else [])
     if quick:
-        assert (args.images, args.batch_size, args.bound_batches) == (16, 8, 2)
+        assert (args.images, args.batch_size, args.bound_batches) == (8, 4, 1)
+        assert args.throughput_timeout == 800
     else:
         assert args.images >= 20_000 and args.batch_size == 256 and args.budget <= 480
-        assert args.models == "resnet34,convnext_base,swin_b"
+        assert args.models == "resnet34,convnext_base,swin_b" and args.throughput_timeout == 200
