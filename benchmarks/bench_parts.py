@@ -52,27 +52,45 @@ def prepare_weights(models: list[str], metrics: list[str], work: Path) -> dict[s
     return weights
 
 
-def write_jpegs(root: Path, count: int) -> Path:
-    """``count`` distinct 224-px JPEGs (quality 85) in ImageNet-C layout, from real photos."""
+def write_jpegs(root: Path, count: int, workers: int = 1) -> Path:
+    """``count`` distinct 224-px JPEGs (quality 85) in ImageNet-C layout, from real photos.
+
+    ``workers`` > 1 writes them in that many processes (the same files: each one's shift,
+    flip and noise come from its own index).
+    """
+    folder = root / "fog" / "3" / "n01440764"
+    if folder.is_dir() and len(list(folder.iterdir())) >= count:
+        return root
+    folder.mkdir(parents=True, exist_ok=True)
+    if workers <= 1:
+        _write_jpeg_range(folder, 0, count)
+        return root
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = -(-count // (4 * workers))  # a few chunks per process: even finish
+    with ProcessPoolExecutor(workers) as pool:
+        jobs = [pool.submit(_write_jpeg_range, folder, lo, min(lo + step, count))
+                for lo in range(0, count, step)]  # fmt: skip
+        for job in jobs:
+            job.result()
+    return root
+
+
+def _write_jpeg_range(folder: Path, first: int, stop: int) -> None:
     from PIL import Image
 
     from iqalign.scoring.images import decode_image
     from iqalign.scoring.pipeline import resize_center_crop
     from iqalign.scoring.sources import load_source
 
-    folder = root / "fog" / "3" / "n01440764"
-    if folder.is_dir() and len(list(folder.iterdir())) >= count:
-        return root
-    folder.mkdir(parents=True, exist_ok=True)
     photos = [resize_center_crop(decode_image(i.path)) for i in load_source("demo")]
-    rng = np.random.default_rng(0)
-    for index in range(count):
+    for index in range(first, stop):
+        rng = np.random.default_rng((0, index))
         picture = np.roll(photos[index % len(photos)], rng.integers(224, size=2), axis=(0, 1))
         picture = picture[:, ::-1] if index % 2 else picture
         noise = rng.integers(-6, 7, size=picture.shape)
         picture = np.clip(picture.astype(int) + noise, 0, 255).astype(np.uint8)
         Image.fromarray(picture).save(folder / f"bench_{index:07d}.JPEG", quality=85)
-    return root
 
 
 def engine_run(
