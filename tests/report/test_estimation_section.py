@@ -91,7 +91,9 @@ def test_a_best_estimator_is_named_only_when_its_interval_separates():
             self.summary = summary
 
     apart = estimation_headline(EstimationSection(Result(_summary((0.03, 0.07), (0.08, 0.1)))))
-    assert "Q-mean q_x (MAE 0.050 [0.030, 0.070]) beats the best confidence baseline" in apart
+    assert (
+        "Q-mean q_x (MAE 0.050 [0.030, 0.070]) beats the best baseline from the literature" in apart
+    )
     close = estimation_headline(EstimationSection(Result(_summary((0.03, 0.085), (0.08, 0.1)))))
     assert "beats" not in close and "not distinguishable at this size" in close
 

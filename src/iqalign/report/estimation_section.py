@@ -7,7 +7,7 @@ point per held-out group, y = x line, one marker per estimator) and one ranked M
 per track (``clean``, ``shifts``: what the estimators saw);
 :func:`estimation_headline` is the sentence the summary at the top of the report quotes:
 per model and track, the best estimator, and whether it is distinguishable from the best
-confidence baseline of the same track.
+baseline from the literature (confidence, agreement, prediction matrix) of the same track.
 A run the protocol cannot be applied to (no clean rows, no corrupted groups) gets a
 paragraph saying why, never a failed report.
 """
@@ -56,7 +56,7 @@ def run_estimation(
 
 def estimation_headline(section: EstimationSection) -> str:
     """Per model and track: the best estimator, and whether its interval separates from
-    the best confidence baseline's of the same track."""
+    the best baseline's from the literature of the same track."""
     from iqalign.stats.estimation import compare_within_tracks, describe_comparison
 
     if section.result is None:
@@ -157,13 +157,15 @@ def _ranked_table(summary: pd.DataFrame, model: str, track: str) -> pd.DataFrame
 
 
 def _shown_estimators(summary: pd.DataFrame, model: str) -> list[str]:
-    """The clean track's confidence baselines, the shifts track's best confidence
-    estimator, and the best Q-based estimator per 'Q from'."""
+    """The clean track's three best baselines from the literature, the shifts track's best
+    one, and the best Q-based estimator per 'Q from' (the summary is ranked by MAE)."""
+    from iqalign.stats.estimation import Q_KINDS
+
     part = summary[summary["model"] == model]
-    confidence = part[part["kind"] == "confidence"]
-    shown = list(confidence.loc[confidence["track"] == "clean", "estimator"])
-    shown += list(confidence.loc[confidence["track"] == "shifts", "estimator"][:1])
-    q_based = part[part["estimator"].str.startswith("Q-")]
+    literature = part[~part["kind"].isin(Q_KINDS)]
+    shown = list(literature.loc[literature["track"] == "clean", "estimator"][:3])
+    shown += list(literature.loc[literature["track"] == "shifts", "estimator"][:1])
+    q_based = part[part["kind"].isin(Q_KINDS)]
     for _, rows in q_based.groupby("Q from", sort=False):
         shown.append(rows.iloc[0]["estimator"])
     return shown
@@ -193,8 +195,8 @@ def predicted_vs_true_figure(result, model: str) -> Figure:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     caption = (
         f"{model}: one point per held-out (corruption, severity) group and estimator; dashed "
-        "line = perfect estimate. Shown: the clean track's confidence baselines, the best "
-        "confidence estimator and the best Q-based estimator per Q source of the shifts "
-        "track; every estimator is in the tables."
+        "line = perfect estimate. Shown: the clean track's three best estimators from the "
+        "literature, the shifts track's best one and its best Q-based estimator per Q "
+        "source; every estimator is in the tables."
     )
     return Figure(f"estimation_{model}", _to_png(fig), "png", caption)

@@ -191,6 +191,16 @@ def _ranked(summary: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _finite_max(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else float("nan")
+
+
 def _group_frame(design: Design, e: Estimator, estimate, truth) -> pd.DataFrame:
     frame = design.group_keys.copy()
     frame.insert(0, "track", e.track)
@@ -208,7 +218,10 @@ def _summary_row(e: Estimator, abs_error, fold_mae, fold_size, fold_boot, fold_c
     _, corrected, low, high = mae_interval(fold_mae, fold_size, fold_boot, fold_counts, n_ids)
     return {
         "model": e.model, "track": e.track, "estimator": e.name, "kind": e.kind,
-        "Q column": e.q_column, "Q from": e.q_source, "n_groups": int(abs_error.size),
-        "MAE": float(abs_error.mean()), "MAE_bias_corrected": corrected,
-        "MAE_ci_low": low, "MAE_ci_high": high, "max_error": float(abs_error.max()),
+        "Q column": e.q_column, "Q from": e.q_source,
+        # an estimator may have no estimate for some groups (ALine with too few usable
+        # pairs): its errors are over the groups it estimates, and their count says so
+        "n_groups": int(np.isfinite(abs_error).sum()),
+        "MAE": _finite_mean(abs_error), "MAE_bias_corrected": corrected,
+        "MAE_ci_low": low, "MAE_ci_high": high, "max_error": _finite_max(abs_error),
     }  # fmt: skip

@@ -65,6 +65,7 @@ from iqalign.scores import (
     read_model_infos,
     read_run,
 )
+from iqalign.stats._estimation_agreement import agreement_builder
 from iqalign.stats._estimation_base import Builder, EstimationData, Estimator, SortedSource
 from iqalign.stats._estimation_confidence import clean_confidence, shifts_confidence
 from iqalign.stats._estimation_design import TRACKS, build_design
@@ -90,8 +91,10 @@ __all__ = [
 
 PROTOCOLS = ("loco", "mixtures")
 #: The built-in builders, in order; a builder adds rows (estimators) to the ranking.
-BUILDERS: tuple[Builder, ...] = (clean_confidence, shifts_confidence, q_based)
-BASELINE_KIND = "confidence"  # the kind of estimator a "best estimator" is compared with
+BUILDERS: tuple[Builder, ...] = (clean_confidence, agreement_builder, shifts_confidence, q_based)
+# What a "best estimator" is compared with: every estimator from the literature (confidence,
+# agreement, prediction-matrix), i.e. every kind but the Q-based maps under test.
+Q_KINDS = ("Q mean", "Q distribution")
 
 
 @dataclass(frozen=True)
@@ -233,8 +236,9 @@ def _truth(frame: pd.DataFrame, info: ModelInfo, pair_row: np.ndarray) -> np.nda
 
 
 def compare_within_tracks(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, track): the best estimator by MAE, the best ``confidence`` estimator
-    of the same track (the baseline), and ``separated``: whether the best one's interval
+    """Per (model, track): the best estimator by MAE, the best estimator from the literature
+    (any kind but the Q-based maps :data:`Q_KINDS`) of the same track (the baseline), and
+    ``separated``: whether the best one's interval
     lies wholly below the baseline's. Where it does not, the two are not distinguishable
     at this size, whatever their MAEs say.
 
@@ -249,7 +253,7 @@ def compare_within_tracks(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, track), part in summary.groupby(["model", "track"], sort=False):
         best = part.loc[part["MAE"].idxmin()]
-        baseline = part[part["kind"] == BASELINE_KIND]
+        baseline = part[~part["kind"].isin(Q_KINDS)]
         base = baseline.loc[baseline["MAE"].idxmin()] if not baseline.empty else None
         rows.append({
             "model": model, "track": track, "best": best["estimator"],
@@ -265,7 +269,7 @@ def compare_within_tracks(summary: pd.DataFrame) -> pd.DataFrame:
 
 def describe_comparison(row: Mapping) -> str:
     """One sentence for a row of :func:`compare_within_tracks`: the best estimator of the
-    track, and whether it is distinguishable from the best confidence baseline.
+    track, and whether it is distinguishable from the best baseline from the literature.
 
     Examples
     --------
@@ -273,21 +277,22 @@ def describe_comparison(row: Mapping) -> str:
     ...        "best_ci": (0.03, 0.07), "baseline": "DoC-reg", "baseline_MAE": 0.08,
     ...        "baseline_ci": (0.06, 0.10), "separated": False}
     >>> describe_comparison(row)  # doctest: +NORMALIZE_WHITESPACE
-    'shifts track: Q-mean q_tv (MAE 0.050 [0.030, 0.070]) and the best confidence baseline
-    DoC-reg (MAE 0.080 [0.060, 0.100]) are not distinguishable at this size (their
-    intervals overlap)'
+    'shifts track: Q-mean q_tv (MAE 0.050 [0.030, 0.070]) and the best baseline from the
+    literature DoC-reg (MAE 0.080 [0.060, 0.100]) are not distinguishable at this size
+    (their intervals overlap)'
     """
     best = f"{row['best']} (MAE {row['best_MAE']:.3f} {_interval(row['best_ci'])})"
     head = f"{row['track']} track: "
     if row["baseline"] is None:
-        return head + f"best {best}; no confidence baseline in this track"
+        return head + f"best {best}; no baseline from the literature in this track"
     if row["baseline"] == row["best"]:
-        return head + f"best {best}, a confidence baseline"
+        return head + f"best {best}, a baseline from the literature"
     base = f"{row['baseline']} (MAE {row['baseline_MAE']:.3f} {_interval(row['baseline_ci'])})"
     if row["separated"]:
-        return head + f"{best} beats the best confidence baseline {base}; intervals separate"
-    return (head + f"{best} and the best confidence baseline {base} are not distinguishable "
-            "at this size (their intervals overlap)")  # fmt: skip
+        return (head + f"{best} beats the best baseline from the literature {base}; intervals "
+                "separate")  # fmt: skip
+    return (head + f"{best} and the best baseline from the literature {base} are not "
+            "distinguishable at this size (their intervals overlap)")  # fmt: skip
 
 
 def _interval(bounds) -> str:

@@ -1,0 +1,118 @@
+"""The literature's label-free estimators inside the estimation protocol.
+
+Each group's estimate must equal the estimator of :mod:`iqalign.stats.label_free` (itself
+checked against its authors' code in ``test_label_free.py``) called on that group's
+target rows and the labelled clean source rows -- nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iqalign.stats import label_free
+from iqalign.stats._estimation_agreement import aline_from_agreements
+from iqalign.stats.estimation import estimate_accuracy
+
+MODELS = ("m0", "m1", "m2", "m3")
+CLASSES = 12
+
+
+def synthetic_run(n_ids: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Four classifiers of different skill on clean + 3 corruptions x 2 severities."""
+    rng = np.random.default_rng(seed)
+    groups = [("none", 0)] + [(c, s) for c in ("fog", "snow", "blur") for s in (1, 3)]
+    rows = []
+    for image in range(n_ids):
+        label = int(rng.integers(CLASSES))
+        for corruption, severity in groups:
+            row = {"image_id": f"id{image:04d}", "label": label, "corruption": corruption,
+                   "severity": severity, "variant": None}  # fmt: skip
+            for k, model in enumerate(MODELS):
+                right = rng.random() < 0.92 - 0.12 * severity - 0.05 * k
+                pred = label if right else int(rng.integers(CLASSES))
+                row[f"pred_{model}"], row[f"correct_{model}"] = pred, int(pred == label)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def estimated():
+    frame = synthetic_run()
+    return frame, estimate_accuracy(frame, n_boot=20, seed=3)
+
+
+def _group_rows(frame, result, corruption, severity):
+    target = ~frame["image_id"].isin(result.source_ids)
+    return frame[target & (frame["corruption"] == corruption) & (frame["severity"] == severity)]
+
+
+def _source_clean(frame, result):
+    source = frame["image_id"].isin(result.source_ids) & (frame["corruption"] == "none")
+    return frame[source]
+
+
+def test_gde_per_group_equals_the_estimator_on_the_group(estimated):
+    frame, result = estimated
+    gde = result.groups[result.groups["estimator"] == "GDE"]
+    assert len(gde) == len(MODELS) * 6 and (gde["track"] == "clean").all()
+    for row in gde.itertuples():
+        rows = _group_rows(frame, result, row.corruption, row.severity)
+        expected = label_free.gde_estimate(rows[[f"pred_{m}" for m in MODELS]].to_numpy().T)
+        assert row.estimate == pytest.approx(expected[MODELS.index(row.model)], abs=1e-12)
+
+
+@pytest.mark.parametrize("name,field", [("ALine-S", "aline_s"), ("ALine-D", "aline_d")])
+def test_aline_per_group_equals_the_estimator_on_source_and_group(estimated, name, field):
+    frame, result = estimated
+    source = _source_clean(frame, result)
+    preds = [f"pred_{m}" for m in MODELS]
+    found = result.groups[result.groups["estimator"] == name]
+    assert len(found) == len(MODELS) * 6
+    for row in found.itertuples():
+        target = _group_rows(frame, result, row.corruption, row.severity)
+        reference = label_free.aline_estimate(source[preds].to_numpy().T,
+                                              source["label"].to_numpy(),
+                                              target[preds].to_numpy().T)  # fmt: skip
+        expected = getattr(reference, field)[MODELS.index(row.model)]
+        assert row.estimate == pytest.approx(expected, abs=1e-9)
+
+
+def test_aline_from_agreements_matches_the_estimator_row_by_row():
+    """Vectorised over target sets, partial bands included (pairs out of range)."""
+    rng = np.random.default_rng(7)
+    models, n = 5, 400
+    labels = rng.integers(0, 6, n)
+    skill = np.array([0.95, 0.9, 0.8, 0.7, 0.6])
+    source = np.where(
+        rng.random((models, n)) < skill[:, None], labels, rng.integers(0, 6, (models, n))
+    )
+    i, j = np.triu_indices(models, 1)
+    accuracy = (source == labels).mean(axis=1)
+    agreement = (source[i] == source[j]).mean(axis=1)
+    targets, rates = [], []
+    for scale in (1.0, 0.8, 0.5, 0.3, 0.05):  # the last: agreements below the band
+        t_labels = rng.integers(0, 6, 60)
+        t = np.where(rng.random((models, 60)) < skill[:, None] * scale, t_labels,
+                     rng.integers(0, 6, (models, 60)))  # fmt: skip
+        targets.append(t)
+        rates.append((t[i] == t[j]).mean(axis=1))
+    got = aline_from_agreements(accuracy, agreement, np.array(rates), i, j)
+    for k, t in enumerate(targets):
+        try:
+            ref = label_free.aline_estimate(source, labels, t)
+        except Exception:  # too few usable pairs: the vectorised form gives NaN
+            assert np.isnan(got["S"][k]).all()
+            continue
+        np.testing.assert_allclose(got["S"][k], ref.aline_s, atol=1e-9)
+        np.testing.assert_allclose(got["D"][k], ref.aline_d, atol=1e-9)
+
+
+def test_one_model_gets_no_agreement_estimators_and_a_note():
+    frame = synthetic_run(n_ids=60).drop(columns=[f"{p}_{m}" for p in ("pred", "correct")
+                                                  for m in MODELS[1:]])  # fmt: skip
+    result = estimate_accuracy(frame, n_boot=5, seed=0)
+    names = result.summary.get("estimator", pd.Series(dtype=str))
+    assert not names.isin(["GDE", "ALine-S", "ALine-D"]).any()
+    assert any("several task models" in note for note in result.notes)
