@@ -116,3 +116,75 @@ def test_one_model_gets_no_agreement_estimators_and_a_note():
     names = result.summary.get("estimator", pd.Series(dtype=str))
     assert not names.isin(["GDE", "ALine-S", "ALine-D"]).any()
     assert any("several task models" in note for note in result.notes)
+
+
+def _log_probs(frame: pd.DataFrame, model: str, seed: int = 1) -> list[np.ndarray]:
+    """Per-row log-softmax consistent with the model's predictions, split in two 'shards'."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1, (len(frame), CLASSES))
+    pred = frame[f"pred_{model}"].to_numpy()
+    logits[np.arange(len(frame)), pred] += rng.uniform(0.5, 4.0, len(frame))
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    logp = logp.astype(np.float16)
+    half = len(frame) // 2
+    return [logp[:half], logp[half:]]
+
+
+@pytest.fixture(scope="module")
+def with_probs():
+    frame = synthetic_run(n_ids=200, seed=5)
+    probs = {m: _log_probs(frame, m, seed=k) for k, m in enumerate(MODELS[:2])}
+    return frame, probs, estimate_accuracy(frame, n_boot=10, seed=4, log_probs=probs)
+
+
+def test_probability_estimators_per_group_equal_the_estimators(with_probs):
+    from iqalign.stats._estimation_probs import COT_MAX_ROWS
+
+    frame, probs, result = with_probs
+    for model in MODELS[:2]:
+        logp = np.concatenate(probs[model]).astype(np.float32)
+        source = _source_clean(frame, result)
+        z_source, labels = logp[source.index], source["label"].to_numpy()
+        temperature = label_free.fit_temperature(z_source, labels)
+        norm = label_free.mano_normalisation(z_source)
+        mine = result.groups[result.groups["model"] == model]
+        for g, row in enumerate(mine[mine["estimator"] == "TS-AC"].itertuples()):
+            z = logp[_group_rows(frame, result, row.corruption, row.severity).index]
+            expected = {
+                "TS-AC": label_free.temperature_scaled_ac(z, temperature),
+                "MaNo": label_free.mano_score(z, norm),
+                "Nuclear norm": label_free.nuclear_norm_score(z),
+                "COT": label_free.cot_estimate(z, labels, temperature=temperature,
+                                               max_rows=COT_MAX_ROWS, seed=g),
+            }  # fmt: skip
+            for name, value in expected.items():
+                got = mine[(mine["estimator"] == name) & (mine["corruption"] == row.corruption)
+                           & (mine["severity"] == row.severity)]["estimate"].item()  # fmt: skip
+                assert got == pytest.approx(value, abs=1e-9), (model, name, row.corruption)
+    assert (result.summary.loc[result.summary["estimator"] == "COT", "track"] == "clean").all()
+
+
+def test_without_probabilities_the_notes_say_how_to_get_them(estimated):
+    _, result = estimated
+    assert not result.summary["estimator"].isin(["TS-AC", "COT", "MaNo"]).any()
+    assert any("--save-probs" in note for note in result.notes)
+
+
+def test_target_labels_never_reach_the_probability_estimators(with_probs):
+    frame, probs, result = with_probs
+    shuffled = frame.copy()
+    target = ~shuffled["image_id"].isin(result.source_ids)
+    shuffled.loc[target, "label"] = (shuffled.loc[target, "label"] + 5) % CLASSES
+    again = estimate_accuracy(shuffled, n_boot=10, seed=4, log_probs=probs)
+    names = ["TS-AC", "MaNo", "Nuclear norm", "COT"]
+    before = result.groups[result.groups["estimator"].isin(names)]["estimate"].to_numpy()
+    after = again.groups[again.groups["estimator"].isin(names)]["estimate"].to_numpy()
+    np.testing.assert_array_equal(before, after)
+
+
+def test_log_probs_of_another_run_are_refused(with_probs):
+    from iqalign.errors import ScoresTableError
+
+    frame, probs, _ = with_probs
+    with pytest.raises(ScoresTableError, match="same run"):
+        estimate_accuracy(frame, n_boot=2, seed=0, log_probs={MODELS[0]: probs[MODELS[0]][:1]})

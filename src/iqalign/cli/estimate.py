@@ -57,7 +57,12 @@ def estimate(
     ] = None,
 ) -> None:
     """Estimate accuracy without labels: every estimator's error over held-out groups."""
-    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy, read_estimation_run
+    from iqalign.stats.estimation import (
+        PROTOCOLS,
+        estimate_accuracy,
+        read_estimation_run,
+        read_log_probs,
+    )
 
     if protocol not in PROTOCOLS:
         _bad_option(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
@@ -69,6 +74,7 @@ def estimate(
     result = estimate_accuracy(
         frame, metrics=metrics, models=models, protocol=protocol,
         source_fraction=source_fraction, n_boot=n_boot, seed=seed,
+        log_probs=read_log_probs(run_dir, models) if run_dir.is_dir() else None,
     )  # fmt: skip
     _print_summary(result)
     folder = write_estimation(result, out or _default_out(run_dir))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -38,15 +39,18 @@ class EstimationSection:
 
 
 def run_estimation(
-    table: pd.DataFrame, manifest: Mapping[str, Any], *, seed: int = 0
-) -> EstimationSection:
-    """Label-free estimation on the run, leave-one-corruption-out, half the IDs as source."""
-    from iqalign.stats.estimation import describe_run, estimate_accuracy
+    table: pd.DataFrame, manifest: Mapping[str, Any], *, seed: int = 0,
+    run_dir: Path | None = None,
+) -> EstimationSection:  # fmt: skip
+    """Label-free estimation on the run, leave-one-corruption-out, half the IDs as source
+    (with the log-probabilities saved in ``run_dir``, if any)."""
+    from iqalign.stats.estimation import describe_run, estimate_accuracy, read_log_probs
 
     try:
         metrics, models = describe_run(table, manifest)
+        log_probs = read_log_probs(run_dir, models) if run_dir is not None else None
         result = estimate_accuracy(table, metrics=metrics, models=models, protocol="loco",
-                                   n_boot=N_BOOT, seed=seed)  # fmt: skip
+                                   n_boot=N_BOOT, seed=seed, log_probs=log_probs)  # fmt: skip
     except (IqalignError, ValueError) as err:
         return EstimationSection(reason=str(err))
     if result.summary.empty:

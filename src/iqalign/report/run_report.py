@@ -91,8 +91,9 @@ def write_run_report(
     if progress:
         progress("writing the report")
     document = build_run_document(
-        table, manifest, analysis, dag_names, title=f"iqalign report: {run.name}"
-    )
+        table, manifest, analysis, dag_names, title=f"iqalign report: {run.name}",
+        run_dir=run if run.is_dir() else None,
+    )  # fmt: skip
     html, markdown = write_document(document, out)
     summary = family_summary(analysis.pooled, analysis.correlations)
     return RunReport(html, markdown, analysis_dir, time.perf_counter() - started, summary)
@@ -104,15 +105,18 @@ def build_run_document(
     analysis: AnalysisResult,
     dag_names: Sequence[str],
     title: str = "iqalign report",
+    run_dir: Path | None = None,
 ) -> Document:
-    """Every section of the run report as document blocks."""
+    """Every section of the run report as document blocks (``run_dir``: where saved
+    log-probabilities are read from, for the estimators that need them)."""
     from iqalign.report.estimation_section import (
         estimation_blocks,
         estimation_headline,
         run_estimation,
     )
 
-    estimation = run_estimation(table, manifest, seed=analysis.settings.get("seed", 0) or 0)
+    seed = analysis.settings.get("seed", 0) or 0
+    estimation = run_estimation(table, manifest, seed=seed, run_dir=run_dir)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
     document.add(Paragraph(estimation_headline(estimation)))

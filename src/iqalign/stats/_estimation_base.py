@@ -98,6 +98,8 @@ class EstimationData:
     models: Mapping[str, ModelInfo]  # task models, by slug
     notes: list[str] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
+    # --save-probs: per task model (slug), its per-row log-softmax, one array per shard
+    log_probs: Mapping[str, Sequence[np.ndarray]] = field(default_factory=dict)
 
     def labels(self, model: str) -> np.ndarray:
         """Correctness (0/1) of ``model`` on source rows; NaN on every other row."""

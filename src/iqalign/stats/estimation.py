@@ -69,6 +69,7 @@ from iqalign.stats._estimation_agreement import agreement_builder
 from iqalign.stats._estimation_base import Builder, EstimationData, Estimator, SortedSource
 from iqalign.stats._estimation_confidence import clean_confidence, shifts_confidence
 from iqalign.stats._estimation_design import TRACKS, build_design
+from iqalign.stats._estimation_probs import probability_builder
 from iqalign.stats._estimation_q import is_legacy_estimator, q_based
 from iqalign.stats._estimation_score import score_estimators
 from iqalign.stats._results import ResultMixin
@@ -87,11 +88,14 @@ __all__ = [
     "describe_run",
     "estimate_accuracy",
     "read_estimation_run",
+    "read_log_probs",
 ]
 
 PROTOCOLS = ("loco", "mixtures")
 #: The built-in builders, in order; a builder adds rows (estimators) to the ranking.
-BUILDERS: tuple[Builder, ...] = (clean_confidence, agreement_builder, shifts_confidence, q_based)
+BUILDERS: tuple[Builder, ...] = (
+    clean_confidence, agreement_builder, probability_builder, shifts_confidence, q_based,
+)  # fmt: skip
 # What a "best estimator" is compared with: every estimator from the literature (confidence,
 # agreement, prediction-matrix), i.e. every kind but the Q-based maps under test.
 Q_KINDS = ("Q mean", "Q distribution")
@@ -127,6 +131,20 @@ def read_estimation_run(
     return (frame, *describe_run(frame, manifest))
 
 
+def read_log_probs(run_dir: str | Path, models: Mapping[str, ModelInfo]) -> dict[str, list]:
+    """The saved log-probabilities (``--save-probs``) of each task model that has them."""
+    from iqalign.errors import ScoresNotFoundError
+    from iqalign.scores import load_log_probs
+
+    found = {}
+    for slug in models:
+        try:
+            found[slug] = load_log_probs(run_dir, slug)
+        except ScoresNotFoundError:
+            continue  # the builder says what is missing and how to get it
+    return found
+
+
 def describe_run(
     table: pd.DataFrame, manifest: Mapping | None
 ) -> tuple[dict[str, MetricInfo], dict[str, ModelInfo]]:
@@ -147,13 +165,16 @@ def estimate_accuracy(
     p_values: Sequence[float] | None = None,
     source_ids: Sequence | None = None,
     builders: Sequence[Builder] | None = None,
+    log_probs: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> EstimationResult:
     """Fit every estimator on the source and score it on the target groups (module doc).
 
     ``metrics`` and ``models`` default to what the table's column names say
     (:func:`read_estimation_run` reads them from a run's manifest). ``source_ids`` names
     the labelled image IDs; by default a random ``source_fraction`` of them, drawn with
-    ``seed``. ``builders`` defaults to :data:`BUILDERS`.
+    ``seed``. ``builders`` defaults to :data:`BUILDERS`. ``log_probs``: per task model
+    (slug), its per-row log-softmax, one array per shard (:func:`read_log_probs`), for
+    the estimators that need probabilities.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -165,7 +186,7 @@ def estimate_accuracy(
     metrics = _usable_metrics(frame, metrics, models, notes)
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
-    data = EstimationData(frame, design, metrics, models, notes)
+    data = EstimationData(frame, design, metrics, models, notes, log_probs=log_probs or {})
     estimators = _build(data, BUILDERS if builders is None else builders)
     truths = {m: _truth(frame, info, design.pair_row) for m, info in models.items()}
     summary, groups, resampled = score_estimators(design, estimators, truths, n_boot, rng)
