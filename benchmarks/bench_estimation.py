@@ -1,17 +1,21 @@
 """Benchmark of label-free accuracy estimation on an ImageNet-C-sized synthetic run.
 
 Builds ``--ids`` image IDs x 76 rows (clean + 15 corruptions x 5 severities; 50,000 x 76 =
-3.8M rows by default) for 3 task models, with the demo's columns: per model MSP
-(``tg_maxprob``), entropy and max logit; 6 image-only quality columns. Correctness is
-drawn from a group- and image-dependent rate that the confidences track. Then times
+3.8M rows by default) for 3 task models, with the demo's columns: per model its
+predictions, MSP (``tg_maxprob``), entropy and max logit; 6 image-only quality columns;
+with ``--probs``, also the first model's per-row log-softmax over 1,000 classes (what
+``iqalign score --save-probs`` stores; 2 kB per row), consistent with its predictions.
+Correctness is drawn from a group- and image-dependent rate that the confidences track. Then times
 :func:`iqalign.stats.estimation.estimate_accuracy` (the full protocol: ID split, AC, DoC,
 ATC-MC, ATC-NE on the clean track; DoC, ATC-MC, ATC-NE on all source rows, DoC-reg, Q-mean
 and Q-dist for all 15 Q columns x 3 models on the shifts track; leave one corruption
 out with every ``shifts`` fit redone per held-out corruption, ``--boot`` resamples of the
-corruptions jointly with the target IDs).
+corruptions jointly with the target IDs; GDE and ALine-S/D from the predictions; with
+``--probs``, TS-AC, MaNo, the nuclear norm and COT too).
 
 The last line printed is one JSON object. Run: ``python benchmarks/bench_estimation.py``
-(``--ids 2000`` for a quick run).
+(``--ids 2000`` for a quick run); the probability-based estimators at 380k rows:
+``python benchmarks/bench_estimation.py --ids 5000 --probs``.
 """
 
 from __future__ import annotations
@@ -57,7 +61,25 @@ def synthetic_run(n_ids: int, seed: int = 0) -> pd.DataFrame:
             np.float32
         )
         frame[f"q_tg_maxlogit_{model}"] = (logit + 8).astype(np.float32)
+        wrong = (frame["label"] + rng.integers(1, 1000, image.size)) % 1000
+        frame[f"pred_{model}"] = np.where(frame[f"correct_{model}"] == 1, frame["label"], wrong)
     return pd.DataFrame(frame)
+
+
+def synthetic_log_probs(table: pd.DataFrame, model: str, seed: int = 1) -> list[np.ndarray]:
+    """Per-row log-softmax over 1,000 classes, peaked on the model's prediction (float16,
+    in shards of 8,192 rows, as ``--save-probs`` writes them)."""
+    rng = np.random.default_rng(seed)
+    pred = table[f"pred_{model}"].to_numpy()
+    margin = 1.0 + 4.0 * table[f"q_tg_maxprob_{model}"].to_numpy(dtype=np.float64)
+    parts = []
+    for lo in range(0, len(table), 8192):
+        rows = slice(lo, min(lo + 8192, len(table)))
+        logits = rng.normal(0.0, 1.0, (rows.stop - lo, 1000)).astype(np.float32)
+        logits[np.arange(rows.stop - lo), pred[rows]] += margin[rows].astype(np.float32)
+        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        parts.append(logits.astype(np.float16))
+    return parts
 
 
 def main() -> None:
@@ -65,23 +87,26 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=50_000, help="image IDs (x 76 rows)")
     parser.add_argument("--boot", type=int, default=200, help="cluster bootstrap resamples")
     parser.add_argument("--protocol", default="loco", choices=("loco", "mixtures"))
+    parser.add_argument("--probs", action="store_true", help="also the first model's probs")
     args = parser.parse_args()
     from iqalign.stats.estimation import describe_run, estimate_accuracy
 
     load_before = os.getloadavg()
     started = time.perf_counter()
     table = synthetic_run(args.ids)
+    log_probs = {MODELS[0]: synthetic_log_probs(table, MODELS[0])} if args.probs else None
     made = time.perf_counter() - started
     started, cpu = time.perf_counter(), time.process_time()
     metrics, models = describe_run(table, None)
     result = estimate_accuracy(table, metrics=metrics, models=models, protocol=args.protocol,
-                               n_boot=args.boot, seed=0)  # fmt: skip
+                               n_boot=args.boot, seed=0, log_probs=log_probs)  # fmt: skip
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     best = result.summary.groupby(["model", "track"]).head(1)
     print(result.summary.head(8).to_string())
     print(json.dumps({
         "rows": len(table), "ids": args.ids, "models": len(MODELS), "protocol": args.protocol,
         "q_columns": len(metrics), "estimators": len(result.summary), "n_boot": args.boot,
+        "log_probs_models": len(log_probs or {}),
         "target_groups": result.n_target_groups, "synthesize_s": round(made, 2),
         "estimate_s": round(seconds, 2), "estimate_cpu_s": round(cpu, 2),
         "best": {f"{m}/{t}": e for m, t, e in best[["model", "track", "estimator"]].values},

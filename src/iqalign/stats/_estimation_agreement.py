@@ -35,6 +35,12 @@ def agreement_builder(data: EstimationData, model: str) -> list[Estimator]:
     if len(slugs) < 2:
         data.notes.append("GDE and ALine need several task models; this run has one")
         return []
+    missing = [data.models[s].pred_column for s in slugs
+               if data.models[s].pred_column not in data.frame.columns]  # fmt: skip
+    if missing:
+        data.notes.append(f"GDE and ALine need every task model's predictions; the table has "
+                          f"no {', '.join(missing)}")  # fmt: skip
+        return []
     preds = data.memo("predictions", lambda: _predictions(data, slugs))
     m = slugs.index(model)
     gde = np.mean([preds[m] == preds[j] for j in range(len(slugs)) if j != m], axis=0)
