@@ -116,14 +116,14 @@ def write_estimation(result, folder: Path) -> Path:
 
 
 def _print_summary(result) -> None:
-    from iqalign.stats.estimation import compare_within_tracks, describe_comparison
+    from iqalign.stats.estimation import TRACK_MEANING, compare_within_tracks, describe_comparison
 
     console.print(Text(protocol_line(result), style="bold"))
     comparisons = {(row["model"], row["track"]): row
                    for row in compare_within_tracks(result.summary).to_dict("records")}  # fmt: skip
     for (model, track), part in result.summary.groupby(["model", "track"], sort=False):
         table = Table("rank", "estimator", "Q from", "MAE", "bias-corrected", "95% CI",
-                      "max error", title=f"M = {model}, {track} track: {TRACK_TEXT[track]}",
+                      "max error", title=f"M = {model}, {track} track: {TRACK_MEANING[track]}",
                       box=None, pad_edge=False)  # fmt: skip
         for row in part.to_dict("records"):
             table.add_row(
@@ -136,12 +136,6 @@ def _print_summary(result) -> None:
         console.print(Text(f"{model}, {sentence}.", style="bold"))
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
-
-
-TRACK_TEXT = {
-    "clean": "fitted on labelled clean source images only (or no labels)",
-    "shifts": "also fitted on the labelled source corruptions other than the held-out one",
-}
 
 
 def protocol_line(result) -> str:

@@ -97,24 +97,20 @@ def estimation_blocks(section: EstimationSection) -> list:
 
 
 def _track_tables(result, model: str, track: str) -> list:
+    from iqalign.stats.estimation import Q_KINDS, TRACK_MEANING
+
     ranked = _ranked_table(result.summary, model, track)
     if ranked.empty:
         return []
-    caption = (f"{model}, {track} track ({TRACK_CAPTIONS[track]}): estimators ranked by MAE "
+    caption = (f"{model}, {track} track ({TRACK_MEANING[track]}): estimators ranked by MAE "
                f"over the {result.n_target_groups} held-out groups")  # fmt: skip
-    compact = ranked[(ranked["rank"] <= 5) | ranked["kind"].eq("confidence")]
+    compact = ranked[(ranked["rank"] <= 5) | ~ranked["kind"].isin(Q_KINDS)]
     blocks = [Table(compact.drop(columns="kind"),
                     caption=f"{caption} (top 5 and the confidence baselines)")]  # fmt: skip
     if len(compact) < len(ranked):
         blocks.append(Table(ranked.drop(columns="kind"), caption=f"{caption}: every estimator",
                             collapsed=True))  # fmt: skip
     return blocks
-
-
-TRACK_CAPTIONS = {
-    "clean": "fitted on labelled clean source images only",
-    "shifts": "also fitted on the labelled source corruptions other than the held-out one",
-}
 
 
 def _protocol_text(result) -> str:

@@ -78,6 +78,7 @@ __all__ = [
     "BUILDERS",
     "PROTOCOLS",
     "TRACKS",
+    "TRACK_MEANING",
     "Builder",
     "EstimationData",
     "EstimationResult",
@@ -92,6 +93,11 @@ __all__ = [
 ]
 
 PROTOCOLS = ("loco", "mixtures")
+#: What the estimators of each track saw, in words (the CLI's and the report's titles).
+TRACK_MEANING = {
+    "clean": "fitted on labelled clean source images only (or no labels)",
+    "shifts": "also fitted on the labelled source corruptions other than the held-out one",
+}
 #: The built-in builders, in order; a builder adds rows (estimators) to the ranking.
 BUILDERS: tuple[Builder, ...] = (
     clean_confidence, agreement_builder, probability_builder, shifts_confidence, q_based,
