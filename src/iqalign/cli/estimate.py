@@ -93,8 +93,8 @@ def _default_out(run_dir: Path) -> Path:
 def write_estimation(result, folder: Path) -> Path:
     """The three output files (each written whole or not at all)."""
     from iqalign.files import write_atomic
-    from iqalign.stats._results import to_plain
     from iqalign.stats.estimation import compare_within_tracks, describe_comparison
+    from iqalign.stats.results import to_plain
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in (("summary", result.summary), ("groups", result.groups)):
@@ -140,14 +140,12 @@ def _print_summary(result) -> None:
 
 def protocol_line(result) -> str:
     """What was estimated, on what, and what the interval is for."""
-    resampled = (f"the {result.n_folds} corruptions (each with its severities) jointly with the "
-                 "target image IDs" if result.n_folds > 1 else "the target image IDs")  # fmt: skip
     return (
         f"protocol {result.protocol}: {result.n_source_ids} source IDs (labelled), "
         f"{result.n_target_ids} target IDs, {result.n_target_groups} target groups. MAE: mean "
         "|estimate - true accuracy| over the target groups; 95% CI: how wrong on a new "
-        f"corruption, from {result.n_boot} resamples of {resampled}; it contains both the "
-        "MAE and its bias-corrected value (docs/estimation.md)."
+        f"corruption, from {result.n_boot} resamples of {result.resampled_units}; it contains "
+        "both the MAE and its bias-corrected value (docs/estimation.md)."
     )
 
 

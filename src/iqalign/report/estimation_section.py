@@ -114,8 +114,6 @@ def _track_tables(result, model: str, track: str) -> list:
 
 
 def _protocol_text(result) -> str:
-    folds = (f"the {result.n_folds} corruptions (each with its severities) jointly with the "
-             "target image IDs" if result.n_folds > 1 else "the target image IDs")  # fmt: skip
     return (
         f"A user with a classifier and a new set of images but no labels wants the accuracy "
         f"to expect. Each estimator is fitted on labelled source data and predicts the "
@@ -124,7 +122,10 @@ def _protocol_text(result) -> str:
         f"other {result.n_target_ids}, so no evaluated image was used in a fit. Two tracks, "
         "by what an estimator saw. Clean track: AC (average max-softmax probability), DoC "
         "(Guillory et al. 2021) and ATC-MC / ATC-NE (Garg et al. 2022), fitted on the "
-        "source's clean images only. Shifts track: estimators that also learn from the "
+        "source's clean images only; GDE (Jiang et al. 2022) and ALine-S / ALine-D (Baek et "
+        "al. 2022) from several models' predictions; with saved probabilities, TS-AC (Guo "
+        "et al. 2017), MaNo (Xie et al. 2024), the nuclear norm (Deng et al. 2023) and COT "
+        "(Lu et al. 2023). Shifts track: estimators that also learn from the "
         "source's labelled corruptions -- for each held-out corruption, fitted on the "
         "clean images and the other corruptions only (bin edges included): Q-mean maps a "
         "quality metric's group mean to accuracy, Q-dist maps each image's Q to P(correct) "
@@ -134,7 +135,7 @@ def _protocol_text(result) -> str:
         "baseline, only within a track. MAE: mean |estimate - true accuracy| over the "
         f"target groups; bias-corrected: with the bootstrap's estimate of the upward bias "
         f"that sampling noise gives |error| removed. 95% interval: how wrong the estimator "
-        f"will be on a new corruption, from {result.n_boot} resamples of {folds} "
+        f"will be on a new corruption, from {result.n_boot} resamples of {result.resampled_units} "
         "(bootstrap-t over the corruptions; it contains both the MAE and the bias-corrected "
         "value; measured coverage in docs/estimation.md). 'Q from': the image alone, the "
         "same classifier as M, or another classifier (the fair setting)."

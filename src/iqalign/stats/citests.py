@@ -59,10 +59,10 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ScoresTableError, TooFewClustersError
-from iqalign.stats._checks import check_alpha
 from iqalign.stats._cluster import ClusterVariance, cluster_robust_variance
-from iqalign.stats._results import ResultMixin
 from iqalign.stats.auc import grouped_midranks
+from iqalign.stats.checks import check_alpha
+from iqalign.stats.results import ResultMixin
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
 

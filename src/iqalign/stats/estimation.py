@@ -72,7 +72,7 @@ from iqalign.stats._estimation_design import TRACKS, build_design
 from iqalign.stats._estimation_probs import probability_builder
 from iqalign.stats._estimation_q import is_legacy_estimator, q_based
 from iqalign.stats._estimation_score import score_estimators
-from iqalign.stats._results import ResultMixin
+from iqalign.stats.results import ResultMixin
 
 __all__ = [
     "BUILDERS",
@@ -125,6 +125,14 @@ class EstimationResult(ResultMixin):
     source_ids: tuple = ()
     notes: tuple[str, ...] = field(default=())
     resampled: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def resampled_units(self) -> str:
+        """What each bootstrap resample draws, in words (the CLI's and the report's)."""
+        if self.n_folds > 1:
+            return (f"the {self.n_folds} corruptions (each with its severities) jointly with "
+                    "the target image IDs")  # fmt: skip
+        return "the target image IDs"
 
 
 def read_estimation_run(

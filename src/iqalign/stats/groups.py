@@ -62,10 +62,10 @@ import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.scores import CLEAN
-from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least
 from iqalign.stats._memo import remember
-from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.calibration import COVERAGE_TARGET, measured_coverage
+from iqalign.stats.checks import MIN_BOOT, check_alpha, check_at_least
+from iqalign.stats.results import ResultMixin, percentile_ci
 from iqalign.stats.splits import resample_counts
 from iqalign.stats.stratified import parse_by
 from iqalign.stats.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores

@@ -31,8 +31,8 @@ import pandas as pd
 
 from iqalign.errors import ScoresTableError
 from iqalign.scores import CLEAN
-from iqalign.stats._results import ResultMixin
 from iqalign.stats.predictability import predictability
+from iqalign.stats.results import ResultMixin
 from iqalign.stats.table import load_scores, resolve_column
 
 __all__ = ["DEFAULT_P_VALUES", "MixtureResult", "make_mixture", "mixture_predictability"]

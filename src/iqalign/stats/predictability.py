@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ParameterError
-from iqalign.stats._checks import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats._codes import unique_codes
-from iqalign.stats._results import ResultMixin, percentile_ci
 from iqalign.stats.auc import delong_ci, grouped_roc_auc, weighted_auc
+from iqalign.stats.checks import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
+from iqalign.stats.results import ResultMixin, percentile_ci
 from iqalign.stats.splits import resample_counts, split_by_unit
 from iqalign.stats.table import get_unit_codes, prepare_scores
 

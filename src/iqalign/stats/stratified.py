@@ -41,9 +41,9 @@ import pandas as pd
 
 from iqalign.errors import DegenerateDataError
 from iqalign.stats._memo import remember
-from iqalign.stats._results import ResultMixin
 from iqalign.stats.auc import grouped_midranks, grouped_roc_auc, monotone_midranks, rank_order
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
+from iqalign.stats.results import ResultMixin
 from iqalign.stats.splits import assign_folds
 from iqalign.stats.table import get_stratum_codes, get_unit_codes, prepare_scores
 

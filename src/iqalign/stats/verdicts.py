@@ -60,9 +60,9 @@ from iqalign.errors import (
     TooFewClustersError,
 )
 from iqalign.scores import load_scores, model_of
-from iqalign.stats._checks import check_alpha, check_positive
-from iqalign.stats._results import ResultMixin
+from iqalign.stats.checks import check_alpha, check_positive
 from iqalign.stats.citests import ci_test, holm_adjust
+from iqalign.stats.results import ResultMixin
 from iqalign.stats.table import resolve_column
 
 __all__ = ["DEFAULT_MARGINS", "VERDICTS", "VerdictResult", "decide_verdict", "run_verdicts"]
