@@ -1,0 +1,87 @@
+"""Issue 20 moved every module of the scoring and statistics layers and rewrote how a run is
+read, how the analysis runner dispatches and how the engine plans: none of it may change
+what a user gets. The demo's analysis tables, its estimation tables and its report Markdown
+are compared, byte for byte, with copies made by the code before that restructuring
+(``tests/data/demo_before_issue20``, written by ``python tests/cli/test_demo_unchanged.py
+DEMO_DIR`` on commit cb793b1 from ``iqalign demo --n-boot 200``).
+
+What legitimately differs between two runs of the same code is masked in both copies
+before comparing: wall-clock seconds, worker counts, the run's folder, installed paths and
+timestamps (:func:`normalise`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "demo_before_issue20"
+ANALYSIS_TABLES = ("pooled", "correlations", "groups", "stratified", "verdicts", "failures")
+ESTIMATION_TABLES = ("estimation_summary", "estimation_groups")
+
+# A JSON key whose value depends on the machine, the clock or the folder, not the data.
+_VOLATILE = re.compile(
+    r'("(?:[a-z_]*seconds[a-z_]*|workers|[a-z_]+_s|[a-z_]+_per_s|updated|created|started|'
+    r'finished|out|path|platform|data|clean|root|dir|folder)": )'
+    r'("[^"]*"|[-0-9.e+]+|\{[^{}]*\})'
+)
+
+
+def normalise(text: str, run_dir: Path | None = None) -> str:
+    """``text`` with the run's folder, paths and timings masked."""
+    if run_dir is not None:
+        text = text.replace(str(run_dir), "<RUN>")
+    text = _VOLATILE.sub(r"\1<masked>", text)
+    text = re.sub(r"\[\d+(?:\.\d+)? s\]", "[<s> s]", text)
+    return re.sub(r"/[\w./-]*site-packages/", "<site-packages>/", text)
+
+
+def _outputs(run_dir: Path, estimation_dir: Path) -> dict[str, str]:
+    analysis = run_dir / "report" / "analysis"
+    found = {f"analysis/{n}.csv": analysis / f"{n}.csv" for n in ANALYSIS_TABLES}
+    found |= {f"estimation/{n}.csv": estimation_dir / f"{n}.csv" for n in ESTIMATION_TABLES}
+    found["report.md"] = run_dir / "report" / "report.md"
+    return {name: normalise(path.read_text(), run_dir) for name, path in found.items()}
+
+
+def write_golden(run_dir: Path, estimation_dir: Path) -> None:
+    for name, text in _outputs(run_dir, estimation_dir).items():
+        target = GOLDEN / f"{name}.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(gzip.compress(text.encode(), mtime=0))
+
+
+@pytest.mark.slow
+@pytest.mark.scoring
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs the [scoring] extra")
+def test_demo_tables_and_report_unchanged_by_the_restructuring(demo_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from iqalign.cli import app
+
+    run_dir, _ = demo_run
+    estimation_dir = tmp_path / "estimation"
+    result = CliRunner().invoke(app, ["estimate", str(run_dir), "--out", str(estimation_dir)])
+    assert result.exit_code == 0, result.output
+    now = _outputs(run_dir, estimation_dir)
+    differ = []
+    for name, text in now.items():
+        before = gzip.decompress((GOLDEN / f"{name}.gz").read_bytes()).decode()
+        if text != before:
+            lines = [
+                f"  {a!r} != {b!r}"
+                for a, b in zip(text.splitlines(), before.splitlines(), strict=False)
+                if a != b
+            ][:3]
+            differ.append(f"{name}:\n" + "\n".join(lines))
+    assert not differ, "changed since the restructuring:\n" + "\n".join(differ)
+
+
+if __name__ == "__main__":  # python tests/cli/test_demo_unchanged.py DEMO_DIR [ESTIMATION_DIR]
+    run = Path(sys.argv[1]).resolve()
+    write_golden(run, Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else run / "estimation")
