@@ -59,8 +59,12 @@ FUNCTIONS = _exported_functions()
 
 def test_the_walk_finds_the_exports():
     names = {name for name, _ in FUNCTIONS}
-    assert {"iqalign.causal.check_claim", "iqalign.scoring.score",
-            "iqalign.stats.predictability", "iqalign.errors.did_you_mean"} <= names
+    assert {
+        "iqalign.causal.check_claim",
+        "iqalign.scoring.score",
+        "iqalign.stats.predictability",
+        "iqalign.errors.did_you_mean",
+    } <= names
 
 
 def _problems(function: griffe.Function) -> list[str]:
