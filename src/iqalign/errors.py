@@ -43,6 +43,20 @@ def did_you_mean(names: str | Iterable[str], choices: Iterable[object], n: int =
     The one way every message suggests a spelling. ``names`` may be several spellings of
     one request (``"tv"`` and ``"q_tv"``); their matches are merged in order.
 
+    Parameters
+    ----------
+    names
+        The misspelt name, or several spellings of it.
+    choices
+        The valid names.
+    n
+        The most close matches per spelling.
+
+    Returns
+    -------
+    str
+        The suggestion, with a leading space, or ``""`` when nothing is close.
+
     Examples
     --------
     >>> did_you_mean("clipiqa+x", ["clipiqa+", "clipiqa", "piqe"])

@@ -91,6 +91,16 @@ UNKNOWN_FAMILY = "unknown"
 def slug(name: str) -> str:
     """Column-safe form of a name: lower case, ``+`` -> ``_plus``, other symbols -> ``_``.
 
+    Parameters
+    ----------
+    name
+        A registry name (metric or model).
+
+    Returns
+    -------
+    str
+        The name as it appears in column names.
+
     Examples
     --------
     >>> slug("ViT-B-32"), slug("clipiqa+"), slug("timm:resnet50.a1_in1k")
@@ -102,7 +112,20 @@ def slug(name: str) -> str:
 
 def quality_column(metric: str, source: str | None = None) -> str:
     """``q_<slug(metric)>``, or ``q_<slug(metric)>_<slug(source)>`` for a classifier's Q
-    (a ``clip:`` prefix of the source is not part of the name)."""
+    (a ``clip:`` prefix of the source is not part of the name).
+
+    Parameters
+    ----------
+    metric
+        The metric's registry name.
+    source
+        The classifier (or CLIP model) the Q comes from; ``None`` for an image metric.
+
+    Returns
+    -------
+    str
+        The column name.
+    """
     if source is None:
         return f"{QUALITY_PREFIX}{slug(metric)}"
     return f"{QUALITY_PREFIX}{slug(metric)}_{slug(source.removeprefix('clip:'))}"
@@ -110,26 +133,83 @@ def quality_column(metric: str, source: str | None = None) -> str:
 
 def performance_column(model: str) -> str:
     """``correct_<model>`` (``model`` as the table spells it: the slug of its registry
-    name): 1 where the model's prediction is correct."""
+    name): 1 where the model's prediction is correct.
+
+    Parameters
+    ----------
+    model
+        The model's slug.
+
+    Returns
+    -------
+    str
+        The column name.
+    """
     return f"{PERFORMANCE_PREFIX}{model}"
 
 
 def prediction_column(model: str) -> str:
-    """``pred_<model>``: the model's argmax class."""
+    """``pred_<model>``: the model's argmax class.
+
+    Parameters
+    ----------
+    model
+        The model's slug.
+
+    Returns
+    -------
+    str
+        The column name.
+    """
     return f"{PREDICTION_PREFIX}{model}"
 
 
 def is_quality_column(column: object) -> bool:
+    """Whether ``column`` names a quality column (``q_*``).
+
+    Parameters
+    ----------
+    column
+        A column name (any object; compared as text).
+
+    Returns
+    -------
+    bool
+        True for a ``q_*`` column.
+    """
     return str(column).startswith(QUALITY_PREFIX)
 
 
 def is_performance_column(column: object) -> bool:
+    """Whether ``column`` names a performance column (``correct_*``).
+
+    Parameters
+    ----------
+    column
+        A column name (any object; compared as text).
+
+    Returns
+    -------
+    bool
+        True for a ``correct_*`` column.
+    """
     return str(column).startswith(PERFORMANCE_PREFIX)
 
 
 def model_of(column: str) -> str:
     """The model slug of a ``correct_*`` or ``pred_*`` column (a name without a prefix is
-    returned as it is)."""
+    returned as it is).
+
+    Parameters
+    ----------
+    column
+        A ``correct_*`` or ``pred_*`` column name.
+
+    Returns
+    -------
+    str
+        The model slug.
+    """
     for prefix in (PERFORMANCE_PREFIX, PREDICTION_PREFIX):
         if column.startswith(prefix):
             return column.removeprefix(prefix)
@@ -137,11 +217,34 @@ def model_of(column: str) -> str:
 
 
 def list_quality_columns(columns: Iterable[object]) -> list[str]:
+    """The ``q_*`` columns among ``columns``, in order.
+
+    Parameters
+    ----------
+    columns
+        A table's column names.
+
+    Returns
+    -------
+    list[str]
+        The quality columns.
+    """
     return [str(c) for c in columns if is_quality_column(c)]
 
 
 def list_models(columns: Iterable[object]) -> list[str]:
-    """The model slug of every ``correct_*`` column, in table order."""
+    """The model slug of every ``correct_*`` column, in table order.
+
+    Parameters
+    ----------
+    columns
+        A table's column names.
+
+    Returns
+    -------
+    list[str]
+        The model slugs.
+    """
     return [model_of(str(c)) for c in columns if is_performance_column(c)]
 
 
@@ -191,6 +294,20 @@ def read_metric_infos(
     name ends in ``_<slug>`` of one of them is read as that model's Q
     (``q_tg_maxprob_m`` -> metric ``tg_maxprob``, source ``m``); without it the whole name
     is the metric and the source is ``None``.
+
+    Parameters
+    ----------
+    columns
+        The table's column names.
+    manifest
+        The run's manifest; ``None`` or ``{}`` for a bare table.
+    models
+        The model slugs whose Q columns an undescribed name may end in.
+
+    Returns
+    -------
+    dict[str, MetricInfo]
+        One record per quality column, keyed by column, in table order.
 
     Examples
     --------
@@ -255,6 +372,18 @@ def read_model_infos(
     ``correct_column`` is that column; a table without one (a bare Parquet file, an
     older run) names the model by its slug.
 
+    Parameters
+    ----------
+    columns
+        The table's column names.
+    manifest
+        The run's manifest; ``None`` or ``{}`` for a bare table.
+
+    Returns
+    -------
+    dict[str, ModelInfo]
+        One record per task model, keyed by slug.
+
     Examples
     --------
     >>> manifest = {"models": {"timm:resnet50": {"correct_column": "correct_timm_resnet50"}}}
@@ -277,7 +406,20 @@ def read_model_infos(
 
 
 def read_manifest(run_dir: str | Path, *, required: bool = True) -> dict[str, Any]:
-    """The ``manifest.json`` of a run folder (``{}`` when absent and not ``required``)."""
+    """The ``manifest.json`` of a run folder (``{}`` when absent and not ``required``).
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+    required
+        Raise :class:`~iqalign.errors.ScoresNotFoundError` when there is no manifest.
+
+    Returns
+    -------
+    dict[str, Any]
+        The manifest.
+    """
     path = Path(run_dir).expanduser() / MANIFEST_NAME
     if not path.is_file():
         if required:
@@ -299,7 +441,18 @@ def read_manifest(run_dir: str | Path, *, required: bool = True) -> dict[str, An
 
 def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The scores table and manifest of a run folder, or of a bare scores table (a Parquet
-    file or folder of shards; its manifest is then ``{}``)."""
+    file or folder of shards; its manifest is then ``{}``).
+
+    Parameters
+    ----------
+    run_dir
+        A run folder, a Parquet file or a folder of Parquet shards.
+
+    Returns
+    -------
+    tuple[pandas.DataFrame, dict[str, Any]]
+        The scores table and the manifest.
+    """
     run = Path(run_dir).expanduser()
     if not run.exists():
         raise ScoresNotFoundError(
@@ -317,6 +470,18 @@ def load_log_probs(run_dir: str | Path, model: str) -> list[np.ndarray]:
 
     Each array is float16 ``(rows of the shard, classes)``; ``np.concatenate`` them for
     one array (about 2 kB per row: 7.6 GB for ImageNet-C), or work shard by shard.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+    model
+        The task model's column slug (``correct_<model>``).
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        One read-only float16 array per shard.
 
     Raises
     ------
@@ -362,6 +527,18 @@ def load_scores(
 
     A folder is read as every ``*.parquet`` file below it (sorted by path); other files
     (the JSON manifest, temporary names of shards being written) are ignored.
+
+    Parameters
+    ----------
+    source
+        A DataFrame (returned as it is), a Parquet file or a folder of Parquet shards.
+    columns
+        Read only these columns; ``None`` reads all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scores table.
     """
     import pandas as pd
 

@@ -93,6 +93,19 @@ class RecordedClaimResult:
 def check_claim(dag: Dag, claim: Claim | str) -> ClaimCheck:
     """Check ``claim`` against ``dag`` under every reading in :func:`list_readings`.
 
+    Parameters
+    ----------
+    dag
+        The DAG the claim is about.
+    claim
+        A :class:`Claim` or its text (``"Q _||_ M | X"``, parsed by :func:`parse_claim`).
+
+    Returns
+    -------
+    ClaimCheck
+        Truthy when ``dag`` implies the claim under the classical reading; holds the
+        judgement under every reading.
+
     Examples
     --------
     >>> from iqalign.causal import load_dag
@@ -111,7 +124,19 @@ def check_claim(dag: Dag, claim: Claim | str) -> ClaimCheck:
 
 
 def check_recorded_claims(dag: Dag) -> list[RecordedClaimResult]:
-    """Every claim the DAG file records, checked under its own reading."""
+    """Every claim the DAG file records, checked under its own reading.
+
+    Parameters
+    ----------
+    dag
+        A DAG whose file records claims (``claims:`` in the YAML schema).
+
+    Returns
+    -------
+    list[RecordedClaimResult]
+        One result per recorded claim, in file order: what the file says and what the
+        DAG implies.
+    """
     results = []
     for recorded in dag.claims:
         claim = recorded.claim
@@ -144,6 +169,16 @@ def compare_variants(dags: list[Dag]) -> list[VariantComparison]:
 
     Shows where two encodings of one figure (weak_task_guided: T a fork; its collider
     variant: Q -> T <- Y) part ways. Claims naming a node some variant lacks are skipped.
+
+    Parameters
+    ----------
+    dags
+        The variants of one figure (e.g. a group from :func:`list_variant_groups`).
+
+    Returns
+    -------
+    list[VariantComparison]
+        One row per (claim, reading): the answer in each DAG.
 
     Examples
     --------

@@ -110,6 +110,16 @@ _CLAIM_TOKEN = re.compile(
 def parse_claim(text: str) -> Claim:
     """Parse ``"Q _||_ M | X, Y"`` (or ``"Q !_||_ M | Y"``) into a :class:`Claim`.
 
+    Parameters
+    ----------
+    text
+        The claim in dagitty's notation.
+
+    Returns
+    -------
+    Claim
+        The parsed claim.
+
     Raises
     ------
     ClaimSyntaxError
@@ -223,6 +233,16 @@ def _syntax_message(text: object, problem: str) -> str:
 def parse_query(text: str) -> Claim:
     """Parse a d-separation query: ``"Q M | X"`` (two nodes, then the conditioning set) or
     any claim (``"Q _||_ M | X"``). The result is stated as an independence.
+
+    Parameters
+    ----------
+    text
+        The query or claim text.
+
+    Returns
+    -------
+    Claim
+        The query as an independence claim.
 
     Examples
     --------

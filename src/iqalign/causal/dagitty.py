@@ -88,6 +88,20 @@ def is_dagitty_text(text: str) -> bool:
 def parse_dagitty(text: str, source: str = "<string>", name: str | None = None):
     """Parse dagitty model text into a :class:`~iqalign.causal.Dag`.
 
+    Parameters
+    ----------
+    text
+        The dagitty model text (``dag { ... }``).
+    source
+        Where the text came from; every error message starts with it.
+    name
+        The DAG's name.
+
+    Returns
+    -------
+    Dag
+        The DAG, its latent and selection nodes marked as dagitty marks them.
+
     Examples
     --------
     >>> dag = parse_dagitty('dag { U [latent]\\n U -> X; X -> {Q M} }')
@@ -493,6 +507,16 @@ def _quote(name: str, what: str) -> str:
 def format_dagitty(dag) -> str:
     """dagitty text for ``dag`` (paste into dagitty.net); latent and selection roles and
     labels kept, names quoted as dagitty quotes them.
+
+    Parameters
+    ----------
+    dag
+        The DAG to write.
+
+    Returns
+    -------
+    str
+        The dagitty model text (``dag { ... }``).
 
     Examples
     --------

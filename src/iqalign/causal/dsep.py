@@ -161,7 +161,18 @@ class DSeparationJudgement:
 
 def list_readings(dag: Dag) -> list[Reading]:
     """The readings worth reporting for ``dag``: classical always; with selection
-    conditioned where it has selection nodes; deterministic where it has deterministic nodes."""
+    conditioned where it has selection nodes; deterministic where it has deterministic nodes.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+
+    Returns
+    -------
+    list[Reading]
+        The readings, classical first.
+    """
     selections = [False, True] if dag.selection_nodes else [False]
     criteria: list[Criterion] = (
         ["classical", "deterministic"] if dag.deterministic_nodes else ["classical"]
@@ -174,6 +185,18 @@ def get_determined(dag: Dag, given: Iterable[str]) -> frozenset[str]:
     parents are all determined is determined too (Geiger, Verma & Pearl 1990). Parents
     on ``input: false`` edges (they shape the function, they are not its arguments) are
     not waited for.
+
+    Parameters
+    ----------
+    dag
+        The DAG (its ``deterministic`` nodes matter).
+    given
+        The conditioning set.
+
+    Returns
+    -------
+    frozenset[str]
+        ``given`` and every node it determines.
 
     Examples
     --------
@@ -202,6 +225,22 @@ def judge_d_separation(
     reading: Reading | None = None,
 ) -> DSeparationJudgement:
     """Decide and explain whether ``left`` and ``right`` are separated given ``given``.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+    left, right
+        The two node sets.
+    given
+        The conditioning set.
+    reading
+        How to read the DAG (criterion, selection); default: classical d-separation.
+
+    Returns
+    -------
+    DSeparationJudgement
+        Truthy when separated; records the sets, the reading and the open paths.
 
     Examples
     --------
@@ -244,6 +283,25 @@ def is_d_separated(
 ) -> bool:
     """True when ``left`` and ``right`` are d-separated (or D-separated) given ``given``.
 
+    Parameters
+    ----------
+    dag
+        The DAG.
+    left, right
+        The two node sets.
+    given
+        The conditioning set.
+    criterion
+        ``"classical"`` (d-separation) or ``"deterministic"`` (D-separation, which uses
+        the DAG's deterministic nodes).
+    condition_on_selection
+        Also condition on the DAG's selection nodes (as a data set selected on them is).
+
+    Returns
+    -------
+    bool
+        Whether the sets are separated.
+
     Examples
     --------
     >>> from iqalign.causal import load_dag
@@ -264,7 +322,24 @@ def list_paths(
     *,
     reading: Reading | None = None,
 ) -> tuple[Path, ...]:
-    """Every path between the sets (interior avoiding both), each marked open or blocked."""
+    """Every path between the sets (interior avoiding both), each marked open or blocked.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+    left, right
+        The two node sets.
+    given
+        The conditioning set.
+    reading
+        How to read the DAG (criterion, selection); default: classical d-separation.
+
+    Returns
+    -------
+    tuple[Path, ...]
+        Every path between the sets, open or blocked, each step explained.
+    """
     return judge_d_separation(dag, left, right, given, reading=reading).paths
 
 
@@ -276,7 +351,24 @@ def find_open_paths(
     *,
     reading: Reading | None = None,
 ) -> tuple[Path, ...]:
-    """The open paths between the sets; empty exactly when they are separated."""
+    """The open paths between the sets; empty exactly when they are separated.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+    left, right
+        The two node sets.
+    given
+        The conditioning set.
+    reading
+        How to read the DAG (criterion, selection); default: classical d-separation.
+
+    Returns
+    -------
+    tuple[Path, ...]
+        The open paths, each with its steps.
+    """
     return judge_d_separation(dag, left, right, given, reading=reading).open_paths
 
 

@@ -60,6 +60,23 @@ def list_implied_independencies(
 
     ``progress(done, total)`` is called after each pair of nodes, for long runs.
 
+    Parameters
+    ----------
+    dag
+        The DAG.
+    mode
+        ``"basis"``: one smallest minimal separator per non-adjacent pair (dagitty's
+        "testable implications"); ``"all"``: every minimal separator of every pair.
+    reading
+        How to read the DAG (criterion, selection); default: classical d-separation.
+    progress
+        Called as ``progress(done, total)``; ``None`` reports nothing.
+
+    Returns
+    -------
+    list[Claim]
+        The implied independencies.
+
     Examples
     --------
     >>> from iqalign.causal import load_dag

@@ -69,6 +69,11 @@ def parse_dag(text: str, source: str = "<string>", name: str | None = None) -> D
     name
         The DAG's name when the text gives none (``load_dag`` passes the file stem).
 
+    Returns
+    -------
+    Dag
+        The validated DAG.
+
     Examples
     --------
     >>> dag = parse_dag('''
@@ -278,7 +283,18 @@ def _parse_claim_lists(
 
 
 def dag_to_dict(dag: Dag) -> dict[str, Any]:
-    """The YAML schema's plain data for ``dag`` (round-trips through :func:`parse_dag`)."""
+    """The YAML schema's plain data for ``dag`` (round-trips through :func:`parse_dag`).
+
+    Parameters
+    ----------
+    dag
+        The DAG to export.
+
+    Returns
+    -------
+    dict[str, Any]
+        Plain data (dicts, lists, strings) that ``yaml.safe_dump`` writes as a DAG file.
+    """
     nodes: dict[str, dict[str, Any]] = {}
     for node in dag.nodes:
         attrs: dict[str, Any] = {"role": node.role}
@@ -342,6 +358,16 @@ def to_pgmpy(dag: Dag):
     """A ``pgmpy.base.DAG`` with the same edges; latent nodes passed as ``latents``.
 
     pgmpy is imported here only: it is slow to import and pulls in torch where installed.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+
+    Returns
+    -------
+    pgmpy.base.DAG
+        The pgmpy DAG.
     """
     try:
         from pgmpy.base import DAG as PgmpyDAG
@@ -359,18 +385,40 @@ def to_pgmpy(dag: Dag):
 
 
 def get_builtin_dag_dir() -> Path:
-    """The folder that holds the built-in DAG files (``dags/`` in the source tree)."""
+    """The folder that holds the built-in DAG files (``dags/`` in the source tree).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder of the built-in ``*.yaml`` DAG files.
+    """
     return Path(str(resources.files("iqalign") / "dags"))
 
 
 def list_builtin_dags() -> list[str]:
-    """Names of the built-in DAGs, sorted."""
+    """Names of the built-in DAGs, sorted.
+
+    Returns
+    -------
+    list[str]
+        The names :func:`load_dag` accepts.
+    """
     return sorted(path.stem for path in get_builtin_dag_dir().glob("*.yaml"))
 
 
 def list_variant_groups(dags: list[Dag] | None = None) -> dict[str, list[Dag]]:
     """Readings of one paper figure: DAG name -> that DAG and the DAGs whose
     ``variant_of`` names it (only groups of two or more; default: the built-ins).
+
+    Parameters
+    ----------
+    dags
+        The DAGs to group; ``None`` groups the built-in DAGs.
+
+    Returns
+    -------
+    dict[str, list[Dag]]
+        Each base DAG's name and its group, the base DAG first.
 
     Examples
     --------
@@ -386,6 +434,16 @@ def list_variant_groups(dags: list[Dag] | None = None) -> dict[str, list[Dag]]:
 
 def load_dag(name_or_path: str | Path) -> Dag:
     """Load a built-in DAG by name, or a user's ``.yaml`` / dagitty (``.dagitty``, ``.txt``) file.
+
+    Parameters
+    ----------
+    name_or_path
+        A built-in name (:func:`list_builtin_dags`) or the path of a DAG file.
+
+    Returns
+    -------
+    Dag
+        The validated DAG.
 
     Raises
     ------

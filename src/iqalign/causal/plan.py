@@ -96,7 +96,18 @@ class TestPlan:
 
 
 def find_qm_nodes(dag: Dag) -> tuple[str | None, str | None]:
-    """The quality node (column ``q_*``) and performance node (column ``correct_*``), if mapped."""
+    """The quality node (column ``q_*``) and performance node (column ``correct_*``), if mapped.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+
+    Returns
+    -------
+    tuple[str | None, str | None]
+        The names of the nodes mapped to the Q and M columns; ``None`` where no node is.
+    """
     quality = [n.name for n in dag.nodes if is_quality_column(n.column or "")]
     performance = [n.name for n in dag.nodes if is_performance_column(n.column or "")]
     return (
@@ -107,6 +118,21 @@ def find_qm_nodes(dag: Dag) -> tuple[str | None, str | None]:
 
 def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
     """The test plan for one claim about Q and M.
+
+    Parameters
+    ----------
+    dag
+        The DAG whose Q and M nodes the claim names.
+    claim
+        A :class:`Claim` or its text.
+    origin
+        Where the claim came from (:func:`plan_tests` passes ``"user"``, ``"paper"`` or
+        ``"derived"``), kept in the plan for reports.
+
+    Returns
+    -------
+    TestPlan
+        The columns to test, the expected outcome, or why the claim cannot be tested.
 
     Examples
     --------
@@ -233,6 +259,20 @@ def plan_tests(
 ) -> list[TestPlan]:
     """Plans for ``claims`` (default: the DAG's recorded claims about Q and M), plus the
     claims the scores table can test directly when ``derived`` is true.
+
+    Parameters
+    ----------
+    dag
+        The DAG.
+    claims
+        Claims (or their text) to plan; ``None`` plans the DAG's recorded claims.
+    derived
+        Also plan the claims about Q and M the table can test directly.
+
+    Returns
+    -------
+    list[TestPlan]
+        One plan per claim.
 
     Examples
     --------

@@ -34,6 +34,21 @@ def format_dot(
 ) -> str:
     """Graphviz DOT source for ``dag``, optionally highlighting a query's open paths.
 
+    Parameters
+    ----------
+    dag
+        The DAG to draw.
+    highlight
+        A claim or d-separation query (text or :class:`Claim`) whose open paths are drawn
+        in colour; ``None`` draws the DAG plainly.
+    reading
+        The reading the open paths are found under; default: classical.
+
+    Returns
+    -------
+    str
+        DOT source.
+
     Examples
     --------
     >>> from iqalign.causal import load_dag
@@ -100,6 +115,22 @@ def render_dag(
     reading: Reading | None = None,
 ) -> Path:
     """Write the figure of ``dag`` to ``path``; the format is the suffix (svg, png, pdf, gv).
+
+    Parameters
+    ----------
+    dag
+        The DAG to draw.
+    path
+        The output file; its suffix picks the format.
+    highlight
+        A claim or query whose open paths are drawn in colour.
+    reading
+        The reading the open paths are found under; default: classical.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
 
     Raises
     ------

@@ -106,7 +106,20 @@ def split_names(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, .
 
 
 def load_config(path: str | Path, **overrides: Any) -> ScoreConfig:
-    """Read a TOML config file; keyword ``overrides`` (not None) win over the file."""
+    """Read a TOML config file; keyword ``overrides`` (not None) win over the file.
+
+    Parameters
+    ----------
+    path
+        The TOML file.
+    **overrides
+        Settings that replace the file's; ``None`` values are ignored.
+
+    Returns
+    -------
+    ScoreConfig
+        The validated config.
+    """
     file = Path(path).expanduser()
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))

@@ -80,6 +80,22 @@ _ALL = CORRUPTIONS + EXTRA_CORRUPTIONS
 def corruption_seed(image_id: str, corruption: str, severity: int, seed: int = 0) -> int:
     """Return the RNG seed of one corrupted variant: a stable 32-bit hash.
 
+    Parameters
+    ----------
+    image_id
+        The image's ID.
+    corruption
+        The corruption's name.
+    severity
+        The severity.
+    seed
+        The run seed.
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**32)``, the same in every process.
+
     Examples
     --------
     >>> corruption_seed("img1", "fog", 3) == corruption_seed("img1", "fog", 3)
@@ -228,6 +244,24 @@ def corrupt_array(
 
     The result is ``np.uint8`` of the float output (truncation, as the original ImageNet-C
     script and ``imagecorruptions`` do).
+
+    Parameters
+    ----------
+    image
+        ``uint8`` array of shape ``(H, W, 3)``.
+    corruption
+        The corruption's name.
+    severity
+        1..5.
+    seed
+        Seeds numpy's legacy RNG right before the call (e.g. from :func:`corruption_seed`).
+    impl
+        ``"imagenet-c"`` (224x224 only, bit-exact) or ``"imagecorruptions"`` (any size).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` ``(H, W, 3)``.
     """
     if corruption not in _ALL:
         raise UnknownNameError(f"No corruption {corruption!r}; known: {', '.join(_ALL)}")

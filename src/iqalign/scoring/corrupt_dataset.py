@@ -78,6 +78,39 @@ def corrupt_dataset(
 
     ``progress`` (optional) gets ``start(total, done)``, ``advance(n)`` and ``close()``
     in files. ``workers=-1`` uses every CPU core; 0 or 1 works in this process.
+
+    Parameters
+    ----------
+    data
+        The data source of clean images (as :func:`load_source` takes it).
+    out
+        The output folder.
+    layout
+        The source's layout; ``None`` guesses it.
+    labels
+        A label file for a ``folder`` source.
+    corruptions
+        A tuple of names, or text as ``parse_corruptions`` reads it (``"all"``, a
+        comma-separated list).
+    severities
+        A tuple of severities, or text such as ``"1-5"`` or ``"1,3,5"``.
+    impl
+        ``"imagenet-c"`` or ``"imagecorruptions"`` (see :func:`corrupt`).
+    seed
+        The run seed each image's corruption seed is derived from.
+    jpeg_quality
+        The JPEG quality files are saved with (ImageNet-C: 85).
+    workers
+        Processes; ``-1``: every CPU core; 0 or 1: this process.
+    limit
+        Corrupt only the first ``limit`` images; 0: all.
+    progress
+        Told about the files written; ``None`` reports nothing.
+
+    Returns
+    -------
+    CorruptResult
+        The folder, the files written and already there, and the images skipped.
     """
     from iqalign.scoring.sources import load_source
 

@@ -115,6 +115,20 @@ def score(
 
     With a ``backend``, this process only plans, writes the parts the backend returns and
     finalises; the scorers built here describe the run and never see an image.
+
+    Parameters
+    ----------
+    config
+        What to score, with which models and metrics, and where to write.
+    progress
+        Told about the rows scored; ``None`` reports nothing.
+    backend
+        Where the images are scored (e.g. the Ray backend); ``None``: this process.
+
+    Returns
+    -------
+    RunResult
+        The run folder, its status, rows scored and images skipped.
     """
     started = time.perf_counter()
     store = RunStore(config.out)

@@ -46,6 +46,18 @@ def decode_image(
 ) -> PILImage.Image:
     """Decode a file (path or bytes) into an upright 8-bit RGB PIL image.
 
+    Parameters
+    ----------
+    source
+        A file path or the file's bytes.
+    max_pixels
+        The largest image accepted, in pixels.
+
+    Returns
+    -------
+    PIL.Image.Image
+        The RGB image, EXIF orientation applied.
+
     Raises
     ------
     ImageDecodeError

@@ -226,6 +226,20 @@ def create_metric(key: str, weights: dict[str, str] | None = None, **options: An
 
     Classifier-based metrics get their source's name here; the engine runs that
     classifier once per batch and hands every metric of it the same logits.
+
+    Parameters
+    ----------
+    key
+        The metric's registry name, with ``:source`` for a classifier's or CLIP's Q.
+    weights
+        Weight file paths by name, for metrics that need files; ``None``: the caches.
+    **options
+        Passed to the metric's loader.
+
+    Returns
+    -------
+    Any
+        The metric, ready to score batches.
     """
     name, source = split_metric_key(key)
     spec = get_metric_spec(name)
@@ -263,7 +277,18 @@ def metric_readiness(spec: MetricSpec) -> str:
 
 
 def list_metrics(include_pyiqa: bool = True) -> list[MetricSpec]:
-    """Every registered metric spec: ours, then (if installed) pyiqa's, sorted by name."""
+    """Every registered metric spec: ours, then (if installed) pyiqa's, sorted by name.
+
+    Parameters
+    ----------
+    include_pyiqa
+        Also list pyiqa's metrics (when pyiqa is installed).
+
+    Returns
+    -------
+    list[MetricSpec]
+        The metric specs.
+    """
     specs = list(METRIC_SPECS.values())
     if include_pyiqa:
         with contextlib.suppress(MissingDependencyError):  # listing works without pyiqa

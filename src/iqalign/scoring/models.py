@@ -99,6 +99,20 @@ def _torchvision_names() -> list[str]:
 def create_model(name: str, weights: str | None = None, **options: Any) -> Classifier:
     """Build the classifier ``name`` (weights: explicit file, else the library's cache).
 
+    Parameters
+    ----------
+    name
+        The model's registry name (:func:`list_models`).
+    weights
+        A weight file; ``None``: the library's cache.
+    **options
+        Passed to the model's loader.
+
+    Returns
+    -------
+    Classifier
+        The classifier with its preprocessing.
+
     Raises
     ------
     UnknownNameError
@@ -120,7 +134,13 @@ def create_model(name: str, weights: str | None = None, **options: Any) -> Class
 
 
 def list_models() -> list[dict[str, Any]]:
-    """One row per named model: name, family, input size, weights, usable offline now."""
+    """One row per named model: name, family, input size, weights, usable offline now.
+
+    Returns
+    -------
+    list[dict[str, Any]]
+        One dict per model.
+    """
     from iqalign.scoring.model_loaders import describe_efficientnet_lite, describe_torchvision
 
     rows = [describe_efficientnet_lite(n) for n in EFFICIENTNET_LITE]

@@ -64,7 +64,22 @@ class ImageItem:
 
 def load_source(data: str, layout: str | None = None, labels: str | None = None) -> list[ImageItem]:
     """List the images of a data source, sorted by image ID (then corruption, severity);
-    the demo keeps the order of its table."""
+    the demo keeps the order of its table.
+
+    Parameters
+    ----------
+    data
+        ``"demo"`` or a folder of images.
+    layout
+        ``demo``, ``imagenet``, ``imagenet-c`` or ``folder``; ``None`` guesses it.
+    labels
+        A label file for a ``folder`` source.
+
+    Returns
+    -------
+    list[ImageItem]
+        One item per image: ID, label, path, corruption and severity.
+    """
     if data == "demo" or layout == "demo":
         return _demo_items()
     root = Path(data).expanduser()

@@ -195,6 +195,16 @@ def _config_diff(old: dict[str, Any]) -> str:
 def read_scores(run_dir: str | Path) -> pd.DataFrame:
     """The scores table of a completed run; ``df.attrs["manifest"]`` holds its manifest.
 
+    Parameters
+    ----------
+    run_dir
+        The run folder (``--out`` of ``iqalign score``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scores table.
+
     Raises
     ------
     ScoresNotFoundError

@@ -257,6 +257,29 @@ def run_analysis(
     every ``correct_*`` column, ``dags`` are names, paths or loaded DAGs. ``workers``
     processes share the quality columns (default: one per CPU core this process may
     use; 1 runs everything here). The numbers do not depend on ``workers``.
+
+    Parameters
+    ----------
+    table
+        The scores table.
+    metrics
+        The quality columns' records, keyed by column.
+    models
+        The model slugs to analyse.
+    dags
+        The DAGs whose claims get verdicts.
+    settings
+        The analyses' settings; ``None``: :class:`AnalysisSettings` defaults.
+    progress
+        Told about each finished job; ``None`` reports nothing.
+    workers
+        The number of processes.
+
+    Returns
+    -------
+    AnalysisResult
+        Every table (pooled, correlations, groups, stratified, CI tests, verdicts,
+        mixtures) and the failures, one row per failed job with its reason.
     """
     started = time.perf_counter()
     settings = settings or AnalysisSettings()

@@ -48,7 +48,20 @@ __all__ = [
 
 
 def roc_auc_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
-    """AUC of ``y_score`` for binary ``y_true`` (ties count one half, as in scikit-learn)."""
+    """AUC of ``y_score`` for binary ``y_true`` (ties count one half, as in scikit-learn).
+
+    Parameters
+    ----------
+    y_true
+        Binary labels (0/1).
+    y_score
+        Scores; higher means label 1 is more likely.
+
+    Returns
+    -------
+    float
+        The AUC.
+    """
     y, score = _validate(y_true, y_score)
     auc, _, _ = grouped_roc_auc(y, score, np.zeros(y.size, dtype=np.int64), 1)
     return float(auc[0])
@@ -170,6 +183,24 @@ def grouped_roc_auc(
     Groups with one class (or no rows) get NaN; ``n_pos`` and ``n_neg`` say why.
     ``ranks``: the scores' mid-ranks within groups, when the caller already has them.
 
+    Parameters
+    ----------
+    y
+        The 0/1 outcome per row.
+    score
+        The score per row.
+    groups
+        The group code per row, in ``0..n_groups-1``.
+    n_groups
+        The number of groups.
+    ranks
+        The scores' mid-ranks within groups; ``None`` computes them.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+        Per group: the AUC (NaN where undefined), the positive count and the negative count.
+
     Examples
     --------
     >>> y = np.array([0, 1, 0, 1, 1, 1.0])
@@ -215,6 +246,22 @@ def delong_ci(
     one of Obuchowski (1997), ``G / (G - 1) * sum_c psi_c^2`` with
     ``psi_c = (V10_c - m_c AUC) / n1 + (V01_c - n_c AUC) / n0``, and the interval uses
     Student's t with ``G - 1`` df.
+
+    Parameters
+    ----------
+    y_true
+        Binary labels (0/1).
+    y_score
+        Scores; higher means label 1 is more likely.
+    alpha
+        The interval is ``1 - alpha``.
+    clusters
+        Cluster IDs per row (e.g. image IDs); ``None`` treats rows as independent.
+
+    Returns
+    -------
+    AucCI
+        The AUC, its standard error and the interval.
 
     Examples
     --------

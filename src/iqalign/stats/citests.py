@@ -126,6 +126,32 @@ def ci_test(
     several rows: then every test's variance is the small-sample cluster-robust one (CR2;
     Rao-Scott-corrected for ``lr`` and ``cmh``), and a table with too few clusters for
     it is refused with :class:`~iqalign.errors.DegenerateDataError`.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    by
+        The conditioning (stratifier) columns; ``()`` for a marginal test.
+    test
+        One of :data:`CI_TESTS`: ``"score"`` (conditional logistic score test), ``"lr"``
+        (likelihood ratio) or ``"cmh"`` (Cochran-Mantel-Haenszel).
+    cluster
+        The column whose values are clusters (image IDs); ``None`` treats rows as
+        independent.
+    alpha
+        Level of the effect's ``1 - alpha`` interval.
+    nonfinite
+        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+
+    Returns
+    -------
+    CITestResult
+        The statistic, p-value, effect size with its interval, n and strata used.
     """
     if test not in CI_TESTS:
         raise ValueError(f"test must be one of {CI_TESTS}, got {test!r}")
@@ -340,6 +366,16 @@ def _cmh_test(q, m, strata, n_strata, clusters, alpha):
 
 def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error); NaNs are left out and kept.
+
+    Parameters
+    ----------
+    p_values
+        The p-values of one family of tests.
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted p-values, in the input order.
 
     Examples
     --------

@@ -189,6 +189,40 @@ def estimate_accuracy(
     ``seed``. ``builders`` defaults to :data:`BUILDERS`. ``log_probs``: per task model
     (slug), its per-row log-softmax, one array per shard (:func:`read_log_probs`), for
     the estimators that need probabilities.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    metrics
+        The quality columns' records (:class:`~iqalign.scores.MetricInfo`), keyed by
+        column; ``None``: every ``q_*`` column.
+    models
+        The task models (records keyed by slug, or slugs); ``None``: every ``correct_*``
+        column.
+    protocol
+        ``"loco"`` (leave one corruption out) or ``"mixtures"`` (module doc).
+    source_fraction
+        The share of image IDs drawn as the labelled source, when ``source_ids`` is not
+        given.
+    n_boot
+        Bootstrap resamples for the error intervals.
+    seed
+        Seed of the source draw and the bootstrap.
+    p_values
+        The mixture proportions p_c for ``protocol="mixtures"``; ``None``: the default ones.
+    source_ids
+        The labelled image IDs; ``None`` draws them.
+    builders
+        The estimators to fit; ``None``: :data:`BUILDERS`.
+    log_probs
+        Per task model, its saved log-softmax per shard; ``None``: the estimators that
+        need probabilities are left out.
+
+    Returns
+    -------
+    EstimationResult
+        Every estimator's estimate and error per target group, and their summaries.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")

@@ -129,6 +129,38 @@ def group_correlations(
     """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs).
 
     ``methods`` (default all three) limits the correlations computed.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    by
+        The columns whose value combinations are the groups.
+    unit
+        The column resampled by the cluster bootstrap (image IDs).
+    include_clean
+        Keep the clean rows as a group of their own.
+    n_boot
+        Bootstrap resamples.
+    alpha
+        The intervals are ``1 - alpha``.
+    ci_method
+        One of ``CI_METHODS``: ``"basic-z"`` or ``"percentile"``.
+    seed
+        A seed or a numpy Generator for the random draws; the same seed, the same result.
+    nonfinite
+        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+    methods
+        Any of ``"pearson"``, ``"spearman"``, ``"kendall"``.
+
+    Returns
+    -------
+    GroupCorrelationResult
+        Each correlation with its interval, and the per-group means.
     """
     methods = _check_settings(ci_method, methods, alpha, n_boot)
     by = parse_by(by)

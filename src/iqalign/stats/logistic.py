@@ -82,7 +82,33 @@ def fit_grouped_logistic(
     max_iter: int = 100,
     tol: float = 1e-10,
 ) -> LogisticFits:
-    """Fit ``P(y=1 | x)`` separately in each group ``0..n_groups-1`` (see module docs)."""
+    """Fit ``P(y=1 | x)`` separately in each group ``0..n_groups-1`` (see module docs).
+
+    Parameters
+    ----------
+    x
+        The predictor per row.
+    y
+        The 0/1 outcome per row.
+    groups
+        The group code per row, in ``0..n_groups-1``.
+    n_groups
+        The number of groups.
+    penalty
+        One of :data:`PENALTIES`: ``"none"``, ``"l2"`` or ``"firth"``.
+    C
+        Inverse strength of the L2 penalty (as in scikit-learn).
+    max_iter
+        The most Newton iterations per group.
+    tol
+        The convergence tolerance of the Newton steps.
+
+    Returns
+    -------
+    LogisticFits
+        Intercept and slope per group (on Q standardised within the group); NaN where a
+        group was not fitted.
+    """
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
     if penalty == "l2" and not (np.isfinite(C) and C > 0):

@@ -66,7 +66,26 @@ def make_mixture(
     corruptions: Sequence[str] | None = None,
     seed: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
-    """One variant: every image ID once, ``round(p_c * n_ids)`` of them corrupted."""
+    """One variant: every image ID once, ``round(p_c * n_ids)`` of them corrupted.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    p_c
+        The share of image IDs that are corrupted.
+    severities
+        The severities a corrupted image's row is drawn from.
+    corruptions
+        The corruptions drawn from; ``None``: every corruption in the table.
+    seed
+        A seed or a numpy Generator for the random draws; the same seed, the same result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The variant's rows.
+    """
     frame = load_scores(table)
     index = _RowIndex.build(frame)
     rows = index.draw(p_c, severities, corruptions, np.random.default_rng(seed))
@@ -145,7 +164,32 @@ def mixture_predictability(
     n_boot: int = 200,
     seed: int | np.random.Generator | None = 0,
 ) -> MixtureResult:
-    """The pooled test on every p_c variant; mean AUC (and SD) over variants."""
+    """The pooled test on every p_c variant; mean AUC (and SD) over variants.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    p_values
+        The mixture proportions p_c.
+    penalty
+        The logistic penalty (see :func:`fit_grouped_logistic`).
+    C
+        Inverse strength of the L2 penalty.
+    n_boot
+        Bootstrap resamples per variant.
+    seed
+        A seed or a numpy Generator for the random draws; the same seed, the same result.
+
+    Returns
+    -------
+    MixtureResult
+        The result per variant and the mean AUC (and SD) over variants.
+    """
     frame = load_scores(table)
     index = _RowIndex.build(frame)
     children = np.random.default_rng(seed).spawn(len(p_values))

@@ -104,6 +104,36 @@ def predictability(
 
     ``unit`` is the column whose values are kept on one side of the split and resampled
     by the bootstrap (image IDs).
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    penalty
+        The logistic penalty: ``"none"``, ``"l2"`` or ``"firth"``.
+    C
+        Inverse strength of the L2 penalty.
+    test_size
+        The share of units held out for testing.
+    n_boot
+        Bootstrap resamples of the held-out units, for the intervals.
+    alpha
+        The intervals are ``1 - alpha``.
+    unit
+        The column kept whole by the split and resampled by the bootstrap.
+    seed
+        A seed or a numpy Generator for the random draws; the same seed, the same result.
+    nonfinite
+        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+
+    Returns
+    -------
+    PredictabilityResult
+        Held-out AUC and cross-entropy with intervals, and the prior-only baseline.
     """
     data = prepare_scores(table, q, m, [unit], nonfinite=nonfinite)
     units = get_unit_codes(data.frame, unit)

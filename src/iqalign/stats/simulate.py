@@ -85,6 +85,38 @@ def simulate_scores(
     ``strengths`` overrides ``strength`` per edge (``{"X -> Q": 0.5}``); ``accuracy`` sets
     the intercept of M (the realised accuracy is near it). The returned frame's
     ``attrs["iqalign_simulation"]`` records the settings and notes.
+
+    Parameters
+    ----------
+    dag
+        A loaded DAG, a built-in name or a path.
+    n_ids
+        The number of image IDs.
+    layout
+        ``"imagenet-c"`` (76 rows per image ID) or ``"iid"`` (module docs).
+    strength
+        The coefficient of every edge.
+    strengths
+        Coefficients per edge, overriding ``strength``.
+    noise
+        The scale of each non-root node's N(0, 1) noise.
+    accuracy
+        The target accuracy of M.
+    n_labels
+        The number of classes.
+    metric
+        The quality column is ``q_<metric>``.
+    model
+        The performance column is ``correct_<model>``.
+    deterministic
+        Give the nodes the DAG flags deterministic no noise.
+    seed
+        A seed or a numpy Generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The simulated scores table.
     """
     from iqalign.causal import load_dag
 

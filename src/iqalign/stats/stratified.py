@@ -146,6 +146,36 @@ def stratified_cv(
 
     Folds keep each ``unit`` (image ID) on one side; when ``unit`` is itself a stratifier
     the rows are the units. ``per_stratum=True`` adds a table with one row per stratum.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    by
+        The stratifier columns.
+    n_folds
+        The number of folds.
+    penalty
+        The logistic penalty: ``"none"``, ``"l2"`` or ``"firth"``.
+    C
+        Inverse strength of the L2 penalty.
+    unit
+        The column kept on one side of each fold; ``None``: rows.
+    per_stratum
+        Also return one row per stratum.
+    seed
+        A seed or a numpy Generator for the random draws; the same seed, the same result.
+    nonfinite
+        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+
+    Returns
+    -------
+    StratifiedCVResult
+        The mean AUC and CE over strata, the strata used and skipped.
     """
     by = parse_by(by)
     if not by:

@@ -94,6 +94,26 @@ def prepare_scores(
     Non-finite Q raises (``nonfinite="raise"``) or drops the rows and counts them
     (``"drop"``). M must hold only 0/1 (or booleans). ``rows`` (a boolean mask) limits
     the analysis to those rows (e.g. the corrupted ones) without copying the table.
+
+    Parameters
+    ----------
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    extra
+        Other columns the analysis needs (stratifiers, units).
+    nonfinite
+        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+    rows
+        A boolean mask of the rows to keep; ``None`` keeps all.
+
+    Returns
+    -------
+    ScoresData
+        The arrays, aligned, and how many rows were dropped.
     """
     frame = load_scores(table)
     if len(frame) == 0:

@@ -94,6 +94,24 @@ def decide_verdict(
 ) -> tuple[str, str]:
     """The verdict and its reason, by the rule in the module docs.
 
+    Parameters
+    ----------
+    expect_independent
+        Whether the DAG implies that Q and M are independent given the stratifiers.
+    p_holm
+        The test's Holm-adjusted p-value.
+    ci
+        The effect's ``1 - alpha`` interval (low, high).
+    alpha
+        The level the adjusted p-value is compared with.
+    margin
+        The equivalence margin on the effect.
+
+    Returns
+    -------
+    tuple[str, str]
+        The verdict (one of :data:`VERDICTS`) and the reason, in words.
+
     Examples
     --------
     >>> decide_verdict(True, 0.40, (-0.03, 0.05), 0.05, 0.1)[0]
@@ -140,6 +158,32 @@ def run_verdicts(
     ``run_test`` is :func:`~iqalign.stats.ci_test` or a function that returns what it
     would (the analysis runner passes one that remembers results, since several DAGs
     plan the same test of one pair).
+
+    Parameters
+    ----------
+    dag
+        A loaded DAG, a built-in name or a path.
+    table
+        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+    q
+        The quality column (``q_*``).
+    m
+        The performance column (``correct_*``: 0/1 per row).
+    test
+        The conditional-independence test (see :func:`ci_test`).
+    alpha
+        The level of the Holm-adjusted p-values.
+    margin
+        The equivalence margin; ``None``: the test's default.
+    cluster
+        The cluster column (image IDs); ``None`` treats rows as independent.
+    run_test
+        The function that runs one test.
+
+    Returns
+    -------
+    VerdictResult
+        One row per claim: its test, verdict and reason.
     """
     from iqalign.causal import load_dag, plan_tests
 
