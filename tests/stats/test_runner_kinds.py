@@ -94,7 +94,7 @@ def test_the_ci_test_cache_is_not_part_of_run_verdicts():
 def test_every_kind_the_runner_knows_is_in_the_registry():
     from iqalign.stats.analysis import ANALYSES, TABLES
 
-    assert ANALYSES == tuple(kinds.KINDS)
-    assert TABLES == kinds.table_names()
+    assert tuple(kinds.KINDS) == ANALYSES
+    assert kinds.table_names() == TABLES
     for kind in kinds.KINDS.values():
         assert set(kind.tables) <= set(TABLES) and kind.scope in ("pair", "dag", "run")

@@ -166,6 +166,8 @@ def _next_result(results: Any, processes: list[Any]) -> tuple[int, Any, str | No
             dead = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
             if dead:
                 raise WorkerError(f"a worker process died (exit code {dead[0]})") from None
+            if all(p.exitcode is not None for p in processes):  # an answer was lost
+                raise WorkerError("the workers stopped before every batch was done") from None
 
 
 def _report(progress: Progress | None, number: int, total: int, job: Job, size: int) -> None:
