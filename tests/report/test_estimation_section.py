@@ -9,11 +9,14 @@ import pandas as pd
 import pytest
 
 from iqalign.report.estimation_section import (
+    EstimationSection,
     estimation_blocks,
     estimation_headline,
-    run_estimation,
+    estimation_section,
 )
 from iqalign.report.run_report import write_run_report
+from iqalign.scores import read_metric_infos
+from iqalign.stats.analysis import AnalysisSettings, EstimationRequest, run_analysis
 from tests.stats.test_estimation import scored_table
 
 
@@ -53,6 +56,16 @@ def test_report_has_the_section_and_tables_without_msp(run):
     assert "accuracy_estimator" not in set(report.summary["family"])
 
 
+def run_estimation(table, manifest) -> EstimationSection:
+    """The section from the runner's estimation job (as the report gets it)."""
+    metrics = read_metric_infos(table.columns, manifest)
+    analysis = run_analysis(
+        table, metrics, settings=AnalysisSettings(pooled=False, groups=False, stratified_by=()),
+        estimation=EstimationRequest(manifest), workers=1,
+    )  # fmt: skip
+    return estimation_section(analysis.estimation)
+
+
 def test_section_ranks_within_each_track_and_compares_like_with_like(run):
     _, table, manifest = run
     section = run_estimation(table, manifest)
@@ -84,8 +97,6 @@ def _summary(best_ci, baseline_ci):
 
 
 def test_a_best_estimator_is_named_only_when_its_interval_separates():
-    from iqalign.report.estimation_section import EstimationSection
-
     class Result:  # only what the headline reads
         def __init__(self, summary):
             self.summary = summary
@@ -104,3 +115,23 @@ def test_a_run_without_clean_images_gets_a_reason_not_a_crash(run):
     assert section.result is None and "clean rows" in section.reason
     assert "Not possible on this run" in estimation_blocks(section)[-1].text
     assert estimation_headline(section).startswith("Label-free accuracy estimation was not")
+
+
+def test_the_report_renders_the_runners_estimation_and_runs_none_itself(run, monkeypatch):
+    import iqalign.stats.estimation as estimation
+
+    calls = []
+    original = estimation.estimate_accuracy
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(estimation, "estimate_accuracy", counted)
+    path, _, _ = run
+    # one process: a forked worker's call would be counted in its own copy
+    report = write_run_report(path, dags=["baseline"], n_boot=20, workers=1,
+                              out_dir=path / "counted")  # fmt: skip
+    assert len(calls) == 1  # the runner's job; the report only renders it
+    assert (report.analysis_dir / "estimation_summary.csv").is_file()
+    assert "## Estimating accuracy without labels" in report.markdown.read_text()

@@ -63,9 +63,10 @@ def _by_kind(analysis) -> dict:
 
     prefix = {"stratified": "cv:", "citest": "test:"}
     results = {}
-    for job, result in analysis.results:
+    for done in analysis.succeeded():
+        job = done.job
         by = "" if job.by == MARGINAL else job.by
-        results[prefix[job.analysis] + by if job.analysis in prefix else job.analysis] = result
+        results[prefix[job.analysis] + by if job.analysis in prefix else job.analysis] = done.value
     return results
 
 

@@ -126,7 +126,7 @@ def _run_with_spinner(scores: Path, q: str, m: str, dag: str | None, settings):
         where = f" {row.by}" if row.by else (f" {row.dag}" if row.dag else "")
         message = Text.assemble(("not possible ", "bold yellow"), f"{row.analysis}{where}: ")
         err_console.print(message + Text(str(row.reason)))
-    if not result.results:
+    if not result.succeeded():
         raise DegenerateDataError("every analysis was undefined for these data (see above)")
     return result
 

@@ -1,7 +1,8 @@
 """Report section "Estimating accuracy without labels" (label-free accuracy estimation).
 
-:func:`run_estimation` runs :func:`iqalign.stats.estimation.estimate_accuracy` (leave one
-corruption out, half the image IDs as labelled source) on the run's scores table;
+:func:`estimation_section` takes the outcome of the analysis runner's estimation job
+(:func:`iqalign.stats.estimation.estimate_accuracy`: leave one corruption out, half the
+image IDs as labelled source; :attr:`AnalysisResult.estimation`): this module renders only;
 :func:`estimation_blocks` renders, per model, a predicted-vs-true accuracy figure (one
 point per held-out group, y = x line, one marker per estimator) and one ranked MAE table
 per track (``clean``, ``shifts``: what the estimators saw);
@@ -9,24 +10,23 @@ per track (``clean``, ``shifts``: what the estimators saw);
 per model and track, the best estimator, and whether it is distinguishable from the best
 baseline from the literature (confidence, agreement, prediction matrix) of the same track.
 A run the protocol cannot be applied to (no clean rows, no corrupted groups) gets a
-paragraph saying why, never a failed report.
+paragraph saying why (the runner's failure reason, also a row of ``failures.csv``), never
+a failed report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from iqalign.errors import IqalignError
 from iqalign.report.document import Figure, Heading, Paragraph, Table
+from iqalign.stats.outcomes import Failure, Outcome
 
-__all__ = ["EstimationSection", "estimation_blocks", "estimation_headline", "run_estimation"]
+__all__ = ["EstimationSection", "estimation_blocks", "estimation_headline", "estimation_section"]
 
-N_BOOT = 200  # bootstrap resamples (the section says so)
+N_BOOT = 200  # bootstrap resamples the report asks the runner for (the section says so)
 _MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
 
 
@@ -38,24 +38,14 @@ class EstimationSection:
     reason: str = ""
 
 
-def run_estimation(
-    table: pd.DataFrame, manifest: Mapping[str, Any], *, seed: int = 0,
-    run_dir: Path | None = None,
-) -> EstimationSection:  # fmt: skip
-    """Label-free estimation on the run, leave-one-corruption-out, half the IDs as source
-    (with the log-probabilities saved in ``run_dir``, if any)."""
-    from iqalign.stats.estimation import describe_run, estimate_accuracy, read_log_probs
-
-    try:
-        metrics, models = describe_run(table, manifest)
-        log_probs = read_log_probs(run_dir, models) if run_dir is not None else None
-        result = estimate_accuracy(table, metrics=metrics, models=models, protocol="loco",
-                                   n_boot=N_BOOT, seed=seed, log_probs=log_probs)  # fmt: skip
-    except (IqalignError, ValueError) as err:
-        return EstimationSection(reason=str(err))
-    if result.summary.empty:
-        return EstimationSection(reason="no estimator could be fitted: " + "; ".join(result.notes))
-    return EstimationSection(result)
+def estimation_section(outcome: Outcome | None) -> EstimationSection:
+    """The runner's estimation job as the section shows it: its result, or the reason
+    there is none (a failure, or a run analysed without estimation)."""
+    if outcome is None:
+        return EstimationSection(reason="the analysis was run without it")
+    if isinstance(outcome, Failure):
+        return EstimationSection(reason=outcome.reason)
+    return EstimationSection(outcome.value)
 
 
 def estimation_headline(section: EstimationSection) -> str:

@@ -44,7 +44,12 @@ from iqalign.report.tables import (
     verdict_summary,
 )
 from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
-from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
+from iqalign.stats.analysis import (
+    AnalysisResult,
+    AnalysisSettings,
+    EstimationRequest,
+    run_analysis,
+)
 
 __all__ = ["SMALL_RUN_IDS", "RunReport", "build_run_document", "write_run_report"]
 
@@ -83,17 +88,22 @@ def write_run_report(
     dag_names = list(dags) if dags else list_builtin_dags()
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
+    from iqalign.report.estimation_section import N_BOOT
+
     settings = AnalysisSettings(n_boot=n_boot, seed=seed, alpha=alpha)
+    # estimation is one of the runner's jobs (saved with the analysis tables); the
+    # saved log-probabilities are read from the run folder, if any
+    estimation = EstimationRequest(manifest, run if run.is_dir() else None, n_boot=N_BOOT)
     analysis = run_analysis(
-        table, metrics, dags=dag_names, settings=settings, progress=progress, workers=workers
-    )
+        table, metrics, dags=dag_names, settings=settings, progress=progress, workers=workers,
+        estimation=estimation,
+    )  # fmt: skip
     analysis_dir = analysis.save(out / "analysis")
     if progress:
         progress("writing the report")
     document = build_run_document(
-        table, manifest, analysis, dag_names, title=f"iqalign report: {run.name}",
-        run_dir=run if run.is_dir() else None,
-    )  # fmt: skip
+        table, manifest, analysis, dag_names, title=f"iqalign report: {run.name}"
+    )
     html, markdown = write_document(document, out)
     summary = family_summary(analysis.pooled, analysis.correlations)
     return RunReport(html, markdown, analysis_dir, time.perf_counter() - started, summary)
@@ -105,18 +115,16 @@ def build_run_document(
     analysis: AnalysisResult,
     dag_names: Sequence[str],
     title: str = "iqalign report",
-    run_dir: Path | None = None,
 ) -> Document:
-    """Every section of the run report as document blocks (``run_dir``: where saved
-    log-probabilities are read from, for the estimators that need them)."""
+    """Every section of the run report as document blocks (the estimation section shows
+    the runner's estimation job: run :func:`run_analysis` with ``estimation=``)."""
     from iqalign.report.estimation_section import (
         estimation_blocks,
         estimation_headline,
-        run_estimation,
+        estimation_section,
     )
 
-    seed = analysis.settings.get("seed", 0) or 0
-    estimation = run_estimation(table, manifest, seed=seed, run_dir=run_dir)
+    estimation = estimation_section(analysis.estimation)
     document = Document(title)
     document.add(*_summary_section(table, analysis))
     document.add(Paragraph(estimation_headline(estimation)))

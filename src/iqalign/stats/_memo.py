@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["forget_transient", "remember", "share_in_this_process", "sharing"]
+__all__ = ["forget_transient", "remember", "sharing"]
 
 T = TypeVar("T")
 _MEMO: ContextVar[OrderedDict | None] = ContextVar("iqalign_stats_memo", default=None)
@@ -49,12 +49,6 @@ def sharing() -> Iterator[dict]:
         yield memo
     finally:
         _MEMO.reset(token)
-
-
-def share_in_this_process() -> None:
-    """Remember shared work from now on in this process (a runner's worker process)."""
-    if _MEMO.get() is None:
-        _MEMO.set(OrderedDict())
 
 
 def forget_transient() -> None:

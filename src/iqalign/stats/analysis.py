@@ -39,14 +39,11 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import json
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +59,16 @@ from iqalign.scores import (
     performance_column,
     read_metric_infos,
 )
-from iqalign.stats._memo import forget_transient, share_in_this_process, sharing
+from iqalign.stats.kinds import (
+    KINDS,
+    MARGINAL,
+    NO_METRIC,
+    EstimationRequest,
+    Job,
+    RunContext,
+    table_names,
+)
+from iqalign.stats.outcomes import Failure, JobResult, Outcome, Result
 
 __all__ = [
     "ANALYSES",
@@ -70,27 +76,21 @@ __all__ = [
     "TABLES",
     "AnalysisResult",
     "AnalysisSettings",
+    "EstimationRequest",
+    "Failure",
     "Job",
+    "JobResult",
+    "Outcome",
+    "Result",
     "SharedTable",
     "plan_jobs",
     "run_analysis",
 ]
 
-ANALYSES: tuple[str, ...] = ("pooled", "groups", "stratified", "citest", "verdicts", "mixtures")
-TABLES: tuple[str, ...] = (
-    "pooled",
-    "correlations",
-    "groups",
-    "stratified",
-    "citests",
-    "verdicts",
-    "mixtures",
-    "failures",
-)
-#: The ``by`` of a test given nothing (marginal independence): a value a CSV reads back.
-MARGINAL = "(marginal)"
-GROUP_COLUMNS: tuple[str, ...] = ("corruption", "severity")
-UNIT = "image_id"
+#: The built-in kinds and their tables (the registry, :data:`iqalign.stats.kinds.KINDS`,
+#: is what the runner reads; these name what it holds out of the box).
+ANALYSES: tuple[str, ...] = tuple(KINDS)
+TABLES: tuple[str, ...] = table_names()
 #: Key columns coded once per table (strings hashed once, not once per analysis).
 CODED_COLUMNS: tuple[str, ...] = ("image_id", "label", "corruption")
 Progress = Callable[[str], None]
@@ -126,56 +126,50 @@ class AnalysisSettings:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Job:
-    """One analysis of one pair: ``reason`` is set when it cannot run on this table."""
-
-    analysis: str
-    model: str
-    metric: MetricInfo
-    by: str = ""
-    dag: str = ""
-    reason: str | None = None
-
-    @property
-    def description(self) -> str:
-        where = {
-            "stratified": f" within {self.by}",
-            "citest": f" given {self.by}",
-            "verdicts": f" of {self.dag}",
-        }.get(self.analysis, "")
-        return f"{self.analysis}{where}: {self.metric.column} vs {performance_column(self.model)}"
-
-
 @dataclass
 class AnalysisResult:
-    """Every table of the analysis (one row per pair, per pair and stratifier, or per pair
-    and DAG claim); ``results`` keeps each job's result object for printing."""
+    """Every table of the analysis, by name (``result.pooled`` is
+    ``result.tables["pooled"]``: one row per pair, per pair and stratifier, or per pair
+    and DAG claim); ``results`` keeps each job's :class:`JobResult` (its value for
+    printing, or its failure)."""
 
-    pooled: pd.DataFrame
-    correlations: pd.DataFrame
-    groups: pd.DataFrame
-    stratified: pd.DataFrame
-    citests: pd.DataFrame
-    verdicts: pd.DataFrame
-    mixtures: pd.DataFrame
-    failures: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
     settings: dict[str, Any] = field(default_factory=dict)
-    results: list[tuple[Job, Any]] = field(default_factory=list)
-    per_stratum: dict[str, pd.DataFrame] = field(default_factory=dict)
+    results: list[JobResult] = field(default_factory=list)
+    files: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(f"{type(self).__name__!r} has no table or attribute {name!r}")
+
+    @property
+    def per_stratum(self) -> dict[str, pd.DataFrame]:
+        """The per-stratum tables (``--per-stratum``), by ``<model>_<metric>_<by>``."""
+        prefix = "per_stratum_"
+        return {k.removeprefix(prefix): f for k, f in self.files.items() if k.startswith(prefix)}
+
+    @property
+    def estimation(self) -> Outcome | None:
+        """The label-free estimation's outcome (``None``: it was not asked for)."""
+        return next((r.outcome for r in self.results if r.job.analysis == "estimation"), None)
+
+    def succeeded(self) -> list[JobResult]:
+        """The jobs that gave a value."""
+        return [r for r in self.results if r.ok]
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write each table that has rows as ``<name>.csv`` (``failures.csv`` always),
-        ``per_stratum_<model>_<metric>_<by>.csv`` when asked for, and ``analysis.json``
-        (settings, row counts, time)."""
+        """Write each table that has rows as ``<name>.csv`` (``failures.csv`` always), each
+        job's own files (``per_stratum_<model>_<metric>_<by>.csv`` when asked for), and
+        ``analysis.json`` (settings, row counts, time)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        frames = {name: getattr(self, name) for name in TABLES}
-        frames = {k: f for k, f in frames.items() if k == "failures" or not f.empty}
-        frames.update({f"per_stratum_{key}": frame for key, frame in self.per_stratum.items()})
+        frames = {k: f for k, f in self.tables.items() if k == "failures" or not f.empty}
+        frames.update(self.files)
         for name, frame in frames.items():
             write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path, index=False))
-        rows = {name: len(getattr(self, name)) for name in TABLES}
+        rows = {name: len(frame) for name, frame in self.tables.items()}
         info = {**self.settings, "rows": rows}
         text = json.dumps(info, indent=2, default=str)
         write_atomic(out / "analysis.json", lambda path: path.write_text(text, encoding="utf-8"))
@@ -192,7 +186,10 @@ class SharedTable:
     splits, folds and resamples -- and every number -- are those of the plain table.
     """
 
-    def __init__(self, table: pd.DataFrame, metrics: Mapping[str, MetricInfo], models):
+    def __init__(
+        self, table: pd.DataFrame, metrics: Mapping[str, MetricInfo], models: Sequence[str]
+    ) -> None:
+        self.table = table  # as the caller gave it (estimation codes its own columns)
         self.frame = _coded(table)
         self.metrics = dict(metrics)
         self.models = list(models)
@@ -203,7 +200,9 @@ class SharedTable:
         self._ci_tests: dict[tuple, Any] = {}
         self.ci_test_hits = 0
 
-    def remembered_ci_test(self, frame, q: str, m: str, by, **options: Any) -> Any:
+    def remembered_ci_test(
+        self, frame: pd.DataFrame, q: str, m: str, by: Sequence[str], **options: Any
+    ) -> Any:
         """:func:`~iqalign.stats.ci_test` on this table, run once per distinct request:
         DAGs that plan the same claim for a pair (given ``label``, given ``image_id``, ...)
         share its result, or its error."""
@@ -250,6 +249,7 @@ def run_analysis(
     settings: AnalysisSettings | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    estimation: EstimationRequest | None = None,
 ) -> AnalysisResult:
     """Run every planned analysis on every (model, metric) pair and every DAG's claims.
 
@@ -257,6 +257,9 @@ def run_analysis(
     every ``correct_*`` column, ``dags`` are names, paths or loaded DAGs. ``workers``
     processes share the quality columns (default: one per CPU core this process may
     use; 1 runs everything here). The numbers do not depend on ``workers``.
+    ``estimation`` asks for label-free accuracy estimation on the run as one more job
+    (its tables ``estimation_summary`` and ``estimation_groups``; its failure a row of
+    ``failures``).
 
     Parameters
     ----------
@@ -274,6 +277,8 @@ def run_analysis(
         Told about each finished job; ``None`` reports nothing.
     workers
         The number of processes.
+    estimation
+        Label-free accuracy estimation to run as one more job; ``None``: none.
 
     Returns
     -------
@@ -281,6 +286,8 @@ def run_analysis(
         Every table (pooled, correlations, groups, stratified, CI tests, verdicts,
         mixtures) and the failures, one row per failed job with its reason.
     """
+    from iqalign.stats.workers import Work, run_batches
+
     started = time.perf_counter()
     settings = settings or AnalysisSettings()
     metrics = dict(metrics) if metrics is not None else read_metric_infos(table.columns, {})
@@ -288,16 +295,15 @@ def run_analysis(
     _check_pairs(table, metrics, models)
     shared = SharedTable(table, metrics, models)
     dags = _load_dags(dags)
-    jobs = plan_jobs(shared, dags, settings)
+    context = RunContext(shared, settings, dags, estimation)
+    jobs = plan_jobs(shared, dags, settings, estimation=estimation)
     batches = _column_batches(jobs)
     n_workers = _worker_count(workers, len(batches))
-    done, ci_hits = _run_batches(shared, jobs, batches, settings, dags, n_workers, progress)
-    outcomes = []
-    seconds: dict[str, float] = dict.fromkeys(ANALYSES, 0.0)
-    for index, job in enumerate(jobs):
-        outcome, spent = done[index]
-        outcomes.append(outcome)
-        seconds[job.analysis] += spent
+    done, ci_hits = run_batches(Work(context, jobs), batches, n_workers, progress)
+    results = [done[index] for index in range(len(jobs))]
+    seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    for result in results:
+        seconds[result.job.analysis] += result.seconds
     run_info = {
         "models": models,
         "metrics": list(metrics),
@@ -308,12 +314,13 @@ def run_analysis(
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
         "ci_tests_shared": ci_hits,
     }
-    return _collect(jobs, outcomes, {**settings.to_dict(), **run_info})
+    return _collect(results, {**settings.to_dict(), **run_info})
 
 
 def _column_batches(jobs: Sequence[Job]) -> list[list[int]]:
     """Job indices grouped by quality column: one column's jobs (every task model, every
-    DAG) run in one process, which computes the column's ranks once for all of them."""
+    DAG) run in one process, which computes the column's ranks once for all of them (a
+    job of the whole run, with no column, is a batch of its own)."""
     batches: dict[str, list[int]] = {}
     for index, job in enumerate(jobs):
         batches.setdefault(job.metric.column, []).append(index)
@@ -332,84 +339,9 @@ def _worker_count(workers: int | None, n_batches: int) -> int:
     return max(1, min(workers, n_batches))
 
 
-# What forked workers inherit: the table and the plan (never pickled, never copied).
-_WORK: dict[str, Any] = {}
-
-
-def _run_batches(shared, jobs, batches, settings, dags, n_workers, progress):
-    """``{job index: (outcome, seconds)}`` for every job, batch by batch, and how many
-    CI tests were shared between DAGs."""
-    _WORK.update(shared=shared, jobs=jobs, settings=settings, dags=dags)
-    done: dict[int, tuple[Any, float]] = {}
-    hits = 0
-    try:
-        if n_workers == 1:
-            from threadpoolctl import threadpool_limits
-
-            started = itertools.count(1)
-
-            def job_progress(job: Job) -> None:  # in this process: progress job by job
-                if progress and job.reason is None:
-                    progress(f"[{next(started)}/{len(jobs)}] {job.description}")
-
-            with sharing(), threadpool_limits(1):  # as in a worker: the same numbers
-                for batch in batches:
-                    outcomes, batch_hits = _run_batch(batch, job_progress)
-                    done.update(outcomes)
-                    hits += batch_hits
-            return done, hits
-        from iqalign.stats._kernels import warm_up
-
-        warm_up()  # compiled once here; the workers inherit them
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(n_workers, context, initializer=_start_worker) as pool:
-            futures = {pool.submit(_run_batch, batch): batch for batch in batches}
-            for number, future in enumerate(as_completed(futures), start=1):
-                outcomes, batch_hits = future.result()  # a bug in a job raises here
-                done.update(outcomes)
-                hits += batch_hits
-                batch = futures[future]
-                _report(progress, number, len(batches), jobs[batch[0]], len(batch))
-        return done, hits
-    finally:
-        _WORK.clear()
-
-
-def _report(progress, number: int, total: int, job: Job, size: int) -> None:
-    if progress:
-        progress(f"[{number}/{total} columns] {job.metric.column}: {size} analyses done")
-
-
-def _start_worker() -> None:
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread per worker: the workers already use every core, and a matrix
-    # product's rounding depends on the thread count (1e-12): with one thread everywhere
-    # the numbers are the same for any number of workers, on any machine.
-    threadpool_limits(1)
-    share_in_this_process()
-
-
-def _run_batch(
-    batch: Sequence[int], starting: Callable[[Job], None] | None = None
-) -> tuple[dict[int, tuple[Any, float]], int]:
-    """Run one quality column's jobs in order; what only this column needed is then
-    forgotten (its ranks), what every column shares (folds, splits, resamples) is kept."""
-    shared, jobs, settings, dags = (_WORK[k] for k in ("shared", "jobs", "settings", "dags"))
-    hits_before = shared.ci_test_hits
-    out = {}
-    for index in batch:
-        if starting:
-            starting(jobs[index])
-        job_started = time.perf_counter()
-        outcome = _run_job(shared, jobs[index], settings, dags)
-        out[index] = (outcome, time.perf_counter() - job_started)
-    forget_transient()
-    shared.forget_ci_tests()
-    return out, shared.ci_test_hits - hits_before
-
-
-def _check_pairs(table: pd.DataFrame, metrics: Mapping[str, MetricInfo], models) -> None:
+def _check_pairs(
+    table: pd.DataFrame, metrics: Mapping[str, MetricInfo], models: Sequence[str]
+) -> None:
     if len(table) == 0:
         raise ScoresTableError("the scores table is empty (0 rows); nothing to analyse")
     if not models or not metrics:
@@ -431,141 +363,29 @@ def _load_dags(dags: Iterable[Any]) -> list[Any]:
     return [load_dag(dag) if isinstance(dag, str | Path) else dag for dag in dags]
 
 
-def plan_jobs(shared: SharedTable, dags: Sequence[Any], settings: AnalysisSettings) -> list[Job]:
-    """Every job of the run, pair by pair, then DAG by DAG (see the module docs)."""
+def plan_jobs(
+    shared: SharedTable,
+    dags: Sequence[Any],
+    settings: AnalysisSettings,
+    *,
+    estimation: EstimationRequest | None = None,
+) -> list[Job]:
+    """Every job of the run: pair by pair (each pair kind of the registry in turn), then
+    DAG by DAG and pair by pair, then the jobs of the whole run (see the module docs)."""
+    context = RunContext(shared, settings, dags, estimation)
+    pairs = [(model, info) for model in shared.models for info in shared.metrics.values()]
+    kinds = list(KINDS.values())
     jobs: list[Job] = []
-    for model in shared.models:
-        for info in shared.metrics.values():
-            jobs += _pair_jobs(shared, model, info, settings)
+    for model, info in pairs:
+        for kind in (k for k in kinds if k.scope == "pair"):
+            jobs += kind.plan(context, model, info, None)
     for dag in dags:
-        for model in shared.models:
-            for info in shared.metrics.values():
-                if dag.applies_to.accepts(info.family, info.source_model, model):
-                    jobs.append(Job("verdicts", model, info, dag=dag.name))
+        for model, info in pairs:
+            for kind in (k for k in kinds if k.scope == "dag"):
+                jobs += kind.plan(context, model, info, dag)
+    for kind in (k for k in kinds if k.scope == "run"):
+        jobs += kind.plan(context, "", NO_METRIC, None)
     return jobs
-
-
-def _pair_jobs(shared, model: str, info: MetricInfo, settings: AnalysisSettings) -> list[Job]:
-    from iqalign.stats.stratified import parse_by
-
-    jobs = []
-    if settings.pooled:
-        jobs.append(Job("pooled", model, info, reason=_missing(shared, [UNIT])))
-    if settings.groups:
-        jobs.append(Job("groups", model, info, reason=_groups_reason(shared)))
-    for by in settings.stratified_by:
-        jobs.append(Job("stratified", model, info, by, reason=_missing(shared, parse_by(by))))
-    for by in settings.ci_by:
-        columns = parse_by(by)
-        jobs.append(Job("citest", model, info, by or MARGINAL, reason=_missing(shared, columns)))
-    if settings.mixtures:
-        jobs.append(Job("mixtures", model, info, reason=_mixture_reason(shared)))
-    return jobs
-
-
-def _missing(shared: SharedTable, columns: Iterable[str]) -> str | None:
-    absent = [c for c in columns if c not in shared.columns]
-    if not absent:
-        return None
-    return f"the scores table has no column {', '.join(map(repr, absent))}"
-
-
-def _groups_reason(shared: SharedTable) -> str | None:
-    reason = _missing(shared, [*GROUP_COLUMNS, UNIT])
-    if reason is None and not shared.has_corrupted:
-        reason = (
-            f"the table has only clean rows (corruption == {CLEAN!r}); the group analysis "
-            "compares (corruption, severity) groups: score with corruptions "
-            "(iqalign score --corruptions all)"
-        )
-    return reason
-
-
-def _mixture_reason(shared: SharedTable) -> str | None:
-    reason = _missing(shared, ["corruption", "severity", UNIT])
-    if reason is None and not (shared.has_clean and shared.has_corrupted):
-        reason = "the p_c mixtures need both clean and corrupted rows of the same image IDs"
-    return reason
-
-
-def _run_job(shared: SharedTable, job: Job, settings: AnalysisSettings, dags) -> Any:
-    """The job's result, or the reason it could not run (a string)."""
-    if job.reason is not None:
-        return job.reason
-    try:
-        return _CALLS[job.analysis](shared, job, settings, dags)
-    except IqalignError as err:  # undefined or refused on these data: say why, go on
-        return str(err)
-
-
-def _call_pooled(shared, job, s, dags):
-    from iqalign.stats.predictability import predictability
-
-    return predictability(
-        shared.frame, job.metric.column, performance_column(job.model), penalty=s.penalty,
-        C=s.C, n_boot=s.n_boot, alpha=s.alpha, seed=s.seed, nonfinite=s.nonfinite,
-    )  # fmt: skip
-
-
-def _call_groups(shared, job, s, dags):
-    from iqalign.stats.groups import group_correlations
-
-    return group_correlations(
-        shared.frame, job.metric.column, performance_column(job.model), n_boot=s.n_boot,
-        alpha=s.alpha, seed=s.seed, nonfinite=s.nonfinite,
-    )  # fmt: skip
-
-
-def _call_stratified(shared, job, s, dags):
-    from iqalign.stats.stratified import stratified_cv
-
-    return stratified_cv(
-        shared.frame, job.metric.column, performance_column(job.model), job.by,
-        n_folds=s.folds, penalty=s.penalty, C=s.C, per_stratum=s.per_stratum, seed=s.seed,
-        nonfinite=s.nonfinite,
-    )  # fmt: skip
-
-
-def _call_citest(shared, job, s, dags):
-    from iqalign.stats.citests import ci_test
-
-    by = "" if job.by == MARGINAL else job.by
-    return ci_test(
-        shared.frame, job.metric.column, performance_column(job.model), by, test=s.test,
-        alpha=s.alpha, nonfinite=s.nonfinite,
-    )  # fmt: skip
-
-
-def _call_verdicts(shared, job, s, dags):
-    from iqalign.stats.verdicts import run_verdicts
-
-    dag = next(d for d in dags if d.name == job.dag)
-    return run_verdicts(
-        dag, shared.frame, job.metric.column, performance_column(job.model), test=s.test,
-        alpha=s.alpha, margin=s.margin, run_test=shared.remembered_ci_test,
-    )  # fmt: skip
-
-
-def _call_mixtures(shared, job, s, dags):
-    from iqalign.stats.mixtures import mixture_predictability
-
-    return mixture_predictability(
-        shared.frame, job.metric.column, performance_column(job.model), penalty=s.penalty,
-        C=s.C, n_boot=min(s.n_boot, s.mixture_boot), seed=s.seed,
-    )  # fmt: skip
-
-
-_CALLS: dict[str, Callable[..., Any]] = {
-    "pooled": _call_pooled,
-    "groups": _call_groups,
-    "stratified": _call_stratified,
-    "citest": _call_citest,
-    "verdicts": _call_verdicts,
-    "mixtures": _call_mixtures,
-}
-
-
-_NO_METRIC = MetricInfo("", "", "", None, None)
 
 
 def pair_key(model: str, info: MetricInfo) -> dict[str, Any]:
@@ -580,59 +400,31 @@ def pair_key(model: str, info: MetricInfo) -> dict[str, Any]:
     }
 
 
-def _collect(jobs: list[Job], outcomes: list[Any], settings: dict[str, Any]) -> AnalysisResult:
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    per_stratum: dict[str, pd.DataFrame] = {}
-    results = []
-    for job, outcome in zip(jobs, outcomes, strict=True):
+def _collect(results: list[JobResult], settings: dict[str, Any]) -> AnalysisResult:
+    """One table per name of the registry's kinds (and ``failures``), in job order."""
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in table_names()}
+    files: dict[str, pd.DataFrame] = {}
+    for done in results:
+        job, outcome = done.job, done.outcome
         key = pair_key(job.model, job.metric)
-        if isinstance(outcome, str):
-            values = (job.analysis, job.by, job.dag, outcome)
+        if isinstance(outcome, Failure):
+            values = (job.analysis, job.by, job.dag, outcome.reason)
             row = {**key, **dict(zip(FAILURE_COLUMNS, values, strict=True))}
             parts["failures"].append(pd.DataFrame([row]))
             continue
-        results.append((job, outcome))
-        for name, frame in _frames_of(job, outcome):
-            parts[name].append(_with_key(frame, {"dag": job.dag, **key} if job.dag else key))
-        if job.analysis == "stratified" and getattr(outcome, "per_stratum", None) is not None:
-            name = f"{job.model}_{job.metric.name}_{job.by.replace(',', '_')}"
-            per_stratum[name] = outcome.per_stratum
+        kind = KINDS[job.analysis]
+        row_key = {} if kind.scope == "run" else ({"dag": job.dag, **key} if job.dag else key)
+        for name, frame in kind.frames(job, outcome.value):
+            parts[name].append(_with_key(frame, row_key) if row_key else frame)
+        if kind.files:
+            files.update(kind.files(job, outcome.value))
     tables = {name: _concat(frames) for name, frames in parts.items()}
     if tables["failures"].empty:
-        tables["failures"] = pd.DataFrame(columns=[*pair_key("", _NO_METRIC), *FAILURE_COLUMNS])
-    tables["citests"] = _holm_per_pair(tables["citests"])
-    return AnalysisResult(**tables, settings=settings, results=results, per_stratum=per_stratum)
-
-
-def _frames_of(job: Job, result: Any) -> list[tuple[str, pd.DataFrame]]:
-    if job.analysis == "pooled":
-        return [("pooled", result.to_frame())]
-    if job.analysis == "groups":
-        return [("correlations", result.correlations), ("groups", result.groups)]
-    if job.analysis == "stratified":
-        frame = result.to_frame().drop(columns=["per_stratum"], errors="ignore")
-        frame["skipped"] = frame["skipped"].map(_format_skipped)
-        return [("stratified", frame)]
-    if job.analysis == "citest":
-        frame = result.to_frame()
-        frame["by"] = job.by  # MARGINAL rather than an empty cell
-        return [("citests", frame)]
-    if job.analysis == "verdicts":
-        return [("verdicts", result.rows)]
-    return [("mixtures", result.variants)]
-
-
-def _holm_per_pair(citests: pd.DataFrame) -> pd.DataFrame:
-    """Holm-adjust the CI tests of each pair together (the family of one analysis)."""
-    if citests.empty:
-        return citests
-    from iqalign.stats.citests import holm_adjust
-
-    citests = citests.copy()
-    citests["p_holm"] = float("nan")
-    for _, index in citests.groupby(["model", "metric"], sort=False).groups.items():
-        citests.loc[index, "p_holm"] = holm_adjust(citests.loc[index, "p_value"].to_numpy())
-    return citests
+        tables["failures"] = pd.DataFrame(columns=[*pair_key("", NO_METRIC), *FAILURE_COLUMNS])
+    for kind in KINDS.values():
+        for name, finish in kind.finish.items():
+            tables[name] = finish(tables[name])
+    return AnalysisResult(tables, settings=settings, results=results, files=files)
 
 
 def _with_key(frame: pd.DataFrame, key: dict[str, Any]) -> pd.DataFrame:
@@ -642,13 +434,6 @@ def _with_key(frame: pd.DataFrame, key: dict[str, Any]) -> pd.DataFrame:
             frame = frame.drop(columns=[name])
         frame.insert(position, name, value)
     return frame
-
-
-def _format_skipped(skipped: Any) -> str:
-    if not isinstance(skipped, dict):
-        return str(skipped)
-    parts = [f"{reason} {count}" for reason, count in skipped.items() if count]
-    return ", ".join(parts) or "none"
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

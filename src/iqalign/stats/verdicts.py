@@ -151,13 +151,8 @@ def run_verdicts(
     alpha: float = 0.05,
     margin: float | None = None,
     cluster: str | None = "image_id",
-    run_test: Callable[..., Any] = ci_test,
 ) -> VerdictResult:
     """Test every claim of ``dag``'s plan on ``table`` for quality ``q`` and performance ``m``.
-
-    ``run_test`` is :func:`~iqalign.stats.ci_test` or a function that returns what it
-    would (the analysis runner passes one that remembers results, since several DAGs
-    plan the same test of one pair).
 
     Parameters
     ----------
@@ -177,13 +172,32 @@ def run_verdicts(
         The equivalence margin; ``None``: the test's default.
     cluster
         The cluster column (image IDs); ``None`` treats rows as independent.
-    run_test
-        The function that runs one test.
 
     Returns
     -------
     VerdictResult
         One row per claim: its test, verdict and reason.
+    """
+    return _run_verdicts(
+        dag, table, q, m, test=test, alpha=alpha, margin=margin, cluster=cluster, run_test=ci_test
+    )
+
+
+def _run_verdicts(
+    dag,
+    table: pd.DataFrame | str | Path,
+    q: str,
+    m: str,
+    *,
+    test: str = "score",
+    alpha: float = 0.05,
+    margin: float | None = None,
+    cluster: str | None = "image_id",
+    run_test: Callable[..., Any] = ci_test,
+) -> VerdictResult:
+    """:func:`run_verdicts` with ``run_test`` for :func:`~iqalign.stats.ci_test`: a
+    function that returns what it would (the analysis runner passes one that remembers
+    results, since several DAGs plan the same test of one pair).
     """
     from iqalign.causal import load_dag, plan_tests
 
