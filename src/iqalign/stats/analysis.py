@@ -308,7 +308,9 @@ def run_analysis(
         "models": models,
         "metrics": list(metrics),
         "dags": [dag.name for dag in dags],
-        "jobs": len(jobs),
+        # the (model, metric) pairs' and DAGs' jobs; a run-level job (estimation) shows
+        # in seconds_by_analysis only, so a report's settings line reads as it did
+        "jobs": sum(KINDS[job.analysis].scope != "run" for job in jobs),
         "workers": n_workers,
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
