@@ -259,7 +259,7 @@ _EST_NOISE = 0.5  # SD of the confidence's own noise on the log-odds scale
 _EST_NODES = np.polynomial.hermite_e.hermegauss(60)
 
 
-def _est_corruptions(n: int, rng: np.random.Generator):
+def _est_corruptions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per corruption (rows) and severity (columns): accuracy log-odds level and the
     confidence's bias -- a new draw is a new corruption from the same population."""
     strength = rng.uniform(0.4, 1.6, (n, 1))

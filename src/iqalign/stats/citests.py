@@ -132,12 +132,15 @@ def ci_test(
     alpha = check_alpha(alpha)
     by = parse_by(by)
     frame = load_scores(table)
-    use_cluster = cluster is not None and cluster not in by and cluster in frame
+    # The column name, or None when no cluster correction applies (keeps `str` for the checker).
+    cluster_column = (
+        cluster if cluster is not None and cluster not in by and cluster in frame else None
+    )
     data = prepare_scores(
-        frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite
+        frame, q, m, [*by, *([cluster_column] if cluster_column else [])], nonfinite=nonfinite
     )
     strata, keys = get_stratum_codes(data.frame, by)
-    clusters = get_unit_codes(data.frame, cluster) if use_cluster else None
+    clusters = get_unit_codes(data.frame, cluster_column) if cluster_column else None
     if clusters is not None and int(clusters.max(initial=-1)) + 1 == clusters.size:
         clusters = None  # one row per cluster: the model variance is already right
     run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
