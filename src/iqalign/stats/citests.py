@@ -215,7 +215,15 @@ def _score_test(q, m, strata, n_strata, clusters, alpha):
     }
 
 
-def _robust(x, m, strata, rows, k, n, clusters) -> ClusterVariance:
+def _robust(
+    x: np.ndarray,
+    m: np.ndarray,
+    strata: np.ndarray,
+    rows: np.ndarray,
+    k: np.ndarray,
+    n: np.ndarray,
+    clusters: np.ndarray,
+) -> ClusterVariance:
     """CR2 variance of the score ``sum x (m - mean_s m)`` over image clusters; refuses a
     table whose clusters are too few for it (see ``_MIN_CLUSTER_DF``)."""
     e = m[rows] - (k / np.maximum(n, 1))[strata[rows]]
