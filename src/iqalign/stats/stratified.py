@@ -274,16 +274,9 @@ def _status(
 
 
 def _summarise(
-    data: ScoresData,
-    by: tuple[str, ...],
-    keys: pd.DataFrame,
-    strata: np.ndarray,
-    scores: FoldScores,
-    penalty: str,
-    C: float,
-    fold_unit: str,
-    per_stratum: bool,
-) -> StratifiedCVResult:
+    data: ScoresData, by: tuple[str, ...], keys: pd.DataFrame, strata: np.ndarray,
+    scores: FoldScores, penalty: str, C: float, fold_unit: str, per_stratum: bool
+) -> StratifiedCVResult:  # fmt: skip
     used = scores.used
     n_strata = len(keys)
     if not used.any():
