@@ -9,7 +9,7 @@ from pathlib import Path
 __all__ = ["write_atomic", "write_bytes_atomic"]
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary path)``, then rename it onto ``path`` (atomic on one file system).
 
     Examples

@@ -30,9 +30,12 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iqalign.errors import DagFormatError
+
+if TYPE_CHECKING:  # causal.dag is imported where a Dag is built (it imports this module)
+    from iqalign.causal.dag import Dag
 
 __all__ = ["format_dagitty", "is_dagitty_text", "parse_dagitty"]
 
@@ -85,7 +88,7 @@ def is_dagitty_text(text: str) -> bool:
     return bool(_HEADER.match(text))
 
 
-def parse_dagitty(text: str, source: str = "<string>", name: str | None = None):
+def parse_dagitty(text: str, source: str = "<string>", name: str | None = None) -> Dag:
     """Parse dagitty model text into a :class:`~iqalign.causal.Dag`.
 
     Parameters
@@ -504,7 +507,7 @@ def _quote(name: str, what: str) -> str:
     return '"' + name.replace('"', '\\"') + '"'
 
 
-def format_dagitty(dag) -> str:
+def format_dagitty(dag: Dag) -> str:
     """dagitty text for ``dag`` (paste into dagitty.net); latent and selection roles and
     labels kept, names quoted as dagitty quotes them.
 

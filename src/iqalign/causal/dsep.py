@@ -31,7 +31,11 @@ from typing import TYPE_CHECKING, Literal
 from iqalign.errors import QueryError
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from iqalign.causal.dag import Dag
+
+_Nodes = frozenset[str]  # a set of node names, as the queries hold them
 
 __all__ = [
     "DSeparationJudgement",
@@ -410,7 +414,9 @@ def _decide(
     )
 
 
-def _check_query(dag: Dag, left, right, given) -> tuple[frozenset, frozenset, frozenset]:
+def _check_query(
+    dag: Dag, left: Iterable[str] | str, right: Iterable[str] | str, given: Iterable[str] | str
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     left_set = dag.check_nodes(_as_set(left), "left side")
     right_set = dag.check_nodes(_as_set(right), "right side")
     given_set = dag.check_nodes(_as_set(given), "conditioning set")
@@ -436,7 +442,9 @@ def _as_set(names: Iterable[str] | str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _enumerate_paths(dag, left, right, z, given, determined) -> tuple[tuple[Path, ...], bool]:
+def _enumerate_paths(
+    dag: Dag, left: _Nodes, right: _Nodes, z: _Nodes, given: _Nodes, determined: _Nodes
+) -> tuple[tuple[Path, ...], bool]:
     import networkx as nx
 
     graph = dag.graph
@@ -458,7 +466,15 @@ def _enumerate_paths(dag, left, right, z, given, determined) -> tuple[tuple[Path
     return tuple(paths), truncated
 
 
-def _describe_path(graph, nodes, z, given, determined, descendants, dag) -> Path:
+def _describe_path(
+    graph: nx.DiGraph,
+    nodes: list[str],
+    z: _Nodes,
+    given: _Nodes,
+    determined: _Nodes,
+    descendants: dict[str, set[str]],
+    dag: Dag,
+) -> Path:
     arrows = tuple("->" if graph.has_edge(a, b) else "<-" for a, b in pairwise(nodes))
     steps = []
     for index in range(1, len(nodes) - 1):
@@ -468,12 +484,21 @@ def _describe_path(graph, nodes, z, given, determined, descendants, dag) -> Path
         if into_from_left and into_from_right:
             steps.append(_collider_step(node, z, descendants))
         else:
-            kind = "chain" if into_from_left or into_from_right else "fork"
+            kind: Literal["chain", "fork"] = (
+                "chain" if into_from_left or into_from_right else "fork"
+            )
             steps.append(_noncollider_step(node, kind, z, given, determined, dag))
     return Path(tuple(nodes), arrows, tuple(steps))
 
 
-def _noncollider_step(node, kind, z, given, determined, dag) -> PathStep:
+def _noncollider_step(
+    node: str,
+    kind: Literal["chain", "fork"],
+    z: _Nodes,
+    given: _Nodes,
+    determined: _Nodes,
+    dag: Dag,
+) -> PathStep:
     latent = "latent " if dag.node(node).role == "latent" else ""
     what = (
         f"chain through {latent}{node}"
@@ -492,7 +517,7 @@ def _noncollider_step(node, kind, z, given, determined, dag) -> PathStep:
     return PathStep(node, kind, False, f"{what}, {why}")
 
 
-def _collider_step(node, z, descendants) -> PathStep:
+def _collider_step(node: str, z: _Nodes, descendants: dict[str, set[str]]) -> PathStep:
     if node in z:
         return PathStep(
             node, "collider", True, f"collider at {node}, opened because {node} is conditioned on"

@@ -147,7 +147,7 @@ def _list_minimal_separators(
     def real_neighbours(nodes: Iterable[str]) -> set[str]:
         # Neighbours of `nodes`, looking through nodes that may not be used.
         visited = set(nodes) | must
-        queue, found = list(nodes), set()
+        queue, found = list(nodes), set[str]()
         while queue:
             for w in adjacency[queue.pop()]:
                 if w not in visited:

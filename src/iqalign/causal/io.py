@@ -12,12 +12,15 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iqalign.causal.claims import _unquote, parse_claim
 from iqalign.causal.dag import AppliesTo, Dag, Edge, Node, RecordedClaim
 from iqalign.causal.dagitty import format_dagitty, is_dagitty_text, parse_dagitty
 from iqalign.errors import ClaimSyntaxError, DagFormatError, DagNotFoundError, did_you_mean
+
+if TYPE_CHECKING:  # pgmpy is slow to import: only to_pgmpy imports it at run time
+    from pgmpy.base import DAG as PgmpyDAG
 
 __all__ = [
     "dag_to_dict",
@@ -354,7 +357,7 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
 # ---------------------------------------------------------------------- pgmpy
 
 
-def to_pgmpy(dag: Dag):
+def to_pgmpy(dag: Dag) -> PgmpyDAG:
     """A ``pgmpy.base.DAG`` with the same edges; latent nodes passed as ``latents``.
 
     pgmpy is imported here only: it is slow to import and pulls in torch where installed.

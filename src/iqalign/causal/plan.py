@@ -282,14 +282,14 @@ def plan_tests(
     [('Q _||_ M | X', False), ('Q !_||_ M', True)]
     """
     plans: list[TestPlan] = []
-    seen: set[tuple[frozenset, frozenset, frozenset]] = set()
+    seen: set[tuple[frozenset[str], frozenset[str], frozenset[str]]] = set()
     quality, performance = find_qm_nodes(dag)
     if claims is None:
         sources = [(r.claim, "paper") for r in dag.claims if r.criterion == "classical"]
     else:
         sources = [(parse_claim(c) if isinstance(c, str) else c, "user") for c in claims]
     for claim, origin in sources:
-        key = (claim.left | claim.right, frozenset(), claim.given)
+        key = (claim.left | claim.right, frozenset[str](), claim.given)
         if key in seen:
             continue
         seen.add(key)

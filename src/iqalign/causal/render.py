@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from iqalign.causal.claims import Claim, parse_query
-from iqalign.causal.dag import Dag
+from iqalign.causal.dag import Dag, Node
 from iqalign.causal.dsep import Reading, judge_d_separation
 from iqalign.errors import IqalignError
 
@@ -85,7 +85,7 @@ def format_dot(
     return graph.source
 
 
-def _node_attrs(node, is_conditioned: bool, query: Claim | None) -> dict[str, str]:
+def _node_attrs(node: Node, is_conditioned: bool, query: Claim | None) -> dict[str, str]:
     styles = []
     attrs = {"label": node.display, "shape": "ellipse"}
     if node.role == "latent":

@@ -40,7 +40,7 @@ def handle_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def checked(check: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:
+def checked(check: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     """A typer callback running a :mod:`iqalign.stats.checks` check on an option's value.
 
     A bad value exits 2 with one line (``error: --alpha must ...``), before any work, as

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from iqalign.cli._common import console
+
+if TYPE_CHECKING:  # the CLI imports iqalign.stats (and pandas) only when a command runs
+    import pandas as pd
+
+    from iqalign.stats.analysis import AnalysisResult
+    from iqalign.stats.groups import GroupCorrelationResult
+    from iqalign.stats.predictability import PredictabilityResult
+    from iqalign.stats.verdicts import VerdictResult
 
 __all__ = ["print_results"]
 
@@ -32,7 +41,7 @@ def _ci(pair: tuple[float, float]) -> Text:
     return Text(f"[{pair[0]:.4f}, {pair[1]:.4f}]")
 
 
-def print_results(analysis) -> None:
+def print_results(analysis: AnalysisResult) -> None:
     """Print each result of an :class:`~iqalign.stats.analysis.AnalysisResult` of one pair."""
     results = _by_kind(analysis)
     if "pooled" in results:
@@ -57,7 +66,7 @@ def print_results(analysis) -> None:
         )
 
 
-def _by_kind(analysis) -> dict:
+def _by_kind(analysis: AnalysisResult) -> dict[str, Any]:
     """``pooled``, ``groups``, ``cv:<by>``, ``test:<by>``, ``verdicts``, ``mixtures``."""
     from iqalign.stats.analysis import MARGINAL
 
@@ -74,7 +83,7 @@ def _table(title: str, *columns: str) -> Table:
     return Table(*columns, title=title, box=None, title_justify="left", title_style="bold")
 
 
-def _print_pooled(r) -> None:
+def _print_pooled(r: PredictabilityResult) -> None:
     table = _table(
         "Pooled predictability (80/20 split by image ID)",
         "Q",
@@ -126,7 +135,7 @@ def _print_cv(cv: dict) -> None:
     console.print(table)
 
 
-def _print_groups(result) -> None:
+def _print_groups(result: GroupCorrelationResult) -> None:
     title = (
         f"Group level: mean Q vs accuracy ({result.n_groups} groups; cluster CI: bootstrap over "
         f"{result.unit}, {result.n_boot} resamples, {result.ci_method}; r corrected: "
@@ -154,7 +163,7 @@ def _print_groups(result) -> None:
         console.print(Text(note, style="dim"))
 
 
-def _calibrated_ci(row) -> Text:
+def _calibrated_ci(row: Any) -> Text:
     """The cluster interval if its kind reached its level in the calibration; "–" where
     it did not (one note under the table says why) or where there is none."""
     if getattr(row, "ci_calibrated", True):
@@ -162,7 +171,7 @@ def _calibrated_ci(row) -> Text:
     return Text("–")
 
 
-def _uncalibrated_note(rows) -> str:
+def _uncalibrated_note(rows: pd.DataFrame) -> str:
     """One line: which methods' cluster intervals are not printed, and what they covered."""
     from iqalign.stats.calibration import COVERAGE_TARGET
 
@@ -215,7 +224,7 @@ def _print_tests(tests: dict) -> None:
     console.print(Text(f"effect: {first.effect_name}", style="dim"))
 
 
-def _print_verdicts(result) -> None:
+def _print_verdicts(result: VerdictResult) -> None:
     table = _table(
         f"Verdicts for DAG {result.dag} (alpha {result.alpha:g}, margin {result.margin:g})",
         "claim",

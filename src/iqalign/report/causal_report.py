@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iqalign.causal import (
     Claim,
@@ -39,6 +40,9 @@ from iqalign.report.document import (
     Table,
     write_document,
 )
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built (the causal report is light)
+    import pandas as pd
 
 __all__ = [
     "CausalReport",
@@ -118,7 +122,7 @@ def variant_sections(members: list[Dag]) -> list:
     ]
 
 
-def claims_frame(dags: Iterable[Dag]):
+def claims_frame(dags: Iterable[Dag]) -> pd.DataFrame:
     """One row per recorded claim: dag, claim, reading, paper says, graph gives, ok."""
     import pandas as pd
 
@@ -139,7 +143,9 @@ def claims_frame(dags: Iterable[Dag]):
     return pd.DataFrame(rows)
 
 
-def dag_figure(dag: Dag, highlight: Claim | None = None, missing: list[str] | None = None):
+def dag_figure(
+    dag: Dag, highlight: Claim | None = None, missing: list[str] | None = None
+) -> Figure | None:
     """The DAG as an SVG :class:`Figure` (``None`` when Graphviz's dot is missing)."""
     import shutil
 

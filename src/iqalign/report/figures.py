@@ -11,18 +11,23 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from iqalign.report.document import Figure
 
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not with the package
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure as MplFigure
+
 __all__ = ["group_scatter_grid", "stratified_auc_bars"]
 
 _SEVERITY_COLOURS = ["#2b83ba", "#80bfab", "#c7e8ad", "#fdc980", "#f07c4a", "#d7191c"]
 
 
-def _new_figure(width: float, height: float, *, constrained: bool = True):
+def _new_figure(width: float, height: float, *, constrained: bool = True) -> MplFigure:
     from matplotlib.figure import Figure as MplFigure
 
     return MplFigure(
@@ -30,7 +35,7 @@ def _new_figure(width: float, height: float, *, constrained: bool = True):
     )
 
 
-def _to_png(fig) -> bytes:
+def _to_png(fig: MplFigure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
@@ -74,7 +79,7 @@ def group_scatter_grid(
     return Figure(name or f"groups_{model}", _to_png(fig), "png", caption)
 
 
-def _severity_legend(fig, y: float) -> None:
+def _severity_legend(fig: MplFigure, y: float) -> None:
     from matplotlib.lines import Line2D
 
     handles = [
@@ -110,7 +115,7 @@ def _title(correlations: pd.DataFrame, model: str, metric: str) -> str:
     return f"{metric}\n{', '.join(parts)}"
 
 
-def _scatter_panel(ax, data: pd.DataFrame, title: str) -> None:
+def _scatter_panel(ax: Axes, data: pd.DataFrame, title: str) -> None:
     ax.set_title(title, fontsize=8)
     ax.tick_params(labelsize=7)
     if data.empty:

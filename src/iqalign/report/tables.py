@@ -49,13 +49,13 @@ _PAPER_SUFFIX = " (paper)"
 _STATISTIC_LABELS = {"auc": "AUC", "ce": "CE", "krcc": "|KRCC|", "plcc": "|PLCC|", "srcc": "|SRCC|"}
 
 
-def _interval(low, high, digits: int = 3) -> str:
+def _interval(low: float, high: float, digits: int = 3) -> str:
     if pd.isna(low) or pd.isna(high):
         return "–"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _abs_interval(low, high) -> str:
+def _abs_interval(low: float, high: float) -> str:
     """The interval of |r| from the interval of r."""
     if pd.isna(low) or pd.isna(high):
         return "–"

@@ -284,7 +284,7 @@ def corrupt_array(
             out = function(Image.fromarray(image), int(severity))
     finally:
         np.random.set_state(state)
-    return np.uint8(np.asarray(out))
+    return np.asarray(out).astype(np.uint8)
 
 
 def _functions(impl: str) -> dict[str, Any]:

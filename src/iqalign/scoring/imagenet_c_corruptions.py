@@ -82,6 +82,7 @@ def _gaussian(image: np.ndarray, sigma: float, **kwargs: Any) -> np.ndarray:
 
 
 def _disk(radius: float, alias_blur: float = 0.1, dtype: Any = np.float32) -> np.ndarray:
+    grid: np.ndarray  # integer steps for a small radius, the radius's own type otherwise
     if radius <= 8:
         grid = np.arange(-8, 8 + 1)
         ksize = (3, 3)
@@ -432,8 +433,8 @@ def pixelate(x: Any, severity: int = 1) -> Any:
     from PIL import Image
 
     c = [0.6, 0.5, 0.4, 0.3, 0.25][severity - 1]
-    x = x.resize((int(SIZE * c), int(SIZE * c)), Image.BOX)
-    return x.resize((SIZE, SIZE), Image.BOX)
+    x = x.resize((int(SIZE * c), int(SIZE * c)), Image.Resampling.BOX)
+    return x.resize((SIZE, SIZE), Image.Resampling.BOX)
 
 
 def elastic_transform(image: Any, severity: int = 1) -> np.ndarray:
@@ -452,13 +453,13 @@ def elastic_transform(image: Any, severity: int = 1) -> np.ndarray:
     shape = image.shape
     shape_size = shape[:2]
     # random affine
-    center_square = np.float32(shape_size) // 2
+    center_square = np.array(shape_size, dtype=np.float32) // 2
     square_size = min(shape_size) // 3
-    pts1 = np.float32([
+    pts1 = np.array([
         center_square + square_size,
         [center_square[0] + square_size, center_square[1] - square_size],
         center_square - square_size,
-    ])  # fmt: skip
+    ], dtype=np.float32)  # fmt: skip
     pts2 = pts1 + np.random.uniform(-c[2], c[2], size=pts1.shape).astype(np.float32)
     affine = cv2.getAffineTransform(pts1, pts2)
     image = cv2.warpAffine(image, affine, shape_size[::-1], borderMode=cv2.BORDER_REFLECT_101)

@@ -76,8 +76,7 @@ def decode_image(
             if image.format == "JPEG" and min(image.size) > 2 * _DRAFT_MIN_SIDE:
                 image.draft(image.mode, (_DRAFT_MIN_SIDE, _DRAFT_MIN_SIDE))
             image.load()  # decode now: truncated data fails here, not later
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb8(image)
+            return _to_rgb8(ImageOps.exif_transpose(image))
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as err:

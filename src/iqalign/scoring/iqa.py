@@ -45,9 +45,13 @@ class BatchView(Protocol):
     """What a metric may read from the current batch."""
 
     images01: torch.Tensor  # (N, 3, 224, 224) float in [0, 1], on the device
-    refs01: torch.Tensor  # the clean X0 of each row, same shape
     logits: dict[str, torch.Tensor]  # classifier name -> (N, 1000) float32
     logit_scales: dict[str, float]
+
+    @property
+    def refs01(self) -> torch.Tensor | None:
+        """The clean X0 of each row, same shape; ``None`` where no metric needs references
+        (a view may build it lazily, hence a read-only property)."""
 
 
 class Metric:

@@ -145,7 +145,7 @@ def _devkit_labels(file: Path) -> dict[str, tuple[int, ...]]:
         raise MissingDependencyError("reading meta.mat needs scipy") from err
     synsets = loadmat(str(meta), squeeze_me=True)["synsets"]
     devkit_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
-    table = {}
+    table: dict[str, tuple[int, ...]] = {}
     for number, line in enumerate(file.read_text().split(), 1):
         wnid = devkit_to_wnid[int(line)]
         table[f"ILSVRC2012_val_{number:08d}.JPEG"] = (wnid_to_index(wnid, where=str(file)),)

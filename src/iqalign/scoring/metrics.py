@@ -27,16 +27,24 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from iqalign.errors import MissingDependencyError, UnknownNameError, did_you_mean
 from iqalign.scores import quality_column
+
+if TYPE_CHECKING:  # the registry imports neither numpy nor torch at run time
+    import numpy as np
+    import torch
+
+    from iqalign.scoring.iqa import BatchView
 
 __all__ = [
     "METRIC_SPECS",
     "REMOVED",
     "MetricSpec",
+    "QualityMetric",
     "create_metric",
     "get_metric_spec",
     "list_metrics",
@@ -221,7 +229,32 @@ def get_metric_spec(name: str) -> MetricSpec:
     raise UnknownNameError(f"No metric {name!r}.{hint} See 'iqalign metrics list'.")
 
 
-def create_metric(key: str, weights: dict[str, str] | None = None, **options: Any) -> Any:
+class QualityMetric(Protocol):
+    """What :func:`create_metric` returns (an :class:`iqalign.scoring.iqa.Metric`): the
+    members the engine, the CLI and notebooks use."""
+
+    spec: MetricSpec
+    source: str | None  # the classifier it reads (``name:source``), else None
+    column: str  # its column in the scores table (``q_...``)
+    key: str  # ``name`` or ``name:source``, as asked for
+    weight_files: tuple[str, ...]
+
+    def to(self, device: torch.device) -> QualityMetric:
+        """Move any state to ``device``."""
+        ...
+
+    def compute(self, view: BatchView) -> torch.Tensor:
+        """One value per row of an engine batch."""
+        ...
+
+    def __call__(
+        self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """One float per RGB uint8 image, each at its own size."""
+        ...
+
+
+def create_metric(key: str, weights: dict[str, str] | None = None, **options: Any) -> QualityMetric:
     """Build one metric (``name`` or ``name:source``), loading its weights now.
 
     Classifier-based metrics get their source's name here; the engine runs that

@@ -13,7 +13,12 @@ from typing import Any
 from iqalign.errors import ScoringConfigError
 from iqalign.scores import prediction_column
 from iqalign.scoring.config import ScoreConfig
-from iqalign.scoring.metrics import create_metric, get_metric_spec, split_metric_key
+from iqalign.scoring.metrics import (
+    QualityMetric,
+    create_metric,
+    get_metric_spec,
+    split_metric_key,
+)
 
 __all__ = ["Scorers", "build_scorers", "resolve_names"]
 
@@ -24,7 +29,7 @@ class Scorers:
 
     task_models: list[str]
     classifiers: dict[str, Any]  # name -> Classifier, each run once per batch
-    metrics: list[Any]  # iqa.Metric
+    metrics: list[QualityMetric]
 
 
 def resolve_names(config: ScoreConfig) -> tuple[list[str], list[str]]:

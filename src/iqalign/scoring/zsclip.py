@@ -16,7 +16,7 @@ from its usual cache; random weights are never used silently (``require_pretrain
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from iqalign.errors import MissingDependencyError, WeightsNotFoundError
 from iqalign.scoring.models import Classifier, slug
@@ -154,6 +154,8 @@ class ClipClassifier(Classifier):
         import torch.nn.functional as F
 
         if self._text is None:
-            self.to(x.device)
-        embedding = F.normalize(self.net.encode_image(x).float(), dim=-1)
-        return self.logit_scale * embedding @ self._text
+            self.to(x.device)  # embeds the class prompts on x's device
+        text = cast("torch.Tensor", self._text)
+        clip: Any = self.net  # an open_clip CLIP: encode_image is a method, not a submodule
+        embedding = F.normalize(clip.encode_image(x).float(), dim=-1)
+        return self.logit_scale * embedding @ text

@@ -106,7 +106,14 @@ class _Cells:
         return cls(clusters, n_clusters, cell, n_cell, cell_stratum, cell_cluster, n_s, factor)
 
 
-def _satterthwaite_df(b, cell, cell_stratum, cell_cluster, n_s, n_clusters) -> float:
+def _satterthwaite_df(
+    b: np.ndarray,
+    cell: np.ndarray,
+    cell_stratum: np.ndarray,
+    cell_cluster: np.ndarray,
+    n_s: np.ndarray,
+    n_clusters: int,
+) -> float:
     """``tr(G)^2 / tr(G^2)`` for ``G = diag(b_c'b_c) - P' N^-1 P`` (module docs)."""
     bb = np.bincount(cell_cluster[cell], weights=b * b, minlength=n_clusters)
     p = np.bincount(cell, weights=b)  # P's non-zero entries, one per cell

@@ -31,8 +31,12 @@ def unique_codes(values: np.ndarray, *, return_index: bool = False) -> tuple[np.
     """
     values = np.asarray(values).ravel()
     if not _small_range(values):
-        out = np.unique(values, return_index=return_index, return_inverse=True)
-        return (*out[:-1], out[-1].ravel())
+        # Two literal calls: numpy's overloads type the tuple's length from literal flags.
+        if return_index:
+            uniques, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+            return uniques, first, inverse.ravel()
+        uniques, inverse = np.unique(values, return_inverse=True)
+        return uniques, inverse.ravel()
     present = np.bincount(values) > 0
     uniques = np.flatnonzero(present).astype(values.dtype, copy=False)
     inverse = (np.cumsum(present) - 1)[values]

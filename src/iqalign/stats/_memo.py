@@ -40,8 +40,9 @@ MEMO_BYTES = 2 << 30
 @contextmanager
 def sharing() -> Iterator[dict]:
     """Remember shared work inside the ``with`` block (nested blocks share the outer memo)."""
-    if _MEMO.get() is not None:
-        yield _MEMO.get()
+    outer = _MEMO.get()
+    if outer is not None:
+        yield outer
         return
     memo: OrderedDict = OrderedDict()
     token = _MEMO.set(memo)
@@ -118,7 +119,7 @@ def _nbytes(value: Any) -> int:
 def _fingerprint(part: Any) -> Any:
     if isinstance(part, np.ndarray):
         data = np.ascontiguousarray(part)
-        return ("array", data.shape, data.dtype.str, hashlib.sha1(memoryview(data)).digest())
+        return ("array", data.shape, data.dtype.str, hashlib.sha1(data.data).digest())
     if hasattr(part, "columns") and hasattr(part, "iloc"):  # a DataFrame: by identity
         return ("frame", id(part))
     return part

@@ -25,9 +25,13 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit, logit
+
+if TYPE_CHECKING:  # pandas is imported by the functions that build tables
+    import pandas as pd
 
 __all__ = [
     "COVERAGE_TARGET",
@@ -63,7 +67,9 @@ def measured_coverage(key: str) -> float | None:
     return _measured().get(key)
 
 
-def _design(n_ids: int, rows_per_id: int, rng: np.random.Generator):
+def _design(
+    n_ids: int, rows_per_id: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Image, corruption (0 clean) and severity codes of ``rows_per_id`` conditions per ID."""
     image = np.repeat(np.arange(n_ids), rows_per_id)
     if rows_per_id == _CONDITIONS:
@@ -77,7 +83,7 @@ def _design(n_ids: int, rows_per_id: int, rng: np.random.Generator):
 
 def draw_null(
     strata: str, ids_per_stratum: int, rng: np.random.Generator, rows_per_id: int = _CONDITIONS
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One null table as arrays ``(q, m, strata codes, image codes)`` (module docs).
 
     Examples
@@ -140,7 +146,9 @@ def rejection_rates(
 _CORRUPTION_EFFECT = np.random.default_rng(11).normal(size=16)  # fixed: part of the population
 
 
-def _pooled_population(n_ids: int, rng: np.random.Generator):
+def _pooled_population(
+    n_ids: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Q with a per-image effect; M depends on the image's Q effect and on severity."""
     image, _, corruption, severity = _design(n_ids, _CONDITIONS, rng)
     effect = rng.normal(size=n_ids)
@@ -171,7 +179,9 @@ def pooled_auc_coverage(n_ids: int, replicates: int, seed: int = 0, n_boot: int 
     }
 
 
-def _group_truth(rng: np.random.Generator):
+def _group_truth(
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[tuple[str, str], float]]:
     """Population group means of Q and accuracies of 75 (corruption, severity) groups."""
     from scipy import stats as sps
 
@@ -259,7 +269,7 @@ _EST_NOISE = 0.5  # SD of the confidence's own noise on the log-odds scale
 _EST_NODES = np.polynomial.hermite_e.hermegauss(60)
 
 
-def _est_corruptions(n: int, rng: np.random.Generator):
+def _est_corruptions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per corruption (rows) and severity (columns): accuracy log-odds level and the
     confidence's bias -- a new draw is a new corruption from the same population."""
     strength = rng.uniform(0.4, 1.6, (n, 1))
@@ -268,7 +278,7 @@ def _est_corruptions(n: int, rng: np.random.Generator):
     return level, bias
 
 
-def _est_population(level: np.ndarray, bias: np.ndarray):
+def _est_population(level: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Population accuracy, mean confidence and the confidence's latent log-odds scale, with
     image hardness h ~ N(0, 1) and confidence = sigmoid(level + bias - h + noise)."""
     nodes, weights = _EST_NODES
@@ -279,7 +289,9 @@ def _est_population(level: np.ndarray, bias: np.ndarray):
     return accuracy, confidence, spread
 
 
-def _est_table(n_ids: int, level, bias, rng: np.random.Generator):
+def _est_table(
+    n_ids: int, level: np.ndarray, bias: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """Target IDs with every (corruption, severity) row, then as many source IDs with a
     clean row (the clean track's fits), as a scores table."""
     import pandas as pd
@@ -304,7 +316,9 @@ def _est_table(n_ids: int, level, bias, rng: np.random.Generator):
     })  # fmt: skip
 
 
-def _est_truths(table, level, bias, n_ids: int) -> dict[str, float]:
+def _est_truths(
+    table: pd.DataFrame, level: np.ndarray, bias: np.ndarray, n_ids: int
+) -> dict[str, float]:
     """The population MAE on a new corruption of each clean-track estimator *as fitted on
     this replicate's source* (its DoC offset, its ATC threshold), over 4,000 corruptions."""
     from scipy.special import ndtr

@@ -158,12 +158,15 @@ def ci_test(
     alpha = check_alpha(alpha)
     by = parse_by(by)
     frame = load_scores(table)
-    use_cluster = cluster is not None and cluster not in by and cluster in frame
+    # The column name, or None when no cluster correction applies (keeps `str` for the checker).
+    cluster_column = (
+        cluster if cluster is not None and cluster not in by and cluster in frame else None
+    )
     data = prepare_scores(
-        frame, q, m, [*by, *([cluster] if use_cluster else [])], nonfinite=nonfinite
+        frame, q, m, [*by, *([cluster_column] if cluster_column else [])], nonfinite=nonfinite
     )
     strata, keys = get_stratum_codes(data.frame, by)
-    clusters = get_unit_codes(data.frame, cluster) if use_cluster else None
+    clusters = get_unit_codes(data.frame, cluster_column) if cluster_column else None
     if clusters is not None and int(clusters.max(initial=-1)) + 1 == clusters.size:
         clusters = None  # one row per cluster: the model variance is already right
     run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
@@ -238,7 +241,15 @@ def _score_test(q, m, strata, n_strata, clusters, alpha):
     }
 
 
-def _robust(x, m, strata, rows, k, n, clusters) -> ClusterVariance:
+def _robust(
+    x: np.ndarray,
+    m: np.ndarray,
+    strata: np.ndarray,
+    rows: np.ndarray,
+    k: np.ndarray,
+    n: np.ndarray,
+    clusters: np.ndarray,
+) -> ClusterVariance:
     """CR2 variance of the score ``sum x (m - mean_s m)`` over image clusters; refuses a
     table whose clusters are too few for it (see ``_MIN_CLUSTER_DF``)."""
     e = m[rows] - (k / np.maximum(n, 1))[strata[rows]]

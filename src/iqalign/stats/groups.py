@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -214,7 +214,9 @@ def _notes(
     return tuple(notes)
 
 
-def _check_settings(ci_method, methods, alpha, n_boot) -> tuple[str, ...]:
+def _check_settings(
+    ci_method: str, methods: Sequence[str], alpha: float, n_boot: int
+) -> tuple[str, ...]:
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     methods = tuple(methods)
@@ -239,7 +241,7 @@ def _per_unit_sums(units, groups, q, m, n_units, n_groups):
     return sparse.hstack([sparse.csr_matrix(p.reshape(n_units, n_groups)) for p in parts]).tocsr()
 
 
-def _means(totals: np.ndarray, n_groups: int):
+def _means(totals: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count, sum_q, sum_m = (
         totals[..., :n_groups],
         totals[..., n_groups : 2 * n_groups],
@@ -260,7 +262,15 @@ def _scopes(keys: pd.DataFrame, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     return scopes
 
 
-def _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes) -> dict:
+def _mean_noise(
+    sums: Any,  # (n_units x 3 n_groups), scipy sparse or a dense array
+    n_units: int,
+    n_groups: int,
+    count: np.ndarray,
+    mean_q: np.ndarray,
+    accuracy: np.ndarray,
+    scopes: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """Per scope, each image's share of the sampling (co)variance that finite images add
     to the spread of the group means, ``(qq, aa, qa)`` (n_units x 3; the noise is the
     column sum), to subtract from their sample (co)variances. A bootstrap resample's noise
@@ -391,7 +401,14 @@ def correlate_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods) -> dict:
+def _group_bootstrap(
+    mean_q: np.ndarray,
+    accuracy: np.ndarray,
+    scopes: dict[str, np.ndarray],
+    n_boot: int,
+    rng: np.random.Generator,
+    methods: Sequence[str],
+) -> dict[tuple[str, str], np.ndarray]:
     """Correlations with the groups of each scope resampled as if independent (the paper's
     reading), all scopes of one width in one call per method."""
     out = {}
@@ -409,7 +426,17 @@ def _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods) -> dict:
     return out
 
 
-def _row(scope, method, mean_q, accuracy, samples, group_samples, ci_method, alpha, noise) -> dict:
+def _row(
+    scope: str,
+    method: str,
+    mean_q: np.ndarray,
+    accuracy: np.ndarray,
+    samples: dict[str, np.ndarray],
+    group_samples: np.ndarray,
+    ci_method: str,
+    alpha: float,
+    noise: np.ndarray,
+) -> dict[str, Any]:
     """One (scope, method) row: r, p, corrected estimates, intervals and a note."""
     r, p, note = _point(scope, method, mean_q, accuracy)
     cluster_samples = samples[method]
@@ -456,7 +483,9 @@ def _row(scope, method, mean_q, accuracy, samples, group_samples, ci_method, alp
     return row
 
 
-def _point(scope, method, mean_q, accuracy) -> tuple[float, float, str]:
+def _point(
+    scope: str, method: str, mean_q: np.ndarray, accuracy: np.ndarray
+) -> tuple[float, float, str]:
     """scipy's correlation and p-value across the groups (NaN and a note if undefined)."""
     from scipy import stats as sps
 
@@ -478,7 +507,9 @@ def _point(scope, method, mean_q, accuracy) -> tuple[float, float, str]:
     return float(result.statistic), float(result.pvalue), ""
 
 
-def _pivot_interval(samples, corrected, observed, alpha) -> tuple[float, float]:
+def _pivot_interval(
+    samples: np.ndarray, corrected: float, observed: float, alpha: float
+) -> tuple[float, float]:
     """Basic bootstrap on Fisher's z for the disattenuated r. The resamples' corrected r*
     estimate the bootstrap world's truth, the *observed* r, so the pivot ``z(r*_c) - z(r)``
     is taken at r; it is carried to r_c by the ratio of the z scale's slopes there,

@@ -219,7 +219,9 @@ def aline_estimate(
     return _aline(*_aline_inputs(source_predictions, source_labels, target_predictions), bounds)
 
 
-def _aline_inputs(source_predictions, source_labels, target_predictions) -> tuple:
+def _aline_inputs(
+    source_predictions: np.ndarray, source_labels: np.ndarray, target_predictions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     src = check_predictions(source_predictions, "source_predictions")
     tgt = check_predictions(target_predictions, "target_predictions", n_models=src.shape[0])
     need_models(src.shape[0], 3, "ALine")

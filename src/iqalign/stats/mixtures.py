@@ -118,7 +118,13 @@ class _RowIndex:
         order = np.argsort(keys, kind="stable")  # the first of duplicate rows wins
         return cls(np.asarray(ids), np.asarray(kinds, dtype=str), keys[order], order, span)
 
-    def draw(self, p_c, severities, corruptions, rng) -> np.ndarray:
+    def draw(
+        self,
+        p_c: float,
+        severities: Sequence[int],
+        corruptions: Sequence[str] | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         if not 0.0 <= p_c <= 1.0:
             raise ValueError(f"p_c must be in [0, 1], got {p_c!r}")
         n_ids = self.ids.size

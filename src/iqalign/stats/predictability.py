@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -273,7 +273,7 @@ def _bootstrap(y, eta, loss, prior_loss, units, n_boot, rng):
         ]
     )
     auc_of = weighted_auc(y, eta)
-    out = {"auc": np.empty(n_boot), "ce": np.empty(n_boot), "prior": np.empty(n_boot)}
+    out: dict[str, Any] = {key: np.empty(n_boot) for key in ("auc", "ce", "prior")}
     for start in range(0, n_boot, _BOOT_CHUNK):
         size = min(_BOOT_CHUNK, n_boot - start)
         counts = resample_counts(n_units, size, rng).astype(np.float64)

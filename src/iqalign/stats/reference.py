@@ -77,7 +77,7 @@ def sklearn_cross_validate(
     return pd.DataFrame(rows)
 
 
-def _skip(q, m, train, test, penalty) -> str:
+def _skip(q: np.ndarray, m: np.ndarray, train: np.ndarray, test: np.ndarray, penalty: str) -> str:
     if m[np.r_[train, test]].min() == m[np.r_[train, test]].max():
         return "single_class_stratum"
     if test.size == 0:

@@ -142,7 +142,7 @@ def simulate_scores(
     return frame
 
 
-def _check_settings(n_ids, layout, noise, accuracy, n_labels) -> None:
+def _check_settings(n_ids: int, layout: str, noise: float, accuracy: float, n_labels: int) -> None:
     if layout not in LAYOUTS:
         raise SimulationError(f"unknown layout {layout!r}; choose one of {list(LAYOUTS)}")
     if n_ids < 1:
@@ -258,7 +258,16 @@ def _output_name(column: str, metric: str, model: str) -> str:
     return column
 
 
-def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.DataFrame:
+def _assemble(
+    dag: Dag,
+    design: dict[str, np.ndarray],
+    values: dict[str, np.ndarray],
+    metric: str,
+    model: str,
+    n_labels: int,
+    rng: np.random.Generator,
+    notes: list[str],
+) -> pd.DataFrame:
     n_images = int(design["image"].max()) + 1
     width = max(6, len(str(n_images - 1)))
     frame = pd.DataFrame(
@@ -271,21 +280,23 @@ def _assemble(dag, design, values, metric, model, n_labels, rng, notes) -> pd.Da
             "severity": design["severity"].astype(np.int64),
         }
     )
-    mapped = [
-        n for n in dag.nodes if n.column and n.column not in DESIGN_COLUMNS and n.role != "latent"
+    mapped = [  # (node, its column): pairs keep the column a str, not str | None
+        (n, n.column)
+        for n in dag.nodes
+        if n.column and n.column not in DESIGN_COLUMNS and n.role != "latent"
     ]
-    names = [_output_name(n.column, metric, model) for n in mapped]
+    names = [_output_name(column, metric, model) for _, column in mapped]
     performance = None
-    for node, out in zip(mapped, names, strict=True):
+    for (node, column), out in zip(mapped, names, strict=True):
         out = out if names.count(out) == 1 else f"{out}_{node.name}"
-        if node.column.startswith(PREDICTION_PREFIX):
+        if column.startswith(PREDICTION_PREFIX):
             continue  # derived from M below
-        if is_performance_column(node.column):
+        if is_performance_column(column):
             frame[out] = values[node.name].astype(np.int8)
             performance = performance or (out, values[node.name])
         else:
             frame[out] = values[node.name]
-    predictions = [n for n in mapped if n.column.startswith(PREDICTION_PREFIX)]
+    predictions = [n for n, column in mapped if column.startswith(PREDICTION_PREFIX)]
     if predictions and performance is not None:
         wrong = (
             design["label"] + 1 + rng.integers(0, n_labels - 1, design["label"].size)

@@ -72,7 +72,9 @@ def assign_folds(
     return remember("folds", key, lambda: _folds(strata, units, n_folds, rng), rng)
 
 
-def _folds(strata, units, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+def _folds(
+    strata: np.ndarray, units: np.ndarray | None, n_folds: int, rng: np.random.Generator
+) -> np.ndarray:
     if units is None:
         unit_stratum = strata
         inverse = np.arange(strata.size)

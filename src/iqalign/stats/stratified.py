@@ -45,7 +45,7 @@ from iqalign.stats.auc import grouped_midranks, grouped_roc_auc, monotone_midran
 from iqalign.stats.logistic import fit_grouped_logistic, log_loss_terms
 from iqalign.stats.results import ResultMixin
 from iqalign.stats.splits import assign_folds
-from iqalign.stats.table import get_stratum_codes, get_unit_codes, prepare_scores
+from iqalign.stats.table import ScoresData, get_stratum_codes, get_unit_codes, prepare_scores
 
 __all__ = [
     "FOLD_STATUS",
@@ -262,7 +262,9 @@ def cross_validate_arrays(
     )
 
 
-def _fold_aucs(q, m, eta, fit_id, n_fit, slope) -> tuple[np.ndarray, np.ndarray]:
+def _fold_aucs(
+    q: np.ndarray, m: np.ndarray, eta: np.ndarray, fit_id: np.ndarray, n_fit: int, slope: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Held-out AUC of the fitted log-odds and of Q itself, per (stratum, fold).
 
     Sorting is the costly part at millions of rows, and it is shared: Q's order within
@@ -279,7 +281,14 @@ def _fold_aucs(q, m, eta, fit_id, n_fit, slope) -> tuple[np.ndarray, np.ndarray]
     return auc, grouped_roc_auc(m, q, fit_id, n_fit, ranks=raw_ranks)[0]
 
 
-def _status(two_class, n_test, test_pos, train_n, train_pos, per_fit) -> np.ndarray:
+def _status(
+    two_class: np.ndarray,
+    n_test: np.ndarray,
+    test_pos: np.ndarray,
+    train_n: np.ndarray,
+    train_pos: np.ndarray,
+    per_fit: dict[str, np.ndarray],
+) -> np.ndarray:
     """The first skip reason of every fit (index into FOLD_STATUS; 0 = used)."""
     reasons = [
         ~two_class,
@@ -295,8 +304,9 @@ def _status(two_class, n_test, test_pos, train_n, train_pos, per_fit) -> np.ndar
 
 
 def _summarise(
-    data, by, keys, strata, scores, penalty, C, fold_unit, per_stratum
-) -> StratifiedCVResult:
+    data: ScoresData, by: tuple[str, ...], keys: pd.DataFrame, strata: np.ndarray,
+    scores: FoldScores, penalty: str, C: float, fold_unit: str, per_stratum: bool
+) -> StratifiedCVResult:  # fmt: skip
     used = scores.used
     n_strata = len(keys)
     if not used.any():
@@ -356,7 +366,9 @@ def _sd(values: np.ndarray) -> float:
     return float(finite.std(ddof=1)) if finite.size > 1 else 0.0
 
 
-def _per_stratum(keys: pd.DataFrame, strata, m, scores: FoldScores) -> pd.DataFrame:
+def _per_stratum(
+    keys: pd.DataFrame, strata: np.ndarray, m: np.ndarray, scores: FoldScores
+) -> pd.DataFrame:
     """One row per stratum; the means are NaN exactly where ``status`` is not ``used``."""
     k = scores.n_folds
     table = keys.copy()

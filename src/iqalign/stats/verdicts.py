@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,9 @@ from iqalign.stats.checks import check_alpha, check_positive
 from iqalign.stats.citests import ci_test, holm_adjust
 from iqalign.stats.results import ResultMixin
 from iqalign.stats.table import resolve_column
+
+if TYPE_CHECKING:  # iqalign.causal is imported where it is used (keeps import light)
+    from iqalign.causal import Dag
 
 __all__ = ["DEFAULT_MARGINS", "VERDICTS", "VerdictResult", "decide_verdict", "run_verdicts"]
 
@@ -142,7 +145,7 @@ def decide_verdict(
 
 
 def run_verdicts(
-    dag,
+    dag: Dag | str | Path,
     table: pd.DataFrame | str | Path,
     q: str,
     m: str,
