@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from iqalign.scores import read_run
 from iqalign.stats.estimation import (
     EstimationData,
     Estimator,
     estimate_accuracy,
-    read_estimation_run,
 )
 from tests.stats.test_estimation import CORRUPTIONS, scored_table
 
@@ -205,9 +205,9 @@ def timm_run(folder):
 
 
 def test_a_model_whose_registry_name_differs_from_its_slug_keeps_its_baselines(tmp_path):
-    frame, metrics, models = read_estimation_run(timm_run(tmp_path / "run"))
-    assert models["timm_resnet50"].name == "timm:resnet50"
-    result = estimate_accuracy(frame, metrics=metrics, models=models, n_boot=20)
+    run = read_run(timm_run(tmp_path / "run"))
+    assert run.models["timm_resnet50"].name == "timm:resnet50"
+    result = estimate_accuracy(run, n_boot=20)
     s = result.summary.set_index("estimator")
     assert {"AC", "DoC", "ATC-MC", "ATC-NE", "DoC-reg", "ATC-MC (all source)"} <= set(s.index)
     assert s.loc["Q-mean q_tg_maxprob_timm_resnet50", "Q from"] == "same model"

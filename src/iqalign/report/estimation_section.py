@@ -44,13 +44,12 @@ def run_estimation(
 ) -> EstimationSection:  # fmt: skip
     """Label-free estimation on the run, leave-one-corruption-out, half the IDs as source
     (with the log-probabilities saved in ``run_dir``, if any)."""
-    from iqalign.stats.estimation import describe_run, estimate_accuracy, read_log_probs
+    from iqalign.scores import ScoredRun
+    from iqalign.stats.estimation import estimate_accuracy
 
     try:
-        metrics, models = describe_run(table, manifest)
-        log_probs = read_log_probs(run_dir, models) if run_dir is not None else None
-        result = estimate_accuracy(table, metrics=metrics, models=models, protocol="loco",
-                                   n_boot=N_BOOT, seed=seed, log_probs=log_probs)  # fmt: skip
+        run = ScoredRun.from_table(table, manifest, run_dir)  # log-probabilities: run_dir's
+        result = estimate_accuracy(run, protocol="loco", n_boot=N_BOOT, seed=seed)
     except (IqalignError, ValueError) as err:
         return EstimationSection(reason=str(err))
     if result.summary.empty:
