@@ -262,3 +262,19 @@ def test_no_statistics_code_compares_metric_names():
             ):
                 found.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
     assert found == []
+
+
+def test_the_manifest_records_each_columns_role_and_read_run_reads_it():
+    from types import SimpleNamespace
+
+    from iqalign.scoring.manifest import column_entries
+    from iqalign.scoring.metrics import METRIC_SPECS
+
+    metric = SimpleNamespace(spec=METRIC_SPECS["tg_entropy"], column="q_tg_entropy_m",
+                             key="tg_entropy:m", source="m", weight_files=[])  # fmt: skip
+    entries = column_entries([metric], {})
+    assert entries["q_tg_entropy_m"]["role"] == "entropy"
+    table = pd.DataFrame({"q_tg_entropy_m": [1.0], "correct_m": [1]})
+    run = scores.ScoredRun.from_table(table, {"columns": entries})
+    assert run.metrics["q_tg_entropy_m"].role == "entropy"
+    assert run.metrics_with_role("entropy", "m") == [run.metrics["q_tg_entropy_m"]]

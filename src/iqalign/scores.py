@@ -294,7 +294,7 @@ def _model_records(
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: a DataFrame has no one truth value
 class ScoredRun:
     """A scored run, read once: its table, its manifest and what they say of each column.
 

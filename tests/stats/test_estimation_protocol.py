@@ -263,3 +263,22 @@ def test_a_malformed_estimator_is_named(table, change, message):
 
     with pytest.raises(ValueError, match=message):
         estimate_accuracy(table, n_boot=0, builders=[broken])
+
+
+def test_confidence_estimators_find_their_columns_by_the_manifests_role(tmp_path):
+    """AC, DoC and ATC read the column the manifest calls the model's ``confidence``,
+    whatever the metric's name; a column that only bears the name is not read."""
+    folder = timm_run(tmp_path / "run")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = manifest["columns"]["q_tg_maxprob_timm_resnet50"]
+    entry.update(metric="my_msp", role="confidence")
+    manifest["columns"]["q_sharp"]["role"] = "quality"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    run = read_run(folder)
+    assert run.metrics["q_tg_maxprob_timm_resnet50"].metric == "my_msp"
+    s = estimate_accuracy(run, n_boot=0).summary.set_index("estimator")
+    assert {"AC", "DoC", "ATC-MC"} <= set(s.index)
+    entry.update(role="quality")  # the name alone: no confidence column any more
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    s = estimate_accuracy(read_run(folder), n_boot=0).summary.set_index("estimator")
+    assert "AC" not in s.index and "ATC-NE" in s.index

@@ -253,9 +253,9 @@ def run_analysis(
     to its records) or a DataFrame (``metrics`` default to every ``q_*`` column, family
     ``"unknown"``: a DAG that names families then raises, as it would test nothing);
     ``models`` defaults to every ``correct_*`` column, ``dags`` are names, paths or
-    loaded DAGs. ``workers``
-    processes share the quality columns (default: one per CPU core this process may
-    use; 1 runs everything here). The numbers do not depend on ``workers``.
+    loaded DAGs. ``workers`` processes share the quality columns (default: one per CPU
+    core this process may use; 1 runs everything here). The numbers do not depend on
+    ``workers``.
     """
     started = time.perf_counter()
     settings = settings or AnalysisSettings()
