@@ -89,7 +89,8 @@ def main() -> None:
     parser.add_argument("--protocol", default="loco", choices=("loco", "mixtures"))
     parser.add_argument("--probs", action="store_true", help="also the first model's probs")
     args = parser.parse_args()
-    from iqalign.stats.estimation import describe_run, estimate_accuracy
+    from iqalign.scores import ScoredRun
+    from iqalign.stats.estimation import estimate_accuracy
 
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -97,15 +98,15 @@ def main() -> None:
     log_probs = {MODELS[0]: synthetic_log_probs(table, MODELS[0])} if args.probs else None
     made = time.perf_counter() - started
     started, cpu = time.perf_counter(), time.process_time()
-    metrics, models = describe_run(table, None)
-    result = estimate_accuracy(table, metrics=metrics, models=models, protocol=args.protocol,
+    run = ScoredRun.from_table(table)
+    result = estimate_accuracy(run, protocol=args.protocol,
                                n_boot=args.boot, seed=0, log_probs=log_probs)  # fmt: skip
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     best = result.summary.groupby(["model", "track"]).head(1)
     print(result.summary.head(8).to_string())
     print(json.dumps({
         "rows": len(table), "ids": args.ids, "models": len(MODELS), "protocol": args.protocol,
-        "q_columns": len(metrics), "estimators": len(result.summary), "n_boot": args.boot,
+        "q_columns": len(run.metrics), "estimators": len(result.summary), "n_boot": args.boot,
         "log_probs_models": len(log_probs or {}),
         "target_groups": result.n_target_groups, "synthesize_s": round(made, 2),
         "estimate_s": round(seconds, 2), "estimate_cpu_s": round(cpu, 2),

@@ -186,13 +186,13 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = Non
     from iqalign.causal import list_builtin_dags
     from iqalign.report.document import write_document
     from iqalign.report.run_report import build_run_document
-    from iqalign.scores import read_metric_infos, read_run
+    from iqalign.scores import read_run
     from iqalign.stats.analysis import AnalysisSettings, run_analysis
 
     load_before = os.getloadavg()
     size, build_s = _timed(_build_elsewhere, out, n_ids, seed)
-    (table, manifest), read_s = _timed(read_run, out)
-    metrics = read_metric_infos(table.columns, manifest)
+    scored, read_s = _timed(read_run, out)
+    table, manifest, metrics = scored.table, dict(scored.manifest), scored.metrics
     dags = list_builtin_dags()
     settings = AnalysisSettings(n_boot=n_boot, seed=seed)
     started = time.perf_counter()

@@ -13,6 +13,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 
+# The demo run, made if it is not there (about two minutes on a laptop CPU).
+MAKE_DEMO = (
+    "if not (RUN_DIR / 'manifest.json').exists():\n"
+    "    from iqalign import DEMO_METRICS, DEMO_MODELS\n"
+    "    from iqalign.scoring import ScoreConfig, score\n\n"
+    "    score(ScoreConfig(data='demo', out=str(RUN_DIR), models=DEMO_MODELS, metrics=DEMO_METRICS))\n"
+)
+PARAMETERS = (
+    "import os\n"
+    "from pathlib import Path\n\n"
+    "# Parameters (the test suite sets them through the environment).\n"
+    "RUN_DIR = Path(os.environ.get('IQALIGN_RUN_DIR', 'iqalign-demo'))\n"
+    "N_BOOT = int(os.environ.get('IQALIGN_N_BOOT', '1000'))  # bootstrap resamples per interval"
+)
+
 PAPER_TABLES = [
     new_markdown_cell(
         "# Reproduce the paper's Tables 1–4 and Fig. 20\n\n"
@@ -23,25 +38,16 @@ PAPER_TABLES = [
         "--device cuda --out runs/imagenet-c`). By default it uses the demo run (`iqalign demo`), "
         "and makes it if it is not there (about two minutes on a laptop CPU)."
     ),
+    new_code_cell(PARAMETERS),
     new_code_cell(
-        "import os\n"
-        "from pathlib import Path\n\n"
-        "# Parameters (the test suite sets them through the environment).\n"
-        "RUN_DIR = Path(os.environ.get('IQALIGN_RUN_DIR', 'iqalign-demo'))\n"
-        "N_BOOT = int(os.environ.get('IQALIGN_N_BOOT', '1000'))  # bootstrap resamples per interval"
-    ),
-    new_code_cell(
-        "if not (RUN_DIR / 'manifest.json').exists():\n"
-        "    from iqalign.cli.demo import DEMO_METRICS, DEMO_MODELS\n"
-        "    from iqalign.scoring import ScoreConfig, score\n\n"
-        "    score(ScoreConfig(data='demo', out=str(RUN_DIR), models=DEMO_MODELS, metrics=DEMO_METRICS))\n\n"
-        "from iqalign.scores import read_metric_infos, read_run\n"
-        "from iqalign.stats.analysis import AnalysisSettings, run_analysis\n\n"
-        "table, manifest = read_run(RUN_DIR)\n"
-        "metrics = read_metric_infos(table.columns, manifest)\n"
-        "analysis = run_analysis(table, metrics, settings=AnalysisSettings(n_boot=N_BOOT))\n"
+        MAKE_DEMO + "\n"
+        "from iqalign import read_run, run_analysis\n"
+        "from iqalign.stats import AnalysisSettings\n\n"
+        "run = read_run(RUN_DIR)\n"
+        "table = run.table\n"
+        "analysis = run_analysis(run, settings=AnalysisSettings(n_boot=N_BOOT))\n"
         "print(f'{len(table)} rows, {table.image_id.nunique()} image IDs, '\n"
-        "      f'{len(metrics)} quality columns, models: {analysis.settings[\"models\"]}')"
+        "      f'{len(run.metrics)} quality columns, models: {analysis.settings[\"models\"]}')"
     ),
     new_markdown_cell(
         "## Tables 1–4: correlation and predictability, one table per metric family\n\n"
@@ -149,6 +155,59 @@ CAUSAL_TOUR = [
 ]
 
 
+FIVE_JOBS = [
+    new_markdown_cell(
+        "# The five jobs, from names exported at `iqalign`\n\n"
+        "Load a DAG and check a claim; list what it implies; read a scored run; test one "
+        "(Q, M) pair; run everything and estimate accuracy without labels. Each is at most "
+        "three lines. It uses the demo run (`iqalign demo`), and makes it if it is not there."
+    ),
+    new_code_cell(PARAMETERS + "\n\nimport iqalign"),
+    new_markdown_cell("## 1. Load a DAG and check a claim"),
+    new_code_cell(
+        "dag = iqalign.load_dag('baseline')\n"
+        "print(iqalign.check_claim(dag, 'Q _||_ M | X').explain())"
+    ),
+    new_markdown_cell("## 2. List what the DAG implies"),
+    new_code_cell("[str(claim) for claim in iqalign.list_implied_independencies(dag)]"),
+    new_markdown_cell(
+        "## 3. Read a scored run\n\n"
+        "`run.table` is the scores table; `run.metrics` says what each `q_*` column is (its "
+        "family, orientation, source model and role, from the run's manifest); `run.models` "
+        "names each task model by its registry name and its column slug."
+    ),
+    new_code_cell(
+        MAKE_DEMO + "\n"
+        "run = iqalign.read_run(RUN_DIR)\n"
+        "print(len(run.table), 'rows;', len(run.metrics), 'quality columns;', 'models:', run.model_slugs)\n"
+        "run.metrics['q_tg_maxprob_efficientnet_lite0']"
+    ),
+    new_markdown_cell(
+        "## 4. Test one (Q, M) pair: how well does Q predict correctness on held-out images?"
+    ),
+    new_code_cell(
+        "pair = iqalign.predictability(run.table, 'q_tg_maxprob_efficientnet_lite0',\n"
+        "                              'correct_efficientnet_lite0', n_boot=N_BOOT)\n"
+        "print(f'AUC {pair.auc_score:.3f}, CE gain {pair.ce_gain:.3f}')"
+    ),
+    new_markdown_cell(
+        "## 5. Run everything, and estimate accuracy without labels\n\n"
+        "Every (model, Q) pair against the DAGs whose story it is (the run's metric records "
+        "say which), then every label-free accuracy estimator on held-out corruptions."
+    ),
+    new_code_cell(
+        "from iqalign.stats import AnalysisSettings\n\n"
+        "analysis = iqalign.run_analysis(run, dags=['baseline', 'strong_task_guided'],\n"
+        "                                settings=AnalysisSettings(n_boot=N_BOOT))\n"
+        "analysis.verdicts.groupby(['dag', 'verdict']).size()"
+    ),
+    new_code_cell(
+        "estimation = iqalign.estimate_accuracy(run, n_boot=N_BOOT)\n"
+        "estimation.summary[['model', 'track', 'estimator', 'MAE']].head(10)"
+    ),
+]
+
+
 def write(name: str, cells: list) -> Path:
     for index, cell in enumerate(cells):  # stable ids: a rerun rewrites identical files
         cell["id"] = f"{Path(name).stem}-{index}"
@@ -165,5 +224,9 @@ def write(name: str, cells: list) -> Path:
 
 
 if __name__ == "__main__":
-    for name, cells in (("paper_tables.ipynb", PAPER_TABLES), ("causal_tour.ipynb", CAUSAL_TOUR)):
+    for name, cells in (
+        ("paper_tables.ipynb", PAPER_TABLES),
+        ("causal_tour.ipynb", CAUSAL_TOUR),
+        ("five_jobs.ipynb", FIVE_JOBS),
+    ):
         print("wrote", write(name, cells))

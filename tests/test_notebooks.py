@@ -71,3 +71,16 @@ def test_paper_tables_runs_on_the_demo(demo_run, tmp_path):
         "image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", [])
     )
     assert images >= 4  # Fig. 20 per model and one Fig. 3/5/7 grid
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs the [scoring] extra")
+def test_five_jobs_run_on_the_demo(demo_run, tmp_path):
+    run_dir, _ = demo_run
+    notebook = _execute(
+        "five_jobs.ipynb", tmp_path, {"IQALIGN_RUN_DIR": str(run_dir), "IQALIGN_N_BOOT": "50"}
+    )
+    text = _outputs(notebook)
+    assert "implied" in text  # 1. the claim's check
+    assert "836 rows;" in text and "role='confidence'" in text  # 3. the run and a record
+    assert "AUC 0." in text and "strong_task_guided" in text and "MAE" in text  # 4, 5

@@ -7,13 +7,15 @@ source image X0), ``label`` (Y), ``corruption`` and ``severity`` (a clean row ha
 ``q_<metric>`` or, for a Q computed from a classifier, ``q_<metric>_<source>``; every
 name part is a :func:`slug`. A run folder holds the table as Parquet shards under
 ``shards/`` and a ``manifest.json`` whose ``columns`` entry describes each ``q_*`` column
-(:class:`MetricInfo`: metric, family, orientation, source model).
+(:class:`MetricInfo`: metric, family, orientation, source model, role).
 
-Every layer builds and parses column names with the functions here; no other module
-spells the prefixes. Reading a run (:func:`read_run`, :func:`read_manifest`,
-:func:`load_scores`) raises one set of errors: :class:`~iqalign.errors.ScoresNotFoundError`
-when nothing is there, :class:`~iqalign.errors.ScoresTableError` when what is there
-cannot be read.
+One way to read a run: :func:`read_run` gives a :class:`ScoredRun` (the table, the
+manifest, one :class:`MetricInfo` per ``q_*`` column and one :class:`ModelInfo` per task
+model). Every layer builds and parses column names with the functions here, and only this
+module reads the manifest's ``columns`` and ``models`` records. Reading a run
+(:func:`read_run`, :func:`read_manifest`, :func:`load_scores`) raises one set of errors:
+:class:`~iqalign.errors.ScoresNotFoundError` when nothing is there,
+:class:`~iqalign.errors.ScoresTableError` when what is there cannot be read.
 
 This module imports neither torch nor pandas at import time.
 
@@ -50,22 +52,23 @@ __all__ = [
     "PERFORMANCE_PREFIX",
     "PREDICTION_PREFIX",
     "QUALITY_PREFIX",
+    "ROLES",
     "MetricInfo",
     "ModelInfo",
+    "ScoredRun",
     "is_performance_column",
     "is_quality_column",
-    "list_models",
     "list_quality_columns",
     "load_log_probs",
     "load_scores",
     "model_of",
+    "models_in",
     "performance_column",
     "prediction_column",
     "quality_column",
     "read_manifest",
-    "read_metric_infos",
-    "read_model_infos",
     "read_run",
+    "role_of",
     "slug",
 ]
 
@@ -86,6 +89,21 @@ FAMILIES: tuple[str, ...] = (
     "accuracy_estimator",
 )
 UNKNOWN_FAMILY = "unknown"
+#: What a quality column's values are, beyond its family: ``quality`` (a Q of the image),
+#: a classifier's ``confidence`` (max softmax probability), ``entropy`` (softmax
+#: entropy) or ``max_logit``, or a ``legacy_estimator`` column of an older run (MSP, ATC,
+#: DoC scored per image: never a Q). The scoring registry records one per metric
+#: (``MetricSpec.role``) in the manifest; estimators find their ingredients by role.
+ROLES: tuple[str, ...] = ("quality", "confidence", "entropy", "max_logit", "legacy_estimator")
+# Manifests written before roles were recorded: the role of each known metric name, said
+# once here (the registry's roles, and the per-image estimators older runs scored).
+_ROLE_OF_METRIC = {
+    **{f"{kind}_maxprob": "confidence" for kind in ("tg", "zsclip")},
+    **{f"{kind}_entropy": "entropy" for kind in ("tg", "zsclip")},
+    **{f"{kind}_maxlogit": "max_logit" for kind in ("tg", "zsclip")},
+    **dict.fromkeys(("msp", "atc", "atc_ne", "doc"), "legacy_estimator"),
+}
+_LEGACY_FAMILY = "accuracy_estimator"
 
 
 def slug(name: str) -> str:
@@ -232,8 +250,9 @@ def list_quality_columns(columns: Iterable[object]) -> list[str]:
     return [str(c) for c in columns if is_quality_column(c)]
 
 
-def list_models(columns: Iterable[object]) -> list[str]:
-    """The model slug of every ``correct_*`` column, in table order.
+def models_in(columns: Iterable[object]) -> list[str]:
+    """The model slug of every ``correct_*`` column, in table order (the registry of
+    models one can score is :func:`iqalign.scoring.list_models`).
 
     Parameters
     ----------
@@ -248,20 +267,36 @@ def list_models(columns: Iterable[object]) -> list[str]:
     return [model_of(str(c)) for c in columns if is_performance_column(c)]
 
 
+def role_of(metric: str, family: str = "") -> str:
+    """The role of a metric recorded without one (manifests written before roles were):
+    from its registry name, else ``legacy_estimator`` for that family, else ``quality``.
+
+    Examples
+    --------
+    >>> role_of("tg_maxprob"), role_of("piqe"), role_of("x", "accuracy_estimator")
+    ('confidence', 'quality', 'legacy_estimator')
+    """
+    if metric in _ROLE_OF_METRIC:
+        return _ROLE_OF_METRIC[metric]
+    return "legacy_estimator" if family == _LEGACY_FAMILY else "quality"
+
+
 @dataclass(frozen=True)
 class MetricInfo:
-    """What the manifest says of one ``q_*`` column.
+    """What a run says of one ``q_*`` column.
 
     ``source_model`` is the registry name of the classifier the Q comes from (``None``
-    for a Q of the image alone); :meth:`is_from_model` compares it with a model *slug*
-    of a ``correct_*`` column, the form the table uses.
+    for a Q of the image alone), ``source_slug`` its column form; :meth:`is_from_model`
+    compares it with a model *slug* of a ``correct_*`` column, the form the table uses.
+    ``role`` (one of :data:`ROLES`) comes from the manifest; left out, it is derived from
+    the metric name (:func:`role_of`).
 
     Examples
     --------
     >>> info = MetricInfo("q_tg_maxlogit_timm_resnet50", "tg_maxlogit", "strong_tg", True,
     ...                   "timm:resnet50")
-    >>> info.name, info.source_slug, info.is_from_model("timm_resnet50")
-    ('tg_maxlogit_timm_resnet50', 'timm_resnet50', True)
+    >>> info.name, info.source_slug, info.is_from_model("timm_resnet50"), info.role
+    ('tg_maxlogit_timm_resnet50', 'timm_resnet50', True, 'max_logit')
     """
 
     column: str
@@ -269,6 +304,11 @@ class MetricInfo:
     family: str
     higher_is_better: bool | None
     source_model: str | None
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.role:  # frozen: set once, here, from the one table of known names
+            object.__setattr__(self, "role", role_of(self.metric, self.family))
 
     @property
     def name(self) -> str:
@@ -284,39 +324,13 @@ class MetricInfo:
         return self.source_model is not None and self.source_slug == slug(model)
 
 
-def read_metric_infos(
+def _metric_records(
     columns: Iterable[object], manifest: Mapping[str, Any] | None, models: Iterable[str] = ()
 ) -> dict[str, MetricInfo]:
     """One :class:`MetricInfo` per ``q_*`` column; a column the manifest does not
-    describe gets family ``"unknown"`` and orientation ``None`` (never guessed).
-
-    ``models`` (model slugs, e.g. from :func:`list_models`): an undescribed column whose
-    name ends in ``_<slug>`` of one of them is read as that model's Q
-    (``q_tg_maxprob_m`` -> metric ``tg_maxprob``, source ``m``); without it the whole name
-    is the metric and the source is ``None``.
-
-    Parameters
-    ----------
-    columns
-        The table's column names.
-    manifest
-        The run's manifest; ``None`` or ``{}`` for a bare table.
-    models
-        The model slugs whose Q columns an undescribed name may end in.
-
-    Returns
-    -------
-    dict[str, MetricInfo]
-        One record per quality column, keyed by column, in table order.
-
-    Examples
-    --------
-    >>> info = read_metric_infos(["q_tg_maxprob_m", "q_tv"], None, models=["m"])
-    >>> info["q_tg_maxprob_m"].metric, info["q_tg_maxprob_m"].source_model
-    ('tg_maxprob', 'm')
-    >>> info["q_tv"].metric, info["q_tv"].source_model, info["q_tv"].family
-    ('tv', None, 'unknown')
-    """
+    describe gets family ``"unknown"`` and orientation ``None`` (never guessed), and is
+    read as a task model's Q when its name ends in ``_<slug>`` of one of ``models``
+    (``q_tg_maxprob_m`` -> metric ``tg_maxprob``, source ``m``)."""
     described = (manifest or {}).get("columns", {}) or {}
     slugs = sorted(models, key=len, reverse=True)  # the longest slug that ends the name
     infos = {}
@@ -332,6 +346,7 @@ def read_metric_infos(
             family=str(entry.get("family", UNKNOWN_FAMILY)),
             higher_is_better=entry.get("higher_is_better"),
             source_model=source,
+            role=str(entry.get("role") or ""),
         )
     return infos
 
@@ -363,34 +378,11 @@ class ModelInfo:
         return prediction_column(self.slug)
 
 
-def read_model_infos(
+def _model_records(
     columns: Iterable[object], manifest: Mapping[str, Any] | None
 ) -> dict[str, ModelInfo]:
-    """One :class:`ModelInfo` per ``correct_*`` column, keyed by slug, in table order.
-
-    The registry name comes from the manifest's ``models`` record whose
-    ``correct_column`` is that column; a table without one (a bare Parquet file, an
-    older run) names the model by its slug.
-
-    Parameters
-    ----------
-    columns
-        The table's column names.
-    manifest
-        The run's manifest; ``None`` or ``{}`` for a bare table.
-
-    Returns
-    -------
-    dict[str, ModelInfo]
-        One record per task model, keyed by slug.
-
-    Examples
-    --------
-    >>> manifest = {"models": {"timm:resnet50": {"correct_column": "correct_timm_resnet50"}}}
-    >>> read_model_infos(["correct_timm_resnet50", "correct_m"], manifest)
-    {'timm_resnet50': ModelInfo(name='timm:resnet50', slug='timm_resnet50'), \
-'m': ModelInfo(name='m', slug='m')}
-    """
+    """One :class:`ModelInfo` per ``correct_*`` column, keyed by slug, in table order; the
+    registry name from the manifest's ``models`` record of that column, else the slug."""
     records = (manifest or {}).get("models", {})
     names: dict[str, str] = {}
     if isinstance(records, Mapping):
@@ -403,6 +395,91 @@ def read_model_infos(
         for c in columns
         if is_performance_column(c)
     }
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: a DataFrame has no one truth value
+class ScoredRun:
+    """A scored run, read once: its table, its manifest and what they say of each column.
+
+    ``metrics``: one :class:`MetricInfo` per ``q_*`` column (by column, in table order);
+    ``models``: one :class:`ModelInfo` per task model (by column slug, in table order).
+    ``path``: the run folder, if it was read from one (saved log-probabilities are read
+    from it). Build one with :func:`read_run`, or :meth:`from_table` for a table in hand.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"q_tg_maxprob_m": [0.9], "q_tv": [0.1], "correct_m": [1]})
+    >>> run = ScoredRun.from_table(table)
+    >>> run.quality_columns, run.performance_columns, run.model_slugs
+    (['q_tg_maxprob_m', 'q_tv'], ['correct_m'], ['m'])
+    >>> run.metrics["q_tg_maxprob_m"].role, run.metrics["q_tv"].family
+    ('confidence', 'unknown')
+    """
+
+    table: pd.DataFrame
+    manifest: Mapping[str, Any]
+    metrics: Mapping[str, MetricInfo]
+    models: Mapping[str, ModelInfo]
+    path: Path | None = None
+
+    @classmethod
+    def from_table(
+        cls, table: pd.DataFrame, manifest: Mapping[str, Any] | None = None,
+        path: Path | None = None,
+    ) -> ScoredRun:  # fmt: skip
+        """The records of a table and its manifest (``None``: names only, family unknown)."""
+        manifest = dict(manifest or {})
+        models = _model_records(table.columns, manifest)
+        metrics = _metric_records(table.columns, manifest, models=list(models))
+        return cls(table, manifest, metrics, models, path)
+
+    @property
+    def quality_columns(self) -> list[str]:
+        return list(self.metrics)
+
+    @property
+    def performance_columns(self) -> list[str]:
+        return [m.correct_column for m in self.models.values()]
+
+    @property
+    def model_slugs(self) -> list[str]:
+        return list(self.models)
+
+    def metrics_with_role(self, role: str, model: str | None = None) -> list[MetricInfo]:
+        """The quality columns of ``role`` (:data:`ROLES`), computed from task model
+        ``model`` (a slug) if given."""
+        return [
+            info for info in self.metrics.values()
+            if info.role == role and (model is None or info.is_from_model(model))
+        ]  # fmt: skip
+
+    def provenance(self) -> list[dict[str, str]]:
+        """Per column the manifest describes (its order): the metric as asked for, whose
+        code computed it and what it is checked against ("not recorded" in older runs)."""
+        described = self.manifest.get("columns", {}) or {}
+        return [
+            {
+                "column": column,
+                "metric": entry.get("key", entry.get("metric", "")),
+                "implementation": entry.get("implementation", "not recorded"),
+                "checked against": entry.get("reference", "not recorded"),
+            }
+            for column, entry in described.items()
+        ]
+
+    def settings(self) -> dict[str, Any]:
+        """The manifest without its per-column records (settings, versions, models...)."""
+        return {k: v for k, v in self.manifest.items() if k != "columns"}
+
+    def log_probs(self, model: str) -> list[np.ndarray]:
+        """:func:`load_log_probs` of task model ``model`` (slug) from :attr:`path`."""
+        if self.path is None:
+            raise ScoresNotFoundError(
+                f"no log-probabilities of model {model!r}: this run was not read from a run "
+                "folder; use read_run(RUN_DIR) on a run scored with --save-probs"
+            )
+        return load_log_probs(self.path, model)
 
 
 def read_manifest(run_dir: str | Path, *, required: bool = True) -> dict[str, Any]:
@@ -439,9 +516,9 @@ def read_manifest(run_dir: str | Path, *, required: bool = True) -> dict[str, An
     return manifest
 
 
-def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The scores table and manifest of a run folder, or of a bare scores table (a Parquet
-    file or folder of shards; its manifest is then ``{}``).
+def read_run(run_dir: str | Path) -> ScoredRun:
+    """A run folder (``shards/`` and ``manifest.json``), or a bare scores table (a Parquet
+    file or folder of shards; its manifest is then ``{}``), as a :class:`ScoredRun`.
 
     Parameters
     ----------
@@ -450,8 +527,15 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
     Returns
     -------
-    tuple[pandas.DataFrame, dict[str, Any]]
-        The scores table and the manifest.
+    ScoredRun
+        The table, the manifest, and one record per quality column and per task model.
+
+    Raises
+    ------
+    ScoresNotFoundError
+        Nothing is there.
+    ScoresTableError
+        What is there cannot be read (a manifest that is not JSON, unreadable shards).
     """
     run = Path(run_dir).expanduser()
     if not run.exists():
@@ -461,7 +545,8 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         )
     manifest = read_manifest(run, required=False) if run.is_dir() else {}
     shards = run / "shards"
-    return load_scores(shards if shards.is_dir() else run), manifest
+    table = load_scores(shards if shards.is_dir() else run)
+    return ScoredRun.from_table(table, manifest, run if run.is_dir() else None)
 
 
 def load_log_probs(run_dir: str | Path, model: str) -> list[np.ndarray]:

@@ -119,3 +119,27 @@ def test_dagitty_writes_what_it_reads_with_awkward_names():
     dag = parse_dagitty(text)
     assert dag.node("EDN1.3").label == 'Ŷ "hat"'
     assert format_dagitty(dag) == text
+
+
+def test_a_dag_without_edges_is_a_dag(tmp_path):
+    """dagitty reads ``dag { a b c }``; with no edge every pair is d-separated given any set
+    (networkx agrees), and ``iqalign dag check`` answers instead of refusing."""
+    import networkx as nx
+    from typer.testing import CliRunner
+
+    from iqalign.causal import check_claim, list_implied_independencies
+    from iqalign.cli import app
+
+    dag = parse_dag("dag { a b c }", source="model")
+    assert dag.edges == () and {n.name for n in dag.nodes} == {"a", "b", "c"}
+    graph = nx.DiGraph()
+    graph.add_nodes_from("abc")
+    for x, y, z in (("a", "b", {"c"}), ("a", "c", set()), ("b", "c", {"a"})):
+        assert nx.is_d_separator(graph, {x}, {y}, z)
+        assert check_claim(dag, f"{x} _||_ {y}" + (f" | {next(iter(z))}" if z else "")).is_implied()
+    assert len(list_implied_independencies(dag)) >= 3
+    (tmp_path / "no_edges.dagitty").write_text("dag { a b c }")
+    result = CliRunner().invoke(
+        app, ["dag", "check", str(tmp_path / "no_edges.dagitty"), "a _||_ b | c"]
+    )
+    assert result.exit_code == 0 and "implied" in result.output, result.output

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from iqalign import DEMO_MODELS
 from iqalign.cli import app
-from iqalign.cli.demo import DEMO_MODELS
 
 pytestmark = [
     pytest.mark.slow,

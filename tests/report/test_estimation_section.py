@@ -15,7 +15,7 @@ from iqalign.report.estimation_section import (
     estimation_section,
 )
 from iqalign.report.run_report import write_run_report
-from iqalign.scores import read_metric_infos
+from iqalign.scores import ScoredRun
 from iqalign.stats.analysis import AnalysisSettings, EstimationRequest, run_analysis
 from tests.stats.test_estimation import scored_table
 
@@ -58,7 +58,7 @@ def test_report_has_the_section_and_tables_without_msp(run):
 
 def run_estimation(table, manifest) -> EstimationSection:
     """The section from the runner's estimation job (as the report gets it)."""
-    metrics = read_metric_infos(table.columns, manifest)
+    metrics = ScoredRun.from_table(table, manifest).metrics
     analysis = run_analysis(
         table, metrics, settings=AnalysisSettings(pooled=False, groups=False, stratified_by=()),
         estimation=EstimationRequest(manifest), workers=1,

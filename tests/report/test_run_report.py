@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from iqalign.report.run_report import write_run_report
-from iqalign.scores import read_metric_infos, read_run
+from iqalign.scores import ScoredRun, read_run
 from iqalign.stats import simulate_scores
 from iqalign.stats.analysis import AnalysisSettings, run_analysis
 
@@ -85,25 +85,21 @@ def report(run):
 
 
 def test_read_run_and_metric_infos(run):
-    table, manifest = read_run(run)
-    infos = read_metric_infos(table.columns, manifest)
+    infos = read_run(run).metrics
     assert set(infos) == {"q_tg_maxlogit_a", "q_tg_entropy_b", "q_piqe"}
     assert infos["q_tg_entropy_b"].higher_is_better is False
     assert infos["q_piqe"].source_model is None and infos["q_piqe"].family == "classic_nr"
 
 
 def test_unknown_columns_are_not_guessed(run):
-    table, _ = read_run(run)
-    infos = read_metric_infos(table.columns, {})
+    infos = ScoredRun.from_table(read_run(run).table).metrics  # without its manifest
     assert {i.family for i in infos.values()} == {"unknown"}
     assert {i.higher_is_better for i in infos.values()} == {None}
 
 
 def test_dags_are_tested_on_the_pairs_they_model(run):
-    table, manifest = read_run(run)
     analysis = run_analysis(
-        table,
-        read_metric_infos(table.columns, manifest),
+        read_run(run),
         dags=["baseline", "strong_task_guided", "strong_task_guided_two_models"],
         settings=AnalysisSettings(n_boot=50),
     )
@@ -117,10 +113,7 @@ def test_dags_are_tested_on_the_pairs_they_model(run):
 
 
 def test_orientation_is_reported_not_flipped(run):
-    table, manifest = read_run(run)
-    analysis = run_analysis(
-        table, read_metric_infos(table.columns, manifest), settings=AnalysisSettings(n_boot=50)
-    )
+    analysis = run_analysis(read_run(run), settings=AnalysisSettings(n_boot=50))
     entropy = analysis.pooled[
         (analysis.pooled["metric"] == "tg_entropy_b") & (analysis.pooled["model"] == "a")
     ].iloc[0]
@@ -173,10 +166,8 @@ def test_a_dag_that_predicts_independence_can_be_contradicted(run, tmp_path):
         "edges: ['X0 -> Y', 'Y -> Q', 'Y -> M']\n"
         "implies: ['Q _||_ M | Y']\n"
     )
-    table, manifest = read_run(run)
     analysis = run_analysis(
-        table,
-        read_metric_infos(table.columns, manifest),
+        read_run(run),
         dags=[str(dag)],
         settings=AnalysisSettings(n_boot=50),
     )

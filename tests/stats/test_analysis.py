@@ -125,3 +125,16 @@ def test_dags_share_a_pairs_tests_and_get_the_numbers_of_separate_runs(table):
             ]
         )
         pd.testing.assert_frame_equal(ours.reset_index(drop=True), alone)
+
+
+def test_dags_without_metric_records_fail_loudly(table):
+    """Without records every family is "unknown": a DAG that names families would plan no
+    verdict, silently; it raises and says how to pass the records."""
+    from iqalign.errors import ParameterError
+    from iqalign.scores import ScoredRun
+
+    with pytest.raises(ParameterError, match=r"no metric records.*read_run\(RUN_DIR\)"):
+        run_analysis(table, dags=["baseline"], settings=AnalysisSettings(n_boot=20))
+    run = ScoredRun.from_table(table)  # a run's records (here: names only) are records
+    result = run_analysis(run, dags=["baseline"], settings=AnalysisSettings(n_boot=20))
+    assert result.verdicts.empty and result.settings["models"] == run.model_slugs

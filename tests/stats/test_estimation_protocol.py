@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from iqalign.scores import read_run
 from iqalign.stats.estimation import (
     EstimationData,
     Estimator,
     estimate_accuracy,
-    read_estimation_run,
 )
 from tests.stats.test_estimation import CORRUPTIONS, scored_table
 
@@ -205,9 +205,9 @@ def timm_run(folder):
 
 
 def test_a_model_whose_registry_name_differs_from_its_slug_keeps_its_baselines(tmp_path):
-    frame, metrics, models = read_estimation_run(timm_run(tmp_path / "run"))
-    assert models["timm_resnet50"].name == "timm:resnet50"
-    result = estimate_accuracy(frame, metrics=metrics, models=models, n_boot=20)
+    run = read_run(timm_run(tmp_path / "run"))
+    assert run.models["timm_resnet50"].name == "timm:resnet50"
+    result = estimate_accuracy(run, n_boot=20)
     s = result.summary.set_index("estimator")
     assert {"AC", "DoC", "ATC-MC", "ATC-NE", "DoC-reg", "ATC-MC (all source)"} <= set(s.index)
     assert s.loc["Q-mean q_tg_maxprob_timm_resnet50", "Q from"] == "same model"
@@ -263,3 +263,22 @@ def test_a_malformed_estimator_is_named(table, change, message):
 
     with pytest.raises(ValueError, match=message):
         estimate_accuracy(table, n_boot=0, builders=[broken])
+
+
+def test_confidence_estimators_find_their_columns_by_the_manifests_role(tmp_path):
+    """AC, DoC and ATC read the column the manifest calls the model's ``confidence``,
+    whatever the metric's name; a column that only bears the name is not read."""
+    folder = timm_run(tmp_path / "run")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = manifest["columns"]["q_tg_maxprob_timm_resnet50"]
+    entry.update(metric="my_msp", role="confidence")
+    manifest["columns"]["q_sharp"]["role"] = "quality"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    run = read_run(folder)
+    assert run.metrics["q_tg_maxprob_timm_resnet50"].metric == "my_msp"
+    s = estimate_accuracy(run, n_boot=0).summary.set_index("estimator")
+    assert {"AC", "DoC", "ATC-MC"} <= set(s.index)
+    entry.update(role="quality")  # the name alone: no confidence column any more
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    s = estimate_accuracy(read_run(folder), n_boot=0).summary.set_index("estimator")
+    assert "AC" not in s.index and "ATC-NE" in s.index

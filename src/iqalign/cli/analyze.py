@@ -106,14 +106,15 @@ def analyze(
 
 def _run_with_spinner(scores: Path, q: str, m: str, dag: str | None, settings):
     """The one runner on one pair; each analysis that cannot run is reported, the others run."""
-    from iqalign.scores import model_of, read_metric_infos, read_run
+    from iqalign.scores import model_of, read_run
     from iqalign.stats.analysis import run_analysis
     from iqalign.stats.table import resolve_column
 
-    frame, manifest = read_run(scores)
+    run = read_run(scores)
+    frame = run.table
     q_column = resolve_column(frame, q, "quality")
     m_column = resolve_column(frame, m, "performance")
-    metrics = read_metric_infos([q_column], manifest)
+    metrics = {q_column: run.metrics[q_column]}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("analysing", total=None)

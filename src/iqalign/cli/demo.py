@@ -16,20 +16,10 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from iqalign import DEMO_METRICS, DEMO_MODELS  # their public home; the demo runs them
 from iqalign.cli._common import console, handle_errors
 
 __all__ = ["DEMO_METRICS", "DEMO_MODELS", "demo"]
-
-DEMO_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
-# Every Q that runs offline: classic NR (pyiqa's piqe and entropy, BRISQUE as published
-# when its LIVE model files are installed), total variation, full-reference against the
-# clean image (psnr, gmsd; pyiqa's ssim is left out: it alone would double the demo's CPU
-# time) and strong task-guided from each classifier (from which 'iqalign estimate' also
-# computes the label-free accuracy estimators MSP, ATC and DoC). Classifier-based metrics
-# expand to one column per model, so each M is also tested against Q from the others.
-DEMO_METRICS = (
-    "piqe", "entropy", "brisque", "tv", "psnr", "gmsd", "tg_maxprob", "tg_entropy", "tg_maxlogit",
-)  # fmt: skip
 
 
 @handle_errors

@@ -61,12 +61,8 @@ def estimate(
     ] = None,
 ) -> None:
     """Estimate accuracy without labels: every estimator's error over held-out groups."""
-    from iqalign.stats.estimation import (
-        PROTOCOLS,
-        estimate_accuracy,
-        read_estimation_run,
-        read_log_probs,
-    )
+    from iqalign.scores import read_run
+    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy
 
     if protocol not in PROTOCOLS:
         _bad_option(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
@@ -74,12 +70,13 @@ def estimate(
         _bad_option(f"--source-fraction must be between 0 and 1 (exclusive); got {source_fraction}")
     if n_boot < 0:
         _bad_option(f"--n-boot must be 0 or more; got {n_boot}")
-    frame, metrics, models = read_estimation_run(run_dir)
     result = estimate_accuracy(
-        frame, metrics=metrics, models=models, protocol=protocol,
-        source_fraction=source_fraction, n_boot=n_boot, seed=seed,
-        log_probs=read_log_probs(run_dir, models) if run_dir.is_dir() else None,
-    )  # fmt: skip
+        read_run(run_dir),
+        protocol=protocol,
+        source_fraction=source_fraction,
+        n_boot=n_boot,
+        seed=seed,
+    )  # the run's saved log-probabilities are read with it, if any
     _print_summary(result)
     folder = write_estimation(result, out or _default_out(run_dir))
     console.print(Text(f"wrote {folder}/estimation_summary.csv, estimation_groups.csv, "

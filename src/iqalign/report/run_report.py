@@ -43,7 +43,7 @@ from iqalign.report.tables import (
     verdict_overview,
     verdict_summary,
 )
-from iqalign.scores import CLEAN, performance_column, read_metric_infos, read_run
+from iqalign.scores import CLEAN, ScoredRun, performance_column, read_run
 from iqalign.stats.analysis import (
     AnalysisResult,
     AnalysisSettings,
@@ -83,8 +83,8 @@ def write_run_report(
     run = Path(run_dir)
     default = run / "report" if run.is_dir() else run.with_name(f"{run.stem}-report")
     out = Path(out_dir) if out_dir else default
-    table, manifest = read_run(run)
-    metrics = read_metric_infos(table.columns, manifest)
+    scored = read_run(run)
+    table, manifest = scored.table, dict(scored.manifest)
     dag_names = list(dags) if dags else list_builtin_dags()
     for name in dag_names:  # a misspelt DAG fails now, not after minutes of analysis
         load_dag(name)
@@ -95,8 +95,8 @@ def write_run_report(
     # saved log-probabilities are read from the run folder, if any
     estimation = EstimationRequest(manifest, run if run.is_dir() else None, n_boot=N_BOOT)
     analysis = run_analysis(
-        table, metrics, dags=dag_names, settings=settings, progress=progress, workers=workers,
-        estimation=estimation,
+        table, scored.metrics, dags=dag_names, settings=settings, progress=progress,
+        workers=workers, estimation=estimation,
     )  # fmt: skip
     analysis_dir = analysis.save(out / "analysis")
     if progress:
@@ -395,10 +395,11 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
                 caption="Analyses not possible on these data (and why)",
             )
         )
-    metrics = _metric_implementations(manifest)
+    run = ScoredRun.from_table(pd.DataFrame(), manifest)  # the manifest's records only
+    metrics = pd.DataFrame(run.provenance())
     if not metrics.empty:
         blocks.append(Table(metrics, caption="Quality metrics: whose code computed each column"))
-    keep = {k: manifest[k] for k in manifest if k != "columns"}
+    keep = run.settings()
     blocks.append(Paragraph(f"Analysis settings: {json.dumps(analysis.settings, default=str)}"))
     if keep:
         blocks.append(Code(json.dumps(keep, indent=2, default=str)))
@@ -407,19 +408,3 @@ def _metadata_section(manifest: dict[str, Any], analysis: AnalysisResult) -> lis
             Paragraph("No manifest.json: the scores table was not written by iqalign score.")
         )
     return blocks
-
-
-def _metric_implementations(manifest: dict[str, Any]) -> pd.DataFrame:
-    """One row per described ``q_*`` column: metric, implementation, what it is checked
-    against (runs written before these fields existed say "not recorded")."""
-    columns = manifest.get("columns", {}) if isinstance(manifest, dict) else {}
-    rows = [
-        {
-            "column": column,
-            "metric": entry.get("key", entry.get("metric", "")),
-            "implementation": entry.get("implementation", "not recorded"),
-            "checked against": entry.get("reference", "not recorded"),
-        }
-        for column, entry in columns.items()
-    ]
-    return pd.DataFrame(rows)

@@ -55,7 +55,8 @@ def metric_implementation(spec: Any) -> str:
 
 
 def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str, Any]:
-    """One entry per ``q_*`` column: metric, family, orientation, source model, weights."""
+    """One entry per ``q_*`` column: metric, family, orientation, source model, role
+    (:data:`iqalign.scores.ROLES`: what its values are), weights."""
     entries = {}
     for metric in metrics:
         spec = metric.spec
@@ -66,6 +67,7 @@ def column_entries(metrics: list[Any], classifiers: dict[str, Any]) -> dict[str,
             "higher_is_better": spec.higher_is_better,
             "needs_reference": spec.needs_reference,
             "source_model": metric.source,
+            "role": spec.role,
             "description": spec.description,
             "implementation": metric_implementation(spec),
             "reference": spec.reference or "none (defined by its formula)",

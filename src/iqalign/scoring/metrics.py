@@ -84,6 +84,9 @@ class MetricSpec:
     # (224, 224, 3) uint8 picture. The engine runs it in the loader workers, beside
     # decoding, never in the main process (iqalign.scoring.worker_metrics).
     worker: str | None = None
+    # What its values are (one of iqalign.scores.ROLES), recorded in the manifest so that
+    # readers find a classifier's confidence or entropy by role, never by metric name.
+    role: str = "quality"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -94,11 +97,16 @@ _IQA = "iqalign.scoring.iqa"
 _TG = "iqalign.scoring.iqa:create_logit_metric"
 
 
+# The role of each score read off logits (iqalign.scores.ROLES).
+_LOGIT_ROLES = {"maxprob": "confidence", "entropy": "entropy", "maxlogit": "max_logit"}
+
+
 def _logit(name: str, family: str, higher: bool, source: str, text: str) -> MetricSpec:
     """A score read off a classifier's logits: ``tg_<score>`` / ``zsclip_<score>``."""
+    score = name.split("_", 1)[-1]
     return MetricSpec(
         name, family, higher, False, source, _TG, "scoring", "its model's", text,
-        logit_score=name.split("_", 1)[-1],
+        logit_score=score, role=_LOGIT_ROLES[score],
     )  # fmt: skip
 
 

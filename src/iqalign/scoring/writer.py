@@ -193,7 +193,8 @@ def _config_diff(old: dict[str, Any]) -> str:
 
 
 def read_scores(run_dir: str | Path) -> pd.DataFrame:
-    """The scores table of a completed run; ``df.attrs["manifest"]`` holds its manifest.
+    """The scores table of a completed run; ``df.attrs["manifest"]`` holds its manifest
+    (:func:`iqalign.scores.read_run` gives the table with its column and model records).
 
     Parameters
     ----------

@@ -119,10 +119,11 @@ class EstimationData:
         """Rows a fit of ``track`` may use for ``fold`` (:meth:`Design.fit_rows`)."""
         return self.design.fit_rows(track, fold)
 
-    def find_quality(self, metric: str, model: str) -> MetricInfo | None:
-        """The quality column of ``metric`` computed from task model ``model`` (a slug)."""
+    def find_role(self, role: str, model: str) -> MetricInfo | None:
+        """The quality column of ``role`` (:data:`iqalign.scores.ROLES`: ``confidence``,
+        ``entropy``, ...) computed from task model ``model`` (a slug)."""
         for info in self.metrics.values():
-            if info.metric == metric and info.is_from_model(model):
+            if info.role == role and info.is_from_model(model):
                 return info
         return None
 

@@ -28,6 +28,8 @@ from iqalign.stats.estimators import (
 
 __all__ = ["CONFIDENCE_METRIC", "ENTROPY_METRIC", "clean_confidence", "shifts_confidence"]
 
+# What to score to get each ingredient (the notes say it); the columns are found by their
+# role in the manifest (iqalign.scores.ROLES), never by these names.
 CONFIDENCE_METRIC = "tg_maxprob"  # per-image MSP of a classifier
 ENTROPY_METRIC = "tg_entropy"  # per-image softmax entropy of a classifier
 MIN_REGRESSION_GROUPS = 3  # labelled source groups DoC-reg needs per fold
@@ -36,9 +38,10 @@ MIN_REGRESSION_GROUPS = 3  # labelled source groups DoC-reg needs per fold
 def _scores(data: EstimationData, model: str) -> dict[str, tuple[str, np.ndarray]]:
     """``{"MC": (column, MSP), "NE": (column, -entropy)}`` for what the run holds."""
     out = {}
-    for key, metric, transform in (("MC", CONFIDENCE_METRIC, None),
-                                   ("NE", ENTROPY_METRIC, negative_entropy)):  # fmt: skip
-        info = data.find_quality(metric, model)
+    wanted = (("MC", "confidence", CONFIDENCE_METRIC, None),
+              ("NE", "entropy", ENTROPY_METRIC, negative_entropy))  # fmt: skip
+    for key, role, metric, transform in wanted:
+        info = data.find_role(role, model)
         if info is None:
             data.notes.append(
                 f"{model}: no per-image {metric} column of this model (score with {metric}), "

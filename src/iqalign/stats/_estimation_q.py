@@ -24,17 +24,16 @@ from iqalign.scores import MetricInfo
 from iqalign.stats._estimation_base import EstimationData, Estimator, SortedSource
 from iqalign.stats.estimators import MonotoneMap, fit_monotone_map
 
-__all__ = ["LEGACY_ESTIMATOR_METRICS", "Q_BINS", "QStats", "q_based", "sorted_quantiles"]
+__all__ = ["Q_BINS", "QStats", "is_legacy_estimator", "q_based", "sorted_quantiles"]
 
 Q_BINS = 64  # quantile bins of Q for the per-image (Q-dist) map
 MIN_MAP_GROUPS = 3  # labelled source groups a Q-mean map needs per fold
-#: Columns older runs hold (scoring-time MSP/ATC/DoC): ingredients, never a Q; ignored.
-LEGACY_ESTIMATOR_METRICS = ("msp", "atc", "atc_ne", "doc")
-LEGACY_FAMILY = "accuracy_estimator"
 
 
 def is_legacy_estimator(info: MetricInfo) -> bool:
-    return info.family == LEGACY_FAMILY or info.metric in LEGACY_ESTIMATOR_METRICS
+    """A column older runs hold (scoring-time MSP/ATC/DoC): an ingredient, never a Q
+    (its role, which :mod:`iqalign.scores` derives for manifests that predate roles)."""
+    return info.role == "legacy_estimator"
 
 
 @dataclass

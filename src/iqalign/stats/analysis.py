@@ -52,13 +52,7 @@ import pandas as pd
 
 from iqalign.errors import IqalignError, ParameterError, ScoresTableError
 from iqalign.files import write_atomic
-from iqalign.scores import (
-    CLEAN,
-    MetricInfo,
-    list_models,
-    performance_column,
-    read_metric_infos,
-)
+from iqalign.scores import CLEAN, MetricInfo, ScoredRun, performance_column
 from iqalign.stats.kinds import (
     KINDS,
     MARGINAL,
@@ -102,7 +96,9 @@ class AnalysisSettings:
     """Every knob of a run of analyses; each one reaches every analysis that has it.
 
     ``stratified_by`` and ``ci_by`` list stratifier specs (``"corruption,severity"``
-    combines columns; ``""`` in ``ci_by`` is the marginal test).
+    combines columns; ``""`` in ``ci_by`` is the marginal test). ``nonfinite="drop"`` on
+    purpose: a whole run reports the rows it dropped rather than stop at one NaN; the
+    library functions and ``iqalign analyze`` raise unless told to drop.
     """
 
     n_boot: int = 1000
@@ -241,7 +237,7 @@ def _coded(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_analysis(
-    table: pd.DataFrame,
+    table: ScoredRun | pd.DataFrame,
     metrics: Mapping[str, MetricInfo] | None = None,
     *,
     models: Sequence[str] | None = None,
@@ -253,22 +249,25 @@ def run_analysis(
 ) -> AnalysisResult:
     """Run every planned analysis on every (model, metric) pair and every DAG's claims.
 
-    ``metrics`` defaults to every ``q_*`` column (family ``"unknown"``), ``models`` to
-    every ``correct_*`` column, ``dags`` are names, paths or loaded DAGs. ``workers``
-    processes share the quality columns (default: one per CPU core this process may
-    use; 1 runs everything here). The numbers do not depend on ``workers``.
-    ``estimation`` asks for label-free accuracy estimation on the run as one more job
-    (its tables ``estimation_summary`` and ``estimation_groups``; its failure a row of
-    ``failures``).
+    ``table``: a :class:`~iqalign.scores.ScoredRun` (``metrics`` and ``models`` default
+    to its records) or a DataFrame (``metrics`` default to every ``q_*`` column, family
+    ``"unknown"``: a DAG that names families then raises, as it would test nothing);
+    ``models`` defaults to every ``correct_*`` column, ``dags`` are names, paths or
+    loaded DAGs. ``workers`` processes share the quality columns (default: one per CPU
+    core this process may use; 1 runs everything here). The numbers do not depend on
+    ``workers``. ``estimation`` asks for label-free accuracy estimation on the run as
+    one more job (its tables ``estimation_summary`` and ``estimation_groups``; its
+    failure a row of ``failures``).
 
     Parameters
     ----------
     table
-        The scores table.
+        A :class:`~iqalign.scores.ScoredRun` or a scores table.
     metrics
-        The quality columns' records, keyed by column.
+        The quality columns' records, keyed by column; ``None``: the run's records
+        (a DataFrame's: family unknown).
     models
-        The model slugs to analyse.
+        The model slugs to analyse; ``None``: every task model.
     dags
         The DAGs whose claims get verdicts.
     settings
@@ -290,11 +289,10 @@ def run_analysis(
 
     started = time.perf_counter()
     settings = settings or AnalysisSettings()
-    metrics = dict(metrics) if metrics is not None else read_metric_infos(table.columns, {})
-    models = list(models) if models is not None else list_models(table.columns)
+    dags = _load_dags(dags)
+    table, metrics, models = _pairs_of(table, metrics, models, dags)
     _check_pairs(table, metrics, models)
     shared = SharedTable(table, metrics, models)
-    dags = _load_dags(dags)
     context = RunContext(shared, settings, dags, estimation)
     jobs = plan_jobs(shared, dags, settings, estimation=estimation)
     batches = _column_batches(jobs)
@@ -357,6 +355,23 @@ def _check_pairs(
         from iqalign.stats.table import resolve_column
 
         resolve_column(table, missing[0])  # raises with the close names
+
+
+def _pairs_of(
+    table: ScoredRun | pd.DataFrame, metrics, models, dags: Sequence[Any]
+) -> tuple[pd.DataFrame, dict[str, MetricInfo], list[str]]:
+    """The table, metric records and task models to pair (the run's, unless given)."""
+    run = table if isinstance(table, ScoredRun) else ScoredRun.from_table(table)
+    picky = [dag.name for dag in dags if dag.applies_to.families]
+    if metrics is None and not isinstance(table, ScoredRun) and picky:
+        # without records every family is "unknown": these DAGs would plan no verdict
+        raise ParameterError(
+            f"DAG(s) {picky} apply to named metric families, but no metric records were "
+            "given, so none of their claims would be tested; pass the run's records: "
+            "run_analysis(iqalign.read_run(RUN_DIR), dags=...) or metrics=run.metrics"
+        )
+    metrics = dict(metrics) if metrics is not None else dict(run.metrics)
+    return run.table, metrics, list(models) if models is not None else run.model_slugs
 
 
 def _load_dags(dags: Iterable[Any]) -> list[Any]:

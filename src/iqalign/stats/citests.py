@@ -122,6 +122,9 @@ def ci_test(
 ) -> CITestResult:
     """Test ``M _||_ Q | by`` (see the module docs); ``by=()`` tests marginal independence.
 
+    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
+    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
+
     ``cluster`` is used when it is a column, not a stratifier, and some value of it spans
     several rows: then every test's variance is the small-sample cluster-robust one (CR2;
     Rao-Scott-corrected for ``lr`` and ``cmh``), and a table with too few clusters for

@@ -24,12 +24,14 @@ against the true accuracy of held-out sets:
   with the target image IDs: how wrong the estimator will be on a *new* corruption
   (:mod:`iqalign.stats._estimation_score`); the max error, without an interval.
 
-The run is read through the scores contract (:func:`read_estimation_run`): quality
-columns as :class:`~iqalign.scores.MetricInfo`, task models as
-:class:`~iqalign.scores.ModelInfo` (registry name and column slug), so a model named
-``timm:resnet50`` whose columns say ``timm_resnet50`` keeps its baselines. The scoring-time
-``msp``/``atc``/``atc_ne``/``doc`` columns of older runs are ignored (with a note): AC,
-DoC and ATC are computed here from ``tg_maxprob`` and ``tg_entropy``.
+The run is read through the scores contract (:func:`iqalign.scores.read_run`, a
+:class:`~iqalign.scores.ScoredRun`): quality columns as
+:class:`~iqalign.scores.MetricInfo`, task models as :class:`~iqalign.scores.ModelInfo`
+(registry name and column slug), so a model named ``timm:resnet50`` whose columns say
+``timm_resnet50`` keeps its baselines. AC, DoC and ATC find the task model's confidence
+and entropy columns (``tg_maxprob``, ``tg_entropy``) by their role; the scoring-time
+``msp``/``atc``/``atc_ne``/``doc`` columns of older runs (role ``legacy_estimator``) are
+ignored (with a note).
 
 More estimators plug in as *builders* (:data:`BUILDERS`, or ``builders=`` of
 :func:`estimate_accuracy`): ``builder(data, model) -> list[Estimator]`` with
@@ -56,15 +58,7 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import ScoresTableError
-from iqalign.scores import (
-    MetricInfo,
-    ModelInfo,
-    list_models,
-    load_scores,
-    read_metric_infos,
-    read_model_infos,
-    read_run,
-)
+from iqalign.scores import MetricInfo, ModelInfo, ScoredRun, models_in, read_run
 from iqalign.stats._estimation_agreement import agreement_builder
 from iqalign.stats._estimation_base import Builder, EstimationData, Estimator, SortedSource
 from iqalign.stats._estimation_confidence import clean_confidence, shifts_confidence
@@ -86,9 +80,7 @@ __all__ = [
     "SortedSource",
     "compare_within_tracks",
     "describe_comparison",
-    "describe_run",
     "estimate_accuracy",
-    "read_estimation_run",
     "read_log_probs",
 ]
 
@@ -135,16 +127,6 @@ class EstimationResult(ResultMixin):
         return "the target image IDs"
 
 
-def read_estimation_run(
-    run_dir: str | Path,
-) -> tuple[pd.DataFrame, dict[str, MetricInfo], dict[str, ModelInfo]]:
-    """A run folder (or a bare scores table) as ``(table, metrics, models)``, read through
-    :mod:`iqalign.scores`: the manifest's column and model records where it has them, the
-    column names otherwise."""
-    frame, manifest = read_run(run_dir)
-    return (frame, *describe_run(frame, manifest))
-
-
 def read_log_probs(run_dir: str | Path, models: Mapping[str, ModelInfo]) -> dict[str, list]:
     """The saved log-probabilities (``--save-probs``) of each task model that has them."""
     from iqalign.errors import ScoresNotFoundError
@@ -159,16 +141,8 @@ def read_log_probs(run_dir: str | Path, models: Mapping[str, ModelInfo]) -> dict
     return found
 
 
-def describe_run(
-    table: pd.DataFrame, manifest: Mapping | None
-) -> tuple[dict[str, MetricInfo], dict[str, ModelInfo]]:
-    """The metric and model records of a run's table and manifest (``{}`` if it has none)."""
-    models = read_model_infos(table.columns, manifest)
-    return read_metric_infos(table.columns, manifest, models=list(models)), models
-
-
 def estimate_accuracy(
-    table: pd.DataFrame | str | Path,
+    table: ScoredRun | pd.DataFrame | str | Path,
     *,
     metrics: Mapping[str, MetricInfo] | None = None,
     models: Mapping[str, ModelInfo] | Sequence[str] | None = None,
@@ -183,23 +157,25 @@ def estimate_accuracy(
 ) -> EstimationResult:
     """Fit every estimator on the source and score it on the target groups (module doc).
 
-    ``metrics`` and ``models`` default to what the table's column names say
-    (:func:`read_estimation_run` reads them from a run's manifest). ``source_ids`` names
-    the labelled image IDs; by default a random ``source_fraction`` of them, drawn with
-    ``seed``. ``builders`` defaults to :data:`BUILDERS`. ``log_probs``: per task model
-    (slug), its per-row log-softmax, one array per shard (:func:`read_log_probs`), for
-    the estimators that need probabilities.
+    ``table``: a :class:`~iqalign.scores.ScoredRun` (:func:`~iqalign.scores.read_run`),
+    a run folder or Parquet path (read with it), or a DataFrame (its column names say
+    what each column is; family unknown). ``metrics`` and ``models`` default to the run's
+    records. ``source_ids`` names the labelled image IDs; by default a random
+    ``source_fraction`` of them, drawn with ``seed``. ``builders`` defaults to
+    :data:`BUILDERS`. ``log_probs``: per task model (slug), its per-row log-softmax, one
+    array per shard (:func:`read_log_probs`); by default those saved in the run folder
+    (``--save-probs``), if the run was read from one (``{}``: none).
 
     Parameters
     ----------
     table
-        A scores table: a DataFrame, a Parquet file or a folder of Parquet shards.
+        A :class:`~iqalign.scores.ScoredRun`, a run folder or Parquet path, or a
+        DataFrame.
     metrics
         The quality columns' records (:class:`~iqalign.scores.MetricInfo`), keyed by
-        column; ``None``: every ``q_*`` column.
+        column; ``None``: the run's records.
     models
-        The task models (records keyed by slug, or slugs); ``None``: every ``correct_*``
-        column.
+        The task models (records keyed by slug, or slugs); ``None``: the run's.
     protocol
         ``"loco"`` (leave one corruption out) or ``"mixtures"`` (module doc).
     source_fraction
@@ -216,8 +192,8 @@ def estimate_accuracy(
     builders
         The estimators to fit; ``None``: :data:`BUILDERS`.
     log_probs
-        Per task model, its saved log-softmax per shard; ``None``: the estimators that
-        need probabilities are left out.
+        Per task model, its saved log-softmax per shard; ``None``: those saved in the
+        run folder, if any (else the estimators that need probabilities are left out).
 
     Returns
     -------
@@ -228,10 +204,12 @@ def estimate_accuracy(
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    frame = load_scores(table)
-    models = _model_infos(frame, models)
+    run = table if isinstance(table, ScoredRun) else _read(table)
+    frame, models = run.table, _model_infos(run, models)
     notes: list[str] = []
-    metrics = _usable_metrics(frame, metrics, models, notes)
+    metrics = _usable_metrics(run.metrics if metrics is None else metrics, notes)
+    if log_probs is None and run.path is not None:
+        log_probs = read_log_probs(run.path, models)
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
     data = EstimationData(frame, design, metrics, models, notes, log_probs=log_probs or {})
@@ -245,8 +223,12 @@ def estimate_accuracy(
     )  # fmt: skip
 
 
-def _model_infos(frame: pd.DataFrame, models) -> dict[str, ModelInfo]:
-    known = read_model_infos(frame.columns, None)
+def _read(table: pd.DataFrame | str | Path) -> ScoredRun:
+    return ScoredRun.from_table(table) if isinstance(table, pd.DataFrame) else read_run(table)
+
+
+def _model_infos(run: ScoredRun, models) -> dict[str, ModelInfo]:
+    known = dict(run.models)
     if not known:
         raise ScoresTableError(
             "the scores table has no correctness column of any task model (as "
@@ -260,14 +242,12 @@ def _model_infos(frame: pd.DataFrame, models) -> dict[str, ModelInfo]:
     missing = [m for m in models if m not in known]
     if missing:
         raise ScoresTableError(f"no correctness column for model(s) {missing}; the table has "
-                               f"{list_models(frame.columns)}")  # fmt: skip
+                               f"{models_in(run.table.columns)}")  # fmt: skip
     return {m: known[m] for m in models}
 
 
-def _usable_metrics(frame, metrics, models, notes: list[str]) -> dict[str, MetricInfo]:
+def _usable_metrics(metrics: Mapping[str, MetricInfo], notes: list[str]) -> dict[str, MetricInfo]:
     """The quality columns estimation may use: every one but the legacy estimator columns."""
-    if metrics is None:
-        metrics = read_metric_infos(frame.columns, None, models=list(models))
     legacy = [c for c, info in metrics.items() if is_legacy_estimator(info)]
     if legacy:
         notes.append(

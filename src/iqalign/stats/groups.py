@@ -128,6 +128,9 @@ def group_correlations(
 ) -> GroupCorrelationResult:
     """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs).
 
+    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
+    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
+
     ``methods`` (default all three) limits the correlations computed.
 
     Parameters

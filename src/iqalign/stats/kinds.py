@@ -273,19 +273,18 @@ def _call_mixtures(ctx: RunContext, job: Job) -> Any:
 
 
 def _call_estimation(ctx: RunContext, job: Job) -> Any:
-    from iqalign.stats.estimation import describe_run, estimate_accuracy, read_log_probs
+    from iqalign.scores import ScoredRun
+    from iqalign.stats.estimation import estimate_accuracy
 
     request = ctx.estimation
     assert request is not None  # planned only when asked for
-    table = ctx.shared.table  # the caller's table: estimation reads its own codes
+    # the caller's table (estimation codes its own columns) with the manifest's records;
+    # the saved log-probabilities are read from run_dir, if given
+    run = ScoredRun.from_table(ctx.shared.table, request.manifest, request.run_dir)
     try:
-        metrics, models = describe_run(table, request.manifest)
-        run_dir = request.run_dir
-        log_probs = read_log_probs(run_dir, models) if run_dir is not None else None
         result = estimate_accuracy(
-            table, metrics=metrics, models=models, protocol=request.protocol,
-            n_boot=request.n_boot, seed=ctx.settings.seed, log_probs=log_probs,
-        )  # fmt: skip
+            run, protocol=request.protocol, n_boot=request.n_boot, seed=ctx.settings.seed
+        )
     except ValueError as err:
         if isinstance(err, IqalignError):
             raise

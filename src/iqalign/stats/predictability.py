@@ -102,6 +102,9 @@ def predictability(
 ) -> PredictabilityResult:
     """Pooled held-out predictability of M from Q (see the module docs).
 
+    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
+    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
+
     ``unit`` is the column whose values are kept on one side of the split and resampled
     by the bootstrap (image IDs).
 

@@ -144,6 +144,9 @@ def stratified_cv(
 ) -> StratifiedCVResult:
     """k-fold cross-validated AUC and CE of P(M | Q) within each stratum of ``by``.
 
+    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
+    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
+
     Folds keep each ``unit`` (image ID) on one side; when ``unit`` is itself a stratifier
     the rows are the units. ``per_stratum=True`` adds a table with one row per stratum.
 
