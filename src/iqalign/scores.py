@@ -271,6 +271,18 @@ def role_of(metric: str, family: str = "") -> str:
     """The role of a metric recorded without one (manifests written before roles were):
     from its registry name, else ``legacy_estimator`` for that family, else ``quality``.
 
+    Parameters
+    ----------
+    metric
+        The metric's registry name (``tg_maxprob``, ``piqe``, ...).
+    family
+        The metric's family, if the manifest recorded one.
+
+    Returns
+    -------
+    str
+        One of :data:`ROLES`.
+
     Examples
     --------
     >>> role_of("tg_maxprob"), role_of("piqe"), role_of("x", "accuracy_estimator")
