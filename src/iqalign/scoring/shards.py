@@ -167,7 +167,7 @@ def _rows_table(
 
 
 def _failure_records(
-    work: list[Any], batches: list[ScoredBatch]
+    work: Sequence[WorkItem], batches: list[ScoredBatch]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``skipped.csv`` lines (pictures not scored) and ``failures.csv`` lines (NaN cells)."""
 
