@@ -6,8 +6,7 @@ import inspect
 
 import pytest
 
-from iqalign.scoring import ScoreConfig, score
-from iqalign.scoring import engine, ray_backend, setup
+from iqalign.scoring import ScoreConfig, engine, ray_backend, score, setup
 from iqalign.scoring.plan import PendingBatch, RunPlan, plan_run
 from iqalign.scoring.writer import RunStore
 
