@@ -185,8 +185,8 @@ def test_ray_table_equals_the_local_engines(cluster, reference, tmp_path, monkey
     datasets = []
     build = rb._RayBackend._dataset
 
-    def keep(self, run, batches):
-        datasets.append(build(self, run, batches))
+    def keep(self, plan, settings):
+        datasets.append(build(self, plan, settings))
         return datasets[-1]
 
     monkeypatch.setattr(rb._RayBackend, "_dataset", keep)

@@ -19,6 +19,10 @@ The scores table has one row per scored image: ``image_id``, ``label``, ``corrup
 ``q_<metric>[_<source>]`` (float64) per quality metric; ``manifest.json`` beside it
 records each column's family and orientation. See :mod:`iqalign.scoring.metrics` for the
 column scheme and :mod:`iqalign.scoring.writer` for the folder layout.
+
+A run is planned, then executed: :func:`iqalign.scoring.plan.plan_run` says what a run
+will score (and, resuming, what is left) without loading a model; :func:`score` hands
+that plan to a backend (:mod:`iqalign.scoring.engine`, :mod:`iqalign.scoring.ray_backend`).
 """
 
 from __future__ import annotations

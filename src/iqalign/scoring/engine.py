@@ -25,32 +25,26 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from iqalign.errors import ScoringConfigError, ScoringStoppedError
-from iqalign.scores import CLEAN
 from iqalign.scoring.config import ScoreConfig
-from iqalign.scoring.corrupt import parse_corruptions, parse_severities
-from iqalign.scoring.failures import FailureWatch
-from iqalign.scoring.feed import (
-    batch_bytes,
-    default_workers,
-    forking_safely,
-    plan_feed,
-    worker_init,
-)
-from iqalign.scoring.pipeline import RenderDataset, RenderSettings, WorkItem, collate, plan_work
+from iqalign.scoring.execute import RunSink, SessionStats, Sink, execute
+from iqalign.scoring.plan import RunPlan, default_batch_size, plan_run, resolve_device
 from iqalign.scoring.setup import Scorers, build_scorers
-from iqalign.scoring.shards import ScoredBatch, ShardBuffer
-from iqalign.scoring.sources import ImageItem, load_paired_source, load_source
-from iqalign.scoring.worker_metrics import WorkerMetrics, failure_reason
+from iqalign.scoring.shards import ColumnPlan, ScoredBatch
+from iqalign.scoring.worker_metrics import failure_reason
 from iqalign.scoring.writer import RunStore, read_manifest
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Backend",
     "BatchScorer",
+    "LocalBackend",
     "Progress",
     "RunResult",
     "default_batch_size",
@@ -81,17 +75,6 @@ class RunResult:
     failed_cells: int = 0
 
 
-def resolve_device(name: str) -> Any:
-    """``auto`` -> CUDA when available, else the CPU."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ScoringConfigError(f"device {name!r}: CUDA is not available here; use --device cpu")
-    return torch.device(name)
-
-
 def _precision(config: ScoreConfig, device: Any) -> Any:
     import torch
 
@@ -102,10 +85,40 @@ def _precision(config: ScoreConfig, device: Any) -> Any:
 
 
 class Backend(Protocol):
-    """Scores a run's pending shards somewhere else (:mod:`.ray_backend`); default: here."""
+    """Where a run's pending batches are scored: here (:class:`LocalBackend`) or on Ray
+    (:mod:`.ray_backend`). Both execute the same :class:`.plan.RunPlan`.
 
-    def device(self, config: ScoreConfig) -> Any: ...
-    def score_pending(self, run: _Run, progress: Progress | None) -> None: ...
+    :meth:`device` picks the device before planning (the plan's batch size follows it);
+    :meth:`score_pending` scores ``plan.pending``, hands every result to ``sink`` and
+    returns what this session did. ``scorers`` are the run's scorers, built here: the
+    local backend runs them, the Ray actors build their own from ``plan.config``.
+    """
+
+    def device(self, config: ScoreConfig) -> torch.device: ...
+    def score_pending(
+        self, plan: RunPlan, scorers: Scorers, sink: Sink, progress: Progress | None
+    ) -> SessionStats: ...
+
+
+class LocalBackend:
+    """Scores the plan in this process: a DataLoader feeds :func:`.execute.execute`."""
+
+    def device(self, config: ScoreConfig) -> torch.device:
+        """``config.device``, resolved (``auto``: CUDA when available)."""
+        return resolve_device(config.device)
+
+    def score_pending(
+        self, plan: RunPlan, scorers: Scorers, sink: Sink, progress: Progress | None
+    ) -> SessionStats:
+        """Move the scorers to the plan's device and score every pending batch."""
+        import torch
+
+        device = torch.device(plan.device)
+        for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
+            scorer.to(device)
+        batch_scorer = BatchScorer(plan.config, scorers, device, plan.batch_size)
+        with _cudnn_benchmark(device), _on_device(device):
+            return execute(plan, batch_scorer, sink, progress)
 
 
 def score(
@@ -113,8 +126,10 @@ def score(
 ) -> RunResult:
     """Score a data source into ``config.out`` (resuming what is already there).
 
-    With a ``backend``, this process only plans, writes the parts the backend returns and
-    finalises; the scorers built here describe the run and never see an image.
+    Plan (:func:`.plan.plan_run`), build the scorers, record the run as running, let the
+    backend (default: :class:`LocalBackend`) score the pending batches into the run's
+    sink, then finalise. With another backend, this process only plans, writes the parts
+    the backend returns and finalises; the scorers built here describe the run.
 
     Parameters
     ----------
@@ -133,55 +148,89 @@ def score(
     started = time.perf_counter()
     store = RunStore(config.out)
     if store.open(config.fingerprint()) == "complete":
-        manifest = read_manifest(store.root)
-        counts = manifest.get("counts", {})
-        return RunResult(store.root, "already complete", counts.get("rows", 0),
-                         counts.get("skipped", 0), manifest.get("timings", {}),
-                         counts.get("failed_cells", 0))  # fmt: skip
-    # Before any slow loading.
-    device = resolve_device(config.device) if backend is None else backend.device(config)
-    items, unpaired = _load_items(config)
-    has_clean = any(i.corruption == CLEAN for i in items)
-    if config.mixture and not has_clean:
-        raise ScoringConfigError(
-            "mixture: needs clean images to corrupt; this source has none (an ImageNet-C "
-            "folder gets them with --clean IMAGENET_VAL_DIR)"
-        )
-    scorers = build_scorers(
-        config, has_labels=all(i.label >= 0 for i in items), has_clean=has_clean
-    )
-    work = plan_work(
-        items, parse_corruptions(config.corruptions), parse_severities(config.severities),
-        config.mixture, parse_severities(config.mixture_severities), config.seed,
+        return _already_complete(store)
+    backend = backend or LocalBackend()
+    plan = plan_run(config, device=backend.device(config))  # before any slow loading
+    scorers = build_scorers(config, has_labels=plan.has_labels, has_clean=plan.has_clean)
+    manifest = _Manifest(plan, scorers)
+
+    def stopped(err: ScoringStoppedError) -> None:
+        manifest.write("stopped", sink.notes, stopped=str(err), failures=sink.failures.summary())
+
+    sink = RunSink(plan, ColumnPlan.of(scorers), on_stop=stopped)
+    setup_s = time.perf_counter() - started
+    manifest.write("running", sink.notes)
+    stats = backend.score_pending(plan, scorers, sink, progress)
+    return _finish(plan, manifest, sink, stats, started, setup_s)
+
+
+def _already_complete(store: RunStore) -> RunResult:
+    manifest = read_manifest(store.root)
+    counts = manifest.get("counts", {})
+    return RunResult(store.root, "already complete", counts.get("rows", 0),
+                     counts.get("skipped", 0), manifest.get("timings", {}),
+                     counts.get("failed_cells", 0))  # fmt: skip
+
+
+class _Manifest:
+    """``manifest.json`` of a planned run: what it scores, with which scorers, where."""
+
+    def __init__(self, plan: RunPlan, scorers: Scorers) -> None:
+        import torch
+
+        self.plan, self.scorers = plan, scorers
+        self.precision = str(_precision(plan.config, torch.device(plan.device)) or "fp32")
+
+    def write(self, status: str, notes: list[str], **extra: Any) -> None:
+        from iqalign.scoring import manifest as m
+
+        plan, s, config = self.plan, self.scorers, self.plan.config
+        plan.store.write_manifest({
+            "format": "iqalign-scores/1", "status": status,
+            "fingerprint": config.fingerprint(), "config": config.to_dict(),
+            "scores_path": "shards/",
+            "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
+            "columns": m.column_entries(s.metrics, s.classifiers),
+            "models": m.model_entries(s.classifiers, s.task_models),
+            "pipeline": m.pipeline_entry(config, list(plan.work)),
+            "versions": m.package_versions(),
+            "device": plan.device, "precision": self.precision,
+            "counts": {"images": len(plan.work), "pictures": plan.pictures,
+                       "shards": len(plan.shards)},
+            "probabilities": m.probability_entries(s.classifiers, s.task_models,
+                                                   config.save_probs),
+            "notes": notes, **extra,
+        })  # fmt: skip
+
+
+def _finish(
+    plan: RunPlan, manifest: _Manifest, sink: RunSink, stats: SessionStats, started: float,
+    setup_s: float,
+) -> RunResult:  # fmt: skip
+    """Write the final shards and the manifest."""
+    from iqalign.scoring.finalize import finalize_run
+
+    begin = time.perf_counter()
+    (skipped, failed_cells), rows = finalize_run(plan.store, list(plan.unpaired))
+    timings = {
+        **{k: round(v, 3) for k, v in {"setup_s": setup_s, **stats.timings}.items()},
+        "finalize_s": round(time.perf_counter() - begin, 3),
+        "total_s": round(time.perf_counter() - started, 3),
+        "rows_scored_this_session": stats.rows_written,
+        "per_scorer_s": {k: round(v, 3) for k, v in stats.per_scorer_s.items()},
+        "worker_cpu_s": {k: round(v, 3) for k, v in sink.worker_cpu_s.items()},
+    }
+    if stats.timings.get("scoring_s"):
+        timings["rows_per_s"] = round(stats.rows_written / stats.timings["scoring_s"], 2)
+    manifest.write(
+        "complete", sink.notes, timings=timings, failures=sink.failures.summary(),
+        counts={"images": len(plan.work), "pictures": plan.pictures,
+                "shards": len(plan.shards), "rows": rows, "skipped": len(skipped),
+                "failed_cells": len(failed_cells)},
     )  # fmt: skip
-    if backend is None:
-        for scorer in [*scorers.classifiers.values(), *scorers.metrics]:
-            scorer.to(device)
-    run = _Run(config, store, work, scorers, device, unpaired)
-    run.timings["setup_s"] = time.perf_counter() - started
-    run.write_manifest("running")
-    if backend is not None:
-        backend.score_pending(run, progress)
-        return run.finish(started)
-    with _cudnn_benchmark(device), _on_device(device):
-        run.score_pending(progress)
-    return run.finish(started)
-
-
-def _load_items(config: ScoreConfig) -> tuple[list[ImageItem], list[dict[str, str]]]:
-    """The source's images (paired with clean ones under ``--clean``), ``--limit`` applied.
-
-    Returns the items and the unpaired files left out (``--unpaired skip``).
-    """
-    if config.clean is None:
-        items = load_source(config.data, config.layout, config.labels)
-        return (items[: config.limit] if config.limit else items), []
-    items, unpaired = load_paired_source(config.data, config.clean, config.labels,
-                                         config.unpaired)  # fmt: skip
-    if config.limit:  # the first N image IDs, each with all of its files
-        keep = set(list(dict.fromkeys(i.image_id for i in items))[: config.limit])
-        items = [i for i in items if i.image_id in keep]
-    return items, unpaired
+    plan.store.remove_parts()
+    return RunResult(plan.store.root, "complete", rows, len(skipped), timings,
+                     failed_cells=len(failed_cells))  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -279,11 +328,6 @@ class _RowView:
     @property
     def refs01(self) -> Any:
         return self._view.refs01[self._rows]
-
-
-def default_batch_size(config: ScoreConfig, device: Any) -> int:
-    """Rows per forward pass: ``--batch-size``, else 256 on CUDA and 8 on the CPU."""
-    return config.batch_size or (256 if device.type == "cuda" else 8)
 
 
 @dataclass
@@ -450,217 +494,3 @@ def _to_pinned_host(tensor: Any) -> Any:
 
     host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
     return host.copy_(tensor, non_blocking=True)
-
-
-class _CpuClocks:
-    """CPU seconds of this process and of its finished children (the loader's workers).
-
-    From the processes' own clocks (``getrusage``), so the numbers say what the work costs
-    whatever else the machine runs: ``main_cpu_s`` is everything the main process did
-    while scoring (all its threads), ``workers_cpu_s`` everything the workers did --
-    decoding, corrupting, CPU metrics, collating and handing batches over.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[float, float]:
-        try:
-            import resource
-        except ImportError:  # not on Unix
-            return time.process_time(), 0.0
-        me, children = (
-            resource.getrusage(resource.RUSAGE_SELF),
-            resource.getrusage(resource.RUSAGE_CHILDREN),
-        )
-        return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
-
-    def add_to(self, timings: dict[str, float]) -> None:
-        now = self._read()
-        timings["main_cpu_s"] += now[0] - self.start[0]
-        timings["workers_cpu_s"] += now[1] - self.start[1]
-
-
-class _Run:
-    """One session of a run: pending shards in, parts out, then the final table."""
-
-    def __init__(
-        self, config: ScoreConfig, store: RunStore, work: list[WorkItem], scorers: Scorers,
-        device: Any, unpaired: list[dict[str, str]] | None = None,
-    ) -> None:  # fmt: skip
-        self.config, self.store, self.work, self.scorers, self.device = (
-            config, store, work, scorers, device,
-        )  # fmt: skip
-        self.unpaired = unpaired or []
-        self.batch_size = default_batch_size(config, device)
-        self.scorer = BatchScorer(config, scorers, device, self.batch_size)
-        self.amp, self.timer = self.scorer.amp, self.scorer.timer
-        renders = max(len(w.renders) for w in work)
-        self.images_per_batch = max(1, self.batch_size // renders)
-        per_shard = config.shard_images or max(1, 8192 // renders)
-        self.shards = [
-            (lo, min(lo + per_shard, len(work))) for lo in range(0, len(work), per_shard)
-        ]
-        self.timings: dict[str, float] = defaultdict(float)
-        self.worker_cpu_s: dict[str, float] = defaultdict(float)
-        self.notes: list[str] = []
-        self.rows_scored = 0
-        self.pictures = sum(len(w.renders) for w in work)
-        self.failures = FailureWatch(self.pictures, fraction=config.max_failures)
-        self.render_settings = RenderSettings(
-            config.seed, config.jpeg_quality, config.corruption_impl,
-            need_ref=any(m.spec.needs_reference for m in scorers.metrics),
-            cpu_metrics=WorkerMetrics.of(scorers.metrics),
-        )  # fmt: skip
-
-    def write_manifest(self, status: str, **extra: Any) -> None:
-        from iqalign.scoring import manifest as m
-
-        s = self.scorers
-        self.store.write_manifest({
-            "format": "iqalign-scores/1", "status": status,
-            "fingerprint": self.config.fingerprint(), "config": self.config.to_dict(),
-            "scores_path": "shards/",
-            "read_with": "pandas.read_parquet(DIR / 'shards') or iqalign.scoring.read_scores(DIR)",
-            "columns": m.column_entries(s.metrics, s.classifiers),
-            "models": m.model_entries(s.classifiers, s.task_models),
-            "pipeline": m.pipeline_entry(self.config, self.work),
-            "versions": m.package_versions(),
-            "device": str(self.device), "precision": str(self.amp or "fp32"),
-            "counts": {"images": len(self.work), "pictures": self.pictures,
-                       "shards": len(self.shards)},
-            "probabilities": m.probability_entries(s.classifiers, s.task_models,
-                                                   self.config.save_probs),
-            "notes": self.notes, **extra,
-        })  # fmt: skip
-
-    def pending_batches(self) -> list[tuple[int, list[int]]]:
-        """(shard, work item indices) of every loader batch still to score."""
-        done = self.store.done_parts()
-        step = self.images_per_batch
-        return [
-            (k, list(range(lo, min(lo + step, hi))))
-            for k, (first, hi) in enumerate(self.shards)
-            if k not in done
-            for lo in range(first, hi, step)
-        ]
-
-    def score_pending(self, progress: Progress | None) -> None:
-        """Score every shard that is not on disk yet."""
-        batches = self.pending_batches()
-        self._start_progress(progress, batches)
-        with forking_safely():  # the workers fork when the loader's iterator starts
-            loader = iter(self._loader([b for _, b in batches], progress))
-        buffer = ShardBuffer(self)
-        clocks = _CpuClocks()
-        began = waited = time.perf_counter()
-        in_flight = None
-        for (shard, _), batch in zip(batches, loader, strict=True):
-            self.timings["wait_s"] += time.perf_counter() - waited
-            # Queue this batch's work on the device before collecting the previous one:
-            # the device never idles while the host copies results and writes shards.
-            launched = (shard, self.scorer.launch(batch))
-            if in_flight is not None:
-                self._deliver(buffer, in_flight, progress)
-            in_flight = launched
-            waited = time.perf_counter()
-        if in_flight is not None:
-            self._deliver(buffer, in_flight, progress)
-        if buffer.shard is not None:
-            self.rows_scored += buffer.flush()
-        self.timer.collect(wait=True)
-        self.timings["scoring_s"] += time.perf_counter() - began
-        clocks.add_to(self.timings)  # the loader's workers have exited: their CPU is counted
-        if progress:
-            progress.close()
-
-    def _start_progress(self, progress: Progress | None, batches: list) -> None:
-        if progress:
-            total = sum(len(r.variants) for w in self.work for r in w.renders)
-            pending = sum(len(r.variants) for _, b in batches for i in b
-                          for r in self.work[i].renders)  # fmt: skip
-            progress.start(total, total - pending)
-
-    def _deliver(self, buffer: ShardBuffer, launched: tuple, progress: Progress | None) -> None:
-        shard, work = launched
-        scored = self.scorer.collect(work)  # waits for this batch only; the next is queued
-        if buffer.shard is not None and buffer.shard != shard:
-            self.rows_scored += buffer.flush()
-        buffer.shard = shard
-        buffer.add(scored)
-        self.watch(scored)
-        if progress:
-            progress.advance(scored.rows(self.work))
-
-    def watch(self, scored: ScoredBatch) -> None:
-        """Count a batch's failures; on a failing run, record why in the manifest, stop."""
-        for stage, seconds in scored.cpu_s.items():
-            self.worker_cpu_s[stage] += seconds
-        kinds = [(f"{stage}: {reason}", message) for *_, stage, reason, message in scored.failed]
-        kinds += [(f"metric {metric}: {reason}", f"{self._picture_name(scored, pic)}: {message}")
-                  for pic, metric, reason, message in scored.cell_failures]  # fmt: skip
-        try:
-            self.failures.record(scored.pictures, kinds)
-        except ScoringStoppedError as err:
-            self.write_manifest("stopped", stopped=str(err), failures=self.failures.summary())
-            raise
-
-    def _picture_name(self, scored: ScoredBatch, pic: int) -> str:
-        work = self.work[scored.pic_item[pic]]
-        render = work.renders[scored.pic_render[pic]]
-        return render.path or f"{work.item.path} ({render.corruption} {render.severity})"
-
-    def _loader(self, batches: list[list[int]], progress: Progress | None) -> Any:
-        from torch.utils.data import DataLoader
-
-        workers = default_workers() if self.config.workers < 0 else self.config.workers
-        pictures = max((sum(len(self.work[i].renders) for i in b) for b in batches), default=1)
-        items = max((len(b) for b in batches), default=1)
-        need = batch_bytes(pictures, items, self.render_settings.need_ref)
-        feed = plan_feed(workers, need)
-        if feed.note:
-            self._note(feed.note, progress)
-        self.timings["workers"] = feed.workers
-        return DataLoader(
-            RenderDataset(self.work, self.render_settings),
-            batch_sampler=batches, collate_fn=collate, num_workers=feed.workers,
-            pin_memory=self.device.type == "cuda", worker_init_fn=worker_init,
-            prefetch_factor=feed.prefetch if feed.workers else None,
-        )  # fmt: skip
-
-    def _note(self, text: str, progress: Progress | None) -> None:
-        """A one-line note: printed now (by the progress display) and kept in the manifest."""
-        self.notes.append(text)
-        if progress is not None and hasattr(progress, "note"):
-            progress.note(text)
-
-    def finish(self, started: float) -> RunResult:
-        """Write the final shards and the manifest."""
-        from iqalign.scoring.finalize import finalize_run
-
-        begin = time.perf_counter()
-        (skipped, failed_cells), rows = finalize_run(self.store, self.unpaired)
-        timings = self._timings(started, begin)
-        self.write_manifest(
-            "complete", timings=timings, failures=self.failures.summary(),
-            counts={"images": len(self.work), "pictures": self.pictures,
-                    "shards": len(self.shards), "rows": rows, "skipped": len(skipped),
-                    "failed_cells": len(failed_cells)},
-        )  # fmt: skip
-        self.store.remove_parts()
-        return RunResult(self.store.root, "complete", rows, len(skipped), timings,
-                         failed_cells=len(failed_cells))  # fmt: skip
-
-    def _timings(self, started: float, finalize_began: float) -> dict[str, Any]:
-        timings = {
-            **{k: round(v, 3) for k, v in self.timings.items()},
-            "finalize_s": round(time.perf_counter() - finalize_began, 3),
-            "total_s": round(time.perf_counter() - started, 3),
-            "rows_scored_this_session": self.rows_scored,
-            "per_scorer_s": {k: round(v, 3) for k, v in self.timer.totals.items()},
-            "worker_cpu_s": {k: round(v, 3) for k, v in self.worker_cpu_s.items()},
-        }
-        if self.timings.get("scoring_s"):
-            timings["rows_per_s"] = round(self.rows_scored / self.timings["scoring_s"], 2)
-        return timings

@@ -11,8 +11,9 @@ and hands the pending shards to a Ray Data pipeline::
          and runs the local engine's batch function (:class:`.engine.BatchScorer`)
       -> this process: a shard's part is written (atomically) when its last batch is in
 
-Batches are formed here, as the local engine forms them, so every batch -- and every
-number in the table -- is the same whatever the number of workers or actors; rows arrive
+The batches are the plan's (:attr:`.plan.RunPlan.pending`, the local engine's own), so
+every batch -- and every number in the table -- is the same whatever the number of
+workers or actors; results go to the run's sink (:class:`.execute.RunSink`); rows arrive
 in any order and are put back in item order per shard. Only this process writes, and only
 whole shards: after ``kill -9`` the same command skips the parts on disk. A worker or actor
 lost mid-run is retried by Ray Data (tasks ``max_retries=-1``, actors ``max_restarts=-1``);
@@ -51,9 +52,14 @@ from iqalign.errors import (
 from iqalign.scoring.ray_sizing import RENDER_CPUS, STALL_S, Node, StallWatch, check_plan
 
 if TYPE_CHECKING:
+    import torch
+
     from iqalign.scoring.config import ScoreConfig
-    from iqalign.scoring.engine import Progress, RunResult, _Run
+    from iqalign.scoring.engine import Progress, RunResult
+    from iqalign.scoring.execute import SessionStats, Sink
     from iqalign.scoring.pipeline import RenderSettings
+    from iqalign.scoring.plan import RunPlan
+    from iqalign.scoring.setup import Scorers
     from iqalign.scoring.shards import ScoredBatch
 
 __all__ = ["OFFLINE_ENV", "RayOptions", "connect", "import_ray", "score_on_ray", "worker_env"]
@@ -202,14 +208,14 @@ def score_on_ray(
 
 
 class _RayBackend:
-    """What :func:`.engine.score` asks of a backend: the device, then the pending shards."""
+    """The :class:`.engine.Backend` on Ray: the device, then the plan's pending batches."""
 
     def __init__(self, ray: Any, options: RayOptions) -> None:
         self.ray, self.options = ray, options
         self.gpus_per_actor = 0.0
         self.actors = 1
 
-    def device(self, config: ScoreConfig) -> Any:
+    def device(self, config: ScoreConfig) -> torch.device:
         """The actors' device (the manifest records it); checks the cluster can run them."""
         import torch
 
@@ -237,30 +243,19 @@ class _RayBackend:
         )  # fmt: skip
         return torch.device("cuda" if wanted else "cpu")
 
-    def score_pending(self, run: _Run, progress: Progress | None) -> None:
-        """Score every shard that is not on disk yet; write each part as it completes."""
-        batches = run.pending_batches()
-        total = sum(len(r.variants) for w in run.work for r in w.renders)
+    def score_pending(
+        self, plan: RunPlan, scorers: Scorers, sink: Sink, progress: Progress | None
+    ) -> SessionStats:
+        """Score the plan's pending batches; ``sink`` writes each shard as it completes."""
+        from iqalign.scoring.execute import SessionStats
+
         if progress:
-            progress.start(total, total - sum(_rows(run, b) for _, b in batches))
+            progress.start(plan.rows_total, plan.rows_done)
         began = time.perf_counter()
-        collector = _ShardCollector(run, batches)
-        first, delivered = None, 0
-
-        def describe(idle_s: float) -> str:
-            return self._stall_message(idle_s, delivered, len(batches))
-
+        collector = _ShardCollector(plan, sink)
+        settings = plan.render_settings(scorers.metrics)
         try:
-            with StallWatch(self.options.stall_s, describe) as watch:
-                for row in self._dataset(run, batches).iter_rows():
-                    watch.tick()
-                    delivered += 1
-                    # Worker start-up and weight loading: the fixed cost of a Ray run.
-                    rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
-                    if first is None:
-                        first = (time.perf_counter() - began, rows)
-                    if progress:
-                        progress.advance(rows)
+            first = self._stream(collector, self._dataset(plan, settings), progress)
         except Exception as err:
             cause = _unwrap(err)
             if cause is err:
@@ -270,15 +265,39 @@ class _RayBackend:
                 raise stopped from err
             raise cause from err
         collector.check_done()
-        run.timings["scoring_s"] += time.perf_counter() - began
-        run.timings.update({
+        stats = SessionStats(rows_written=collector.rows_written)
+        stats.per_scorer_s.update(collector.per_scorer_s)
+        stats.timings["scoring_s"] += time.perf_counter() - began
+        stats.timings.update({
             "ray_actors": self.actors, "ray_gpus_per_actor": self.gpus_per_actor,
             "ray_cluster_cpus": float(self.ray.cluster_resources().get("CPU", 0)),
-            "ray_first_result_s": first[0] if first else 0.0,
+            "ray_first_result_s": first[0] - began if first else 0.0,
             "ray_first_result_rows": first[1] if first else 0,
         })  # fmt: skip
         if progress:
             progress.close()
+        return stats
+
+    def _stream(
+        self, collector: _ShardCollector, dataset: Any, progress: Progress | None
+    ) -> tuple[float, int] | None:
+        """Hand every result to the collector; when the first came and its rows."""
+        first, delivered, total = None, 0, len(collector.batches)
+
+        def describe(idle_s: float) -> str:
+            return self._stall_message(idle_s, delivered, total)
+
+        with StallWatch(self.options.stall_s, describe) as watch:
+            for row in dataset.iter_rows():
+                watch.tick()
+                delivered += 1
+                # Worker start-up and weight loading: the fixed cost of a Ray run.
+                rows = collector.add(int(row["batch"]), pickle.loads(row["result"]))
+                if first is None:
+                    first = (time.perf_counter(), rows)
+                if progress:
+                    progress.advance(rows)
+        return first
 
     def _stall_message(self, idle_s: float, done: int, total: int) -> str:
         """What a run that got no batch back for ``idle_s`` waits for (one line)."""
@@ -296,20 +315,20 @@ class _RayBackend:
             "kept) and rerun with fewer --actors or on more CPUs"
         )
 
-    def _dataset(self, run: _Run, batches: list[tuple[int, list[int]]]) -> Any:
+    def _dataset(self, plan: RunPlan, settings: RenderSettings) -> Any:
         data = self.ray.data
         context = data.DataContext.get_current()
         context.enable_progress_bars = False  # the CLI draws its own bar
         context.print_on_execution_start = False
         rows = [
-            {"batch": j, "work": pickle.dumps([(i, run.work[i]) for i in items])}
-            for j, (_, items) in enumerate(batches)
+            {"batch": j, "work": pickle.dumps([(i, plan.work[i]) for i in batch.items])}
+            for j, batch in enumerate(plan.pending)
         ]
         env = {"env_vars": worker_env()}
-        workers = run.config.workers
+        workers = plan.config.workers
         rendered = data.from_items(rows, override_num_blocks=max(1, len(rows))).map(
             _render_row,
-            fn_kwargs={"settings": run.render_settings},
+            fn_kwargs={"settings": settings},
             compute=data.TaskPoolStrategy(size=workers) if workers > 0 else None,
             num_cpus=RENDER_CPUS, runtime_env=env,
             scheduling_strategy="SPREAD",  # the CPU work goes to every node
@@ -319,18 +338,14 @@ class _RayBackend:
             # rendered by the few scoring processes (a test checks the plan).
             max_retries=-1,
         )  # fmt: skip
-        actor_config = run.config.replace(device=run.device.type)
+        actor_config = plan.config.replace(device=plan.device_type)
         return rendered.map(
             _ScoringActor,
-            fn_constructor_kwargs={"config": actor_config, "batch_size": run.batch_size},
+            fn_constructor_kwargs={"config": actor_config, "batch_size": plan.batch_size},
             compute=data.ActorPoolStrategy(size=self.actors),
             num_gpus=self.gpus_per_actor or None, num_cpus=self.options.cpus_per_actor,
             runtime_env=env,
         )  # fmt: skip
-
-
-def _rows(run: _Run, items: list[int]) -> int:
-    return sum(len(r.variants) for i in items for r in run.work[i].renders)
 
 
 def _render_row(row: dict[str, Any], settings: RenderSettings) -> dict[str, Any]:
@@ -377,35 +392,36 @@ class _ScoringActor:
 
 
 class _ShardCollector:
-    """Batch results in any order -> parts in item order, each written once complete."""
+    """Batch results in any order -> shards in item order, each written once complete.
 
-    def __init__(self, run: _Run, batches: list[tuple[int, list[int]]]) -> None:
-        from collections import Counter
+    Batch ``j`` is ``plan.pending[j]``; the collector counts what it wrote and the
+    actors' per-scorer seconds itself (the backend reports them).
+    """
 
-        self.run, self.batches = run, batches
-        self.missing = Counter(shard for shard, _ in batches)
+    def __init__(self, plan: RunPlan, sink: Sink) -> None:
+        from collections import Counter, defaultdict
+
+        self.sink, self.batches = sink, plan.pending
+        self.missing = Counter(batch.shard for batch in self.batches)
         self.results: dict[int, dict[int, ScoredBatch]] = {k: {} for k in self.missing}
+        self.rows_written = 0
+        self.per_scorer_s: dict[str, float] = defaultdict(float)
 
     def add(self, j: int, scored: ScoredBatch) -> int:
         """Keep batch ``j``'s result; write its shard if it was the last. Rows it settles."""
-        from iqalign.scoring.shards import ShardBuffer
-
-        shard = self.batches[j][0]
+        shard = self.batches[j].shard
         if j in self.results[shard]:  # cannot happen with Ray's exactly-once delivery
             raise RuntimeError(f"batch {j} of shard {shard} delivered twice")
         self.results[shard][j] = scored
         for name, seconds in scored.timings.items():
-            self.run.timer.totals[name] += seconds
-        self.run.watch(scored)  # the local engine's failure threshold, batch by batch
+            self.per_scorer_s[name] += seconds
+        rows = self.sink.accept(scored)  # the local engine's failure threshold, batch by batch
         self.missing[shard] -= 1
         if not self.missing[shard]:
-            buffer = ShardBuffer(self.run)
-            buffer.shard = shard
-            for k in sorted(self.results[shard]):  # batch order is item order
-                buffer.add(self.results[shard][k])
-            self.run.rows_scored += buffer.flush()
-            del self.results[shard]
-        return scored.rows(self.run.work)
+            done = self.results.pop(shard)
+            # batch order is item order
+            self.rows_written += self.sink.write(shard, [done[k] for k in sorted(done)])
+        return rows
 
     def check_done(self) -> None:
         """Every pending shard was written (else Ray lost a batch: never silently)."""

@@ -10,6 +10,7 @@ done here, once per shard, as array operations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,35 @@ from iqalign.scores import performance_column, prediction_column
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ScoredBatch", "ShardBuffer", "table_schema"]
+    from iqalign.scoring.pipeline import WorkItem
+    from iqalign.scoring.setup import Scorers
+    from iqalign.scoring.writer import RunStore
+
+__all__ = ["ColumnPlan", "ScoredBatch", "ShardWriter", "table_schema"]
 
 
-def table_schema(run: Any) -> pa.Schema:
-    """The scores-table schema of a run (also for shards whose images were all skipped)."""
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The scores table's columns: per task model its slug, per metric its column."""
+
+    model_columns: tuple[str, ...]
+    metric_columns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, scorers: Scorers) -> ColumnPlan:
+        """The columns of a run's scorers, in the table's order."""
+        return cls(
+            tuple(scorers.classifiers[name].column for name in scorers.task_models),
+            tuple(m.column for m in scorers.metrics),
+        )
+
+    def schema(self) -> pa.Schema:
+        """The scores-table schema (also for shards whose images were all skipped)."""
+        return table_schema(self)
+
+
+def table_schema(columns: ColumnPlan) -> pa.Schema:
+    """The scores-table schema of a run's columns."""
     import pyarrow as pa
 
     fields = [
@@ -34,13 +59,12 @@ def table_schema(run: Any) -> pa.Schema:
         pa.field("severity", pa.int64()),
         pa.field("variant", pa.string()),
     ]
-    for name in run.scorers.task_models:
-        column = run.scorers.classifiers[name].column
+    for column in columns.model_columns:
         fields += [
             pa.field(prediction_column(column), pa.int64()),
             pa.field(performance_column(column), pa.int64()),
         ]
-    fields += [pa.field(m.column, pa.float64()) for m in run.scorers.metrics]
+    fields += [pa.field(column, pa.float64()) for column in columns.metric_columns]
     return pa.schema(fields)
 
 
@@ -71,7 +95,7 @@ class ScoredBatch:
         """Pictures scored."""
         return len(self.pic_item)
 
-    def rows(self, work: list[Any]) -> int:
+    def rows(self, work: Sequence[WorkItem]) -> int:
         """Rows this batch settles: those it fills and those of its failed pictures."""
         filled = sum(len(work[i].renders[r].variants) for i, r in self._pairs())
         lost = sum(len(work[i].renders[r].variants) for i, r, *_ in self.failed)
@@ -81,53 +105,47 @@ class ScoredBatch:
         return list(zip(self.pic_item.tolist(), self.pic_render.tolist(), strict=True))
 
 
-class ShardBuffer:
-    """The scored batches of the shard being scored, until it is complete."""
+class ShardWriter:
+    """Writes one shard's scored batches as one atomic part (the local and Ray sinks' end)."""
 
-    def __init__(self, run: Any) -> None:
-        self.run = run
-        self.shard: int | None = None
-        self.batches: list[ScoredBatch] = []
+    def __init__(self, store: RunStore, work: Sequence[WorkItem], columns: ColumnPlan) -> None:
+        self.store, self.work, self.columns = store, work, columns
 
-    def add(self, batch: ScoredBatch) -> None:
-        """Keep one scored batch."""
-        self.batches.append(batch)
-
-    def flush(self) -> int:
-        """Write the shard as one atomic part; return its row count."""
-        assert self.shard is not None
-        pairs = [pair for b in self.batches for pair in b._pairs()]
-        values = [b.values for b in self.batches]
-        preds = [b.preds for b in self.batches]
-        table = _rows_table(self.run, pairs, values, preds)
-        skipped, failures = _failure_records(self.run.work, self.batches)
-        if any(b.probs for b in self.batches):
-            self.run.store.write_probs(self.shard, self._row_probs(pairs))
-        self.run.store.write_part(self.shard, table, skipped, failures)
-        self.batches = []
+    def write(self, shard: int, batches: list[ScoredBatch]) -> int:
+        """Write shard ``shard`` from its batches (in item order); return its row count."""
+        pairs = [pair for b in batches for pair in b._pairs()]
+        values = [b.values for b in batches]
+        preds = [b.preds for b in batches]
+        table = _rows_table(self.work, self.columns, pairs, values, preds)
+        skipped, failures = _failure_records(self.work, batches)
+        if any(b.probs for b in batches):
+            self.store.write_probs(shard, self._row_probs(batches, pairs))
+        self.store.write_part(shard, table, skipped, failures)
         return table.num_rows
 
-    def _row_probs(self, pairs: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    def _row_probs(
+        self, batches: list[ScoredBatch], pairs: list[tuple[int, int]]
+    ) -> dict[str, np.ndarray]:
         """Each model's log-probabilities per row (a picture repeated for its variants)."""
-        work = self.run.work
+        work = self.work
         take = np.repeat(np.arange(len(pairs)), [len(work[i].renders[r].variants)
                                                  for i, r in pairs])  # fmt: skip
-        with_probs = [b for b in self.batches if b.probs]  # a batch of failed pictures has none
+        with_probs = [b for b in batches if b.probs]  # a batch of failed pictures has none
         return {slug: np.concatenate([b.probs[slug] for b in with_probs])[take]
                 for slug in with_probs[0].probs}  # fmt: skip
 
 
 def _rows_table(
-    run: Any, pairs: list[tuple[int, int]], values: list[np.ndarray], preds: list[np.ndarray]
-) -> pa.Table:
+    work: Sequence[WorkItem], columns: ColumnPlan, pairs: list[tuple[int, int]],
+    values: list[np.ndarray], preds: list[np.ndarray],
+) -> pa.Table:  # fmt: skip
     """Expand pictures to rows (a picture may fill several variants) as array operations."""
     import pyarrow as pa
 
-    work = run.work
     renders = [work[i].renders[r] for i, r in pairs]
     items = [work[i].item for i, _ in pairs]
     take = np.repeat(np.arange(len(renders)), [len(r.variants) for r in renders])
-    n_metrics, n_models = len(run.scorers.metrics), len(run.scorers.task_models)
+    n_metrics, n_models = len(columns.metric_columns), len(columns.model_columns)
     q = np.concatenate(values) if values else np.empty((0, n_metrics))
     p = np.concatenate(preds) if preds else np.empty((0, n_models), np.int64)
     data: dict[str, Any] = {
@@ -138,20 +156,18 @@ def _rows_table(
         "variant": [v for r in renders for v in r.variants],
     }
     accepted = _acceptable_matrix(items)[take] if len(take) else np.empty((0, 1), np.int64)
-    scorers = run.scorers
-    for j, name in enumerate(scorers.task_models):
-        column = scorers.classifiers[name].column
+    for j, column in enumerate(columns.model_columns):
         predicted = p[take, j]
         data[prediction_column(column)] = predicted
         hit = (accepted == predicted[:, None]).any(1)
         data[performance_column(column)] = hit.astype(np.int64)
-    for j, metric in enumerate(scorers.metrics):
-        data[metric.column] = q[take, j]
-    return pa.table(data, schema=table_schema(run))
+    for j, column in enumerate(columns.metric_columns):
+        data[column] = q[take, j]
+    return pa.table(data, schema=columns.schema())
 
 
 def _failure_records(
-    work: list[Any], batches: list[ScoredBatch]
+    work: Sequence[WorkItem], batches: list[ScoredBatch]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``skipped.csv`` lines (pictures not scored) and ``failures.csv`` lines (NaN cells)."""
 
