@@ -6,7 +6,7 @@ predictions, MSP (``tg_maxprob``), entropy and max logit; 6 image-only quality c
 with ``--probs``, also the first model's per-row log-softmax over 1,000 classes (what
 ``iqalign score --save-probs`` stores; 2 kB per row), consistent with its predictions.
 Correctness is drawn from a group- and image-dependent rate that the confidences track. Then times
-:func:`iqalign.stats.estimation.estimate_accuracy` (the full protocol: ID split, AC, DoC,
+:func:`iqalign.stats.estimation.accuracy.estimate_accuracy` (the full protocol: ID split, AC, DoC,
 ATC-MC, ATC-NE on the clean track; DoC, ATC-MC, ATC-NE on all source rows, DoC-reg, Q-mean
 and Q-dist for all 15 Q columns x 3 models on the shifts track; leave one corruption
 out with every ``shifts`` fit redone per held-out corruption, ``--boot`` resamples of the
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--probs", action="store_true", help="also the first model's probs")
     args = parser.parse_args()
     from iqalign.scores import ScoredRun
-    from iqalign.stats.estimation import estimate_accuracy
+    from iqalign.stats.estimation.accuracy import estimate_accuracy
 
     load_before = os.getloadavg()
     started = time.perf_counter()

@@ -51,10 +51,10 @@ TARGETS = {"main_extra_ms": 0.5, "feed_no_brisque": 1250, "feed_brisque": 800,
 
 def make_folders(work: Path) -> tuple[Path, Path]:
     """The bundled photos as clean validation images, and their ImageNet-C files."""
-    from iqalign.scoring.corrupt_dataset import corrupt_dataset
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.labels import index_to_wnid
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.corruptions.dataset import corrupt_dataset
+    from iqalign.scoring.data.images import decode_image
+    from iqalign.scoring.data.labels import index_to_wnid
+    from iqalign.scoring.data.sources import load_source
 
     clean, released = work / "val", work / "imagenet-c"
     for k, item in enumerate(load_source("demo")):
@@ -112,7 +112,7 @@ def main() -> None:
     # otherwise spin and blur a difference of a fraction of a millisecond per picture.
     import torch
 
-    from iqalign.scoring.feed import one_thread_per_library
+    from iqalign.scoring.run.feed import one_thread_per_library
 
     torch.set_num_threads(1)
     one_thread_per_library()

@@ -1,4 +1,4 @@
-"""Time one call of each iqalign.stats.label_free estimator on ImageNet-C-sized arrays.
+"""Time one call of each iqalign.stats.estimation.label_free estimator on ImageNet-C-sized arrays.
 
 A target set of 50,000 images x 1,000 classes of float16 log-softmax values (one
 corruption at one severity of ImageNet-C), a labelled source of ``--source`` images, and
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from iqalign.stats import label_free as lf
+from iqalign.stats.estimation import label_free as lf
 
 
 def synthetic_log_probs(rng, n, k, labels, shift):

@@ -18,7 +18,7 @@ from tests.standins import (
 )
 
 from iqalign.scoring import ScoreConfig, score
-from iqalign.scoring.metrics import split_metric_key
+from iqalign.scoring.metrics.registry import split_metric_key
 
 
 def machine(device: str) -> str:
@@ -32,7 +32,7 @@ def machine(device: str) -> str:
 
 def prepare_weights(models: list[str], metrics: list[str], work: Path) -> dict[str, str]:
     """Write every stand-in the run needs; return explicit paths for the config."""
-    from iqalign.scoring.models import model_family
+    from iqalign.scoring.models.registry import model_family
 
     weights: dict[str, str] = {}
     for name in models:
@@ -79,9 +79,8 @@ def write_jpegs(root: Path, count: int, workers: int = 1) -> Path:
 def _write_jpeg_range(folder: Path, first: int, stop: int) -> None:
     from PIL import Image
 
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.pipeline import resize_center_crop
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.images import decode_image, resize_center_crop
+    from iqalign.scoring.data.sources import load_source
 
     photos = [resize_center_crop(decode_image(i.path)) for i in load_source("demo")]
     for index in range(first, stop):
@@ -158,7 +157,7 @@ def baseline_passes(
     """Seconds per ordinary pass: each model, then each metric, on ``count`` images."""
     from torchvision import transforms
 
-    from iqalign.scoring.models import create_model
+    from iqalign.scoring.models.registry import create_model
 
     files = _files(data, count)
     batch = batch_size or (256 if device == "cuda" else 16)
@@ -203,7 +202,7 @@ def _ordinary_metric(name: str, source: str | None, weights: dict[str, str], dev
     import pyiqa
 
     if name == "tv":
-        from iqalign.scoring.iqa import total_variation
+        from iqalign.scoring.metrics.iqa import total_variation
 
         return total_variation, to_tensor
     if name.startswith("zsclip"):
@@ -214,7 +213,7 @@ def _ordinary_metric(name: str, source: str | None, weights: dict[str, str], dev
 
 
 def _pyiqa_options(name: str) -> dict[str, str]:
-    from iqalign.scoring.weights import torch_hub_dir
+    from iqalign.scoring.models.weights import torch_hub_dir
 
     clip = torch_hub_dir() / "clip" / "RN50.pt"
     return {"backbone": str(clip)} if name == "clipiqa" else {}
@@ -287,7 +286,7 @@ def ray_run(
     actor scores (with one more CPU, or one GPU)."""
     import ray
 
-    from iqalign.scoring.ray_backend import score_on_ray
+    from iqalign.scoring.run.ray_backend import score_on_ray
 
     workers = max(1, workers)
     ray.init(num_cpus=workers + 1, object_store_memory=512 * 2**20, include_dashboard=False,

@@ -8,7 +8,7 @@ row -- 3 task-guided metrics from each model (strong_tg, 9 columns), 3 ZSCLIP me
 ``iqalign score`` writes them. Then it times, separately:
 
 - ``read_s``: :func:`iqalign.scores.read_run` (Parquet -> DataFrame);
-- ``runner_s``: :func:`iqalign.stats.analysis.run_analysis` with the report's settings
+- ``runner_s``: :func:`iqalign.stats.runner.analysis.run_analysis` with the report's settings
   and every built-in DAG (``seconds_by_analysis`` splits it by kind of job);
 - ``render_s``: :func:`iqalign.report.run_report.build_run_document` and
   :func:`iqalign.report.document.write_document` (figures, tables, HTML, Markdown);
@@ -187,7 +187,7 @@ def run(out: Path, n_ids: int, n_boot: int, seed: int, workers: int | None = Non
     from iqalign.report.document import write_document
     from iqalign.report.run_report import build_run_document
     from iqalign.scores import read_run
-    from iqalign.stats.analysis import AnalysisSettings, run_analysis
+    from iqalign.stats.runner.analysis import AnalysisSettings, run_analysis
 
     load_before = os.getloadavg()
     size, build_s = _timed(_build_elsewhere, out, n_ids, seed)

@@ -28,7 +28,9 @@ import json
 import os
 import platform
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -61,9 +63,12 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from iqalign.stats import ci_test, group_correlations, predictability, simulate_scores
-    from iqalign.stats.reference import sklearn_cross_validate
-    from iqalign.stats.stratified import cross_validate_arrays, stratified_cv
-    from iqalign.stats.table import get_stratum_codes
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # reference code: tests/
+    from tests.stats.reference import sklearn_cross_validate
+
+    from iqalign.stats.analyses.stratified import cross_validate_arrays, stratified_cv
+    from iqalign.stats.core.table import get_stratum_codes
 
     load_before = os.getloadavg()
     table, simulate_s = _timed(simulate_scores, "common_corruptions", args.ids, seed=args.seed)

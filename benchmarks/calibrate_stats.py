@@ -1,6 +1,6 @@
 """Measure the level of every CI test and the coverage of every interval; write the table.
 
-Runs :mod:`iqalign.stats.calibration` (a seeded generator of ImageNet-C-shaped tables,
+Runs :mod:`tests.stats.calibration_study` (a seeded generator of ImageNet-C-shaped tables,
 Q and M both clustered by image ID, known truth):
 
 - rejection rate under the null of the ``score`` and ``cmh`` tests (``lr`` refuses
@@ -11,7 +11,7 @@ Q and M both clustered by image ID, known truth):
   Kendall, whose intervals are labelled rather than printed, ``--rank-reps``, 100).
 
 ``--part estimation`` measures the MAE intervals of label-free accuracy estimation
-(:func:`iqalign.stats.calibration.estimation_coverage`: 15 corruptions at 200, 1,000 and
+(:func:`tests.stats.calibration_study.estimation_coverage`: 15 corruptions at 200, 1,000 and
 5,000 target image IDs, and 5 corruptions at 200; ``--estimation-reps`` replicates, default
 200) and writes its table in ``docs/estimation.md`` (between the ``estimation-calibration``
 markers).
@@ -19,7 +19,7 @@ markers).
 ``--part rejection|pooled|groups`` runs one part (they can run in parallel; each merges
 into ``benchmarks/calibration.json``). Once all parts are there it writes the measured
 table in ``docs/stats.md`` (between the ``calibration`` markers) and
-``src/iqalign/stats/calibration_measured.json``, which the report and CLI read to label
+``src/iqalign/stats/core/coverage_measured.json``, which the report and CLI read to label
 intervals that did not reach their level. Prints one JSON
 object as its last line. Run: ``PYTHONPATH=src python benchmarks/calibrate_stats.py``.
 """
@@ -29,10 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the study code (calibration generators, reference transcriptions) lives under tests/
+sys.path.insert(0, str(ROOT))
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 PARTS = ("rejection", "pooled", "groups")
 EST_START, EST_END = "<!-- estimation-calibration:start -->", "<!-- estimation-calibration:end -->"
@@ -42,7 +45,7 @@ _RANKS = ("spearman", "kendall")
 
 def measure(part: str, rejection_reps: int, coverage_reps: int, rank_reps: int) -> dict:
     """One part of the calibration ("rejection", "pooled", "groups"), printed as it goes."""
-    from iqalign.stats.calibration import group_coverage, pooled_auc_coverage, rejection_rates
+    from tests.stats.calibration_study import group_coverage, pooled_auc_coverage, rejection_rates
 
     started = time.perf_counter()
     rows: list[dict] = []
@@ -74,7 +77,7 @@ def measure(part: str, rejection_reps: int, coverage_reps: int, rank_reps: int) 
 
 def measure_estimation(replicates: int) -> dict:
     """Coverage of the estimation MAE intervals (docs/estimation.md), printed as it goes."""
-    from iqalign.stats.calibration import estimation_coverage
+    from tests.stats.calibration_study import estimation_coverage
 
     started, rows = time.perf_counter(), []
     for n_ids, n_corruptions in EST_SIZES:
@@ -204,7 +207,7 @@ def main() -> None:
         docs = ROOT / "docs" / "stats.md"
         head, _, rest = docs.read_text().partition(START)
         docs.write_text(head + render(result) + rest.partition(END)[2])
-        target = ROOT / "src" / "iqalign" / "stats" / "calibration_measured.json"
+        target = ROOT / "src" / "iqalign" / "stats" / "core" / "coverage_measured.json"
         target.write_text(json.dumps(measured_coverage(result), indent=1, sort_keys=True) + "\n")
     print(json.dumps(result))
 

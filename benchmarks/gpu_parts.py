@@ -29,7 +29,7 @@ def environment_phase(result_path: Path) -> None:
     """Python, torch, CUDA and the GPU, CPU cores, shared memory, package versions."""
     import torch
 
-    from iqalign.scoring.manifest import package_versions
+    from iqalign.scoring.provenance import package_versions
 
     cuda = torch.cuda.is_available()
     result: dict[str, Any] = {
@@ -53,7 +53,7 @@ def environment_phase(result_path: Path) -> None:
 
 def _has_imagemagick() -> bool:
     try:
-        from iqalign.scoring.imagenet_c_corruptions import _wand
+        from iqalign.scoring.corruptions.imagenet_c import _wand
 
         _wand()
     except Exception:
@@ -163,8 +163,8 @@ def preloaded_batch(data: Path, size: int, device: Any) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.pipeline import center_crop
+    from iqalign.scoring.data.images import decode_image
+    from iqalign.scoring.run.pipeline import center_crop
 
     files = sorted((data / "fog" / "3" / "n01440764").iterdir())[:size]
     files = [files[k % len(files)] for k in range(size)]
@@ -176,15 +176,15 @@ def preloaded_batch(data: Path, size: int, device: Any) -> dict[str, Any]:
 def forward_bound(config: Any, data: Path, batches: int, warmup: int = 3) -> dict[str, Any]:
     """The same scorers, batch size and precision on a batch already on the device.
 
-    :class:`iqalign.scoring.engine.BatchScorer.launch` -- every classifier once, every
+    :class:`iqalign.scoring.run.engine.BatchScorer.launch` -- every classifier once, every
     device metric, the copy of the results back -- ``batches`` times, with cuDNN's autotuner
     on and the run's device current, as in the engine; no decoding, no loader, no shards.
     Metrics computed in the loader workers (BRISQUE) are not part of it.
     """
     import torch
 
-    from iqalign.scoring.engine import BatchScorer, default_batch_size, resolve_device
-    from iqalign.scoring.setup import build_scorers
+    from iqalign.scoring.run.engine import BatchScorer, default_batch_size, resolve_device
+    from iqalign.scoring.run.prepare import build_scorers
 
     device = resolve_device(config.device)
     scorers = build_scorers(config, has_labels=True, has_clean=False)

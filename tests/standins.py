@@ -10,7 +10,7 @@ file that :func:`make_private_torch_home` creates (tests/conftest.py and the ben
 do), so a user's real cache can never be overwritten with random weights. Classifier
 stand-ins get a name of their own (``<name>-standin.pth``) and are passed explicitly:
 files under a published, hash-carrying name are verified against that hash by
-:mod:`iqalign.scoring.weights`. Library-internal files that pyiqa looks up by name
+:mod:`iqalign.scoring.models.weights`. Library-internal files that pyiqa looks up by name
 (ARNIQA's backbone, CLIP RN50, BRISQUE's SVM) are written under their published names,
 inside the private cache only. Every writer returns the path(s) it wrote.
 """
@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 from iqalign.errors import IqalignError
-from iqalign.scoring.weights import torch_hub_dir
+from iqalign.scoring.models.weights import torch_hub_dir
 
 MARKER = ".iqalign-private-torch-home"
 

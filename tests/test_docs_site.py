@@ -50,11 +50,15 @@ def test_docs_site_builds_strict_without_warnings(tmp_path):
     # Every package page rendered its members (a silent empty page is a failure too).
     for package, name in [
         ("causal", "check_claim"),
-        ("stats", "predictability.predictability"),
+        ("stats", "predictability"),
+        ("scoring", "corrupt"),
         ("scores", "read_run"),
         ("scoring", "score"),
         ("errors", "did_you_mean"),
     ]:
         html = (tmp_path / "api" / package / "index.html").read_text(encoding="utf-8")
         assert f'id="iqalign.{package}.{name}"' in html, f"api/{package}: {name} missing"
+    top = (tmp_path / "api" / "iqalign" / "index.html").read_text(encoding="utf-8")
+    for name in ("read_run", "run_analysis", "estimate_accuracy", "load_dag"):
+        assert f'id="iqalign.{name}"' in top, f"api/iqalign: {name} missing"
     assert seconds < 60, f"the docs build took {seconds:.0f} s"

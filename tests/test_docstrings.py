@@ -45,7 +45,7 @@ def _exported_functions() -> list[tuple[str, griffe.Function]]:
             obj = module.members[name]
             obj = obj.final_target if obj.is_alias else obj
             # A module exported under its own function's name (iqalign.scoring.corrupt,
-            # iqalign.stats.predictability): the package attribute is that function.
+            # iqalign.stats.analyses.predictability): the package attribute is that function.
             if obj.is_module and name in obj.members:
                 obj = obj.members[name]
                 obj = obj.final_target if obj.is_alias else obj
@@ -62,7 +62,7 @@ def test_the_walk_finds_the_exports():
     assert {
         "iqalign.causal.check_claim",
         "iqalign.scoring.score",
-        "iqalign.stats.predictability",
+        "iqalign.stats.analyses.predictability",
         "iqalign.errors.did_you_mean",
     } <= names
 

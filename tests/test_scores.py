@@ -70,8 +70,8 @@ def test_no_module_but_scores_and_imagenet_c_spells_clean():
 
 def test_column_names_round_trip_through_the_scoring_registry():
     # the scheme the scoring engine writes, built by its own registry functions
-    from iqalign.scoring.metrics import metric_column
-    from iqalign.scoring.models import slug
+    from iqalign.scoring.metrics.registry import metric_column
+    from iqalign.scoring.models.registry import slug
 
     assert metric_column("clipiqa+") == scores.quality_column("clipiqa+") == "q_clipiqa_plus"
     assert metric_column("zsclip_maxlogit", "clip:ViT-B-32") == "q_zsclip_maxlogit_vit_b_32"
@@ -202,7 +202,7 @@ def test_an_old_manifest_without_roles_still_reads(tmp_path):
 
 
 def test_the_scoring_registry_records_a_role_per_metric():
-    from iqalign.scoring.metrics import METRIC_SPECS
+    from iqalign.scoring.metrics.registry import METRIC_SPECS
 
     roles = {name: spec.role for name, spec in METRIC_SPECS.items()}
     assert set(roles.values()) <= set(scores.ROLES)
@@ -267,8 +267,8 @@ def test_no_statistics_code_compares_metric_names():
 def test_the_manifest_records_each_columns_role_and_read_run_reads_it():
     from types import SimpleNamespace
 
-    from iqalign.scoring.manifest import column_entries
-    from iqalign.scoring.metrics import METRIC_SPECS
+    from iqalign.scoring.metrics.registry import METRIC_SPECS
+    from iqalign.scoring.run.manifest import column_entries
 
     metric = SimpleNamespace(spec=METRIC_SPECS["tg_entropy"], column="q_tg_entropy_m",
                              key="tg_entropy:m", source="m", weight_files=[])  # fmt: skip

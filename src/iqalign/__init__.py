@@ -52,8 +52,8 @@ _EXPORTS = {
     "read_run": "iqalign.scores",
     "ScoredRun": "iqalign.scores",
     "predictability": "iqalign.stats",
-    "run_analysis": "iqalign.stats.analysis",
-    "estimate_accuracy": "iqalign.stats.estimation",
+    "run_analysis": "iqalign.stats.runner.analysis",
+    "estimate_accuracy": "iqalign.stats.estimation.accuracy",
 }
 
 __all__ = [  # spelled out: the names of _EXPORTS, and the constants above
@@ -74,8 +74,8 @@ if TYPE_CHECKING:
     from iqalign.causal import check_claim, list_implied_independencies, load_dag
     from iqalign.scores import ScoredRun, read_run
     from iqalign.stats import predictability
-    from iqalign.stats.analysis import run_analysis
-    from iqalign.stats.estimation import estimate_accuracy
+    from iqalign.stats.estimation.accuracy import estimate_accuracy
+    from iqalign.stats.runner.analysis import run_analysis
 
 
 def __getattr__(name: str) -> Any:

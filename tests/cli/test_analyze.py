@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.cli.analyze import write_atomic
-from iqalign.stats.analysis import MARGINAL, TABLES
+from iqalign.stats.runner.analysis import MARGINAL, TABLES
 
 runner = CliRunner()
 

@@ -30,7 +30,7 @@ def demo_dir(demo_run):
 
 def test_scores_cover_every_photo_and_corruption(demo_dir):
     from iqalign.scoring import read_scores
-    from iqalign.scoring.demo import list_demo_items
+    from iqalign.scoring.data.demo import list_demo_items
 
     table = read_scores(demo_dir)
     photos = len(list_demo_items())

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 def _clean_folder(root):
     """The bundled photos as ImageNet validation images in class folders."""
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.labels import index_to_wnid
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.images import decode_image
+    from iqalign.scoring.data.labels import index_to_wnid
+    from iqalign.scoring.data.sources import load_source
 
     for k, item in enumerate(load_source("demo")[:6]):
         folder = root / index_to_wnid(item.label)

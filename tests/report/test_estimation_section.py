@@ -16,7 +16,7 @@ from iqalign.report.estimation_section import (
 )
 from iqalign.report.run_report import write_run_report
 from iqalign.scores import ScoredRun
-from iqalign.stats.analysis import AnalysisSettings, EstimationRequest, run_analysis
+from iqalign.stats.runner.analysis import AnalysisSettings, EstimationRequest, run_analysis
 from tests.stats.test_estimation import scored_table
 
 
@@ -118,7 +118,7 @@ def test_a_run_without_clean_images_gets_a_reason_not_a_crash(run):
 
 
 def test_the_report_renders_the_runners_estimation_and_runs_none_itself(run, monkeypatch):
-    import iqalign.stats.estimation as estimation
+    import iqalign.stats.estimation.accuracy as estimation
 
     calls = []
     original = estimation.estimate_accuracy

@@ -14,7 +14,7 @@ from iqalign.report.run_report import _paper_tables_section
 from iqalign.report.tables import PAPER_TABLE_COLUMN, paper_table
 from iqalign.scores import MetricInfo, performance_column, prediction_column, quality_column
 from iqalign.stats import simulate_scores
-from iqalign.stats.analysis import AnalysisSettings, run_analysis
+from iqalign.stats.runner.analysis import AnalysisSettings, run_analysis
 
 PAPER_COLUMNS = ["AUC (paper)", "CE (paper)", "|KRCC| (paper)", "|PLCC| (paper)",
                  "|SRCC| (paper)"]  # fmt: skip

@@ -204,7 +204,7 @@ def test_one_row_per_pair_and_table_and_every_value_a_printed_number():
 
 
 def test_the_metric_names_are_registry_names():
-    from iqalign.scoring.metrics import METRIC_SPECS, PAPER_PYIQA_FILES
+    from iqalign.scoring.metrics.registry import METRIC_SPECS, PAPER_PYIQA_FILES
 
     for row in load_paper_values():
         assert row.metric in METRIC_SPECS or row.metric in PAPER_PYIQA_FILES, row.metric

@@ -12,7 +12,7 @@ import pytest
 from iqalign.report.run_report import write_run_report
 from iqalign.scores import ScoredRun, read_run
 from iqalign.stats import simulate_scores
-from iqalign.stats.analysis import AnalysisSettings, run_analysis
+from iqalign.stats.runner.analysis import AnalysisSettings, run_analysis
 
 from .browser import open_report
 

@@ -16,7 +16,7 @@ from iqalign.errors import TooFewClustersError
 from iqalign.report.run_report import _dag_verdict_blocks
 from iqalign.report.tables import paper_table, refusal_summary, uncalibrated_note
 from iqalign.stats import simulate_scores
-from iqalign.stats.verdicts import run_verdicts
+from iqalign.stats.analyses.verdicts import run_verdicts
 
 
 @pytest.fixture(scope="module")

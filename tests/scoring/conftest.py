@@ -38,9 +38,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def demo_crops() -> np.ndarray:
     """Two real photographs (chelsea, coffee) after Resize(256)+CenterCrop(224): (2,224,224,3)."""
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.pipeline import resize_center_crop
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.images import decode_image, resize_center_crop
+    from iqalign.scoring.data.sources import load_source
 
     items = {i.image_id: i for i in load_source("demo")}
     paths = [items[k].path for k in ("chelsea", "coffee")]

@@ -32,7 +32,7 @@ def hub(*parts: str) -> Path:
 
 
 class View:
-    """What a metric reads from a batch (see iqalign.scoring.iqa.BatchView)."""
+    """What a metric reads from a batch (see iqalign.scoring.metrics.iqa.BatchView)."""
 
     def __init__(self, images01, refs01=None, logits=None, scales=None):
         self.images01 = images01

@@ -102,7 +102,7 @@ def test_max_failures_stops_a_run_that_is_mostly_failing(tmp_path, demo_crops):
 
 def test_a_device_metric_that_raises_on_one_picture_spares_the_others(tmp_path, demo_crops,
                                                                       monkeypatch):  # fmt: skip
-    from iqalign.scoring import iqa
+    from iqalign.scoring.metrics import iqa
 
     real = iqa.total_variation
 
@@ -126,7 +126,7 @@ def test_a_device_metric_that_raises_on_one_picture_spares_the_others(tmp_path, 
 def test_a_device_metric_giving_nan_is_reported(tmp_path, demo_crops, monkeypatch):
     import torch
 
-    from iqalign.scoring import iqa
+    from iqalign.scoring.metrics import iqa
 
     real = iqa.total_variation
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from iqalign.errors import IqalignError, WeightsNotFoundError
-from iqalign.scoring import brisque as live
-from iqalign.scoring.metrics import create_metric
+from iqalign.scoring.metrics import brisque as live
+from iqalign.scoring.metrics.registry import create_metric
 
 CALIBRATION = Path(sysconfig.get_paths()["purelib"]) / "ResultsCalibra" / "dist_dir"
 PUBLISHED = {"I03": 94.6421, "I04": -0.1076, "I06": 0.9929, "I08": 5.3583, "I19": 72.2617}

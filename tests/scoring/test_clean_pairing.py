@@ -15,9 +15,13 @@ from PIL import Image
 
 from iqalign.errors import DataSourceError, ScoringConfigError
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.corrupt_dataset import corrupt_dataset
-from iqalign.scoring.images import decode_image
-from iqalign.scoring.pipeline import center_crop, jpeg_roundtrip, resize_center_crop
+from iqalign.scoring.corruptions.dataset import corrupt_dataset
+from iqalign.scoring.data.images import (
+    center_crop,
+    decode_image,
+    jpeg_roundtrip,
+    resize_center_crop,
+)
 
 WNID = "n02123045"  # tabby: the demo cat's class
 IDS = ("ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002")
@@ -108,7 +112,7 @@ def test_fr_metrics_equal_pyiqa_on_the_file_and_the_clean_crop(paired_run, folde
 
 
 def test_cpu_metrics_equal_a_direct_call_on_the_decoded_file(paired_run, folders):
-    from iqalign.scoring.brisque import brisque_score
+    from iqalign.scoring.metrics.brisque import brisque_score
 
     _, _, table = paired_run
     for image_id in IDS:
@@ -119,7 +123,7 @@ def test_cpu_metrics_equal_a_direct_call_on_the_decoded_file(paired_run, folders
 
 
 def test_each_clean_image_is_decoded_once_per_image_id(folders, tmp_path, monkeypatch):
-    from iqalign.scoring import pipeline
+    from iqalign.scoring.run import pipeline
 
     clean, inc = folders
     decoded: list[str] = []

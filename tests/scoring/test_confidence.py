@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from iqalign.errors import ScoringConfigError, UnknownNameError
-from iqalign.scoring.confidence import logit_score
+from iqalign.scoring.metrics.confidence import logit_score
 
 
 def test_logit_scores_against_numpy():
@@ -35,7 +35,7 @@ def test_the_old_estimator_metrics_say_where_they_went(name):
 
 
 def test_an_old_config_with_estimator_settings_says_where_they_went(tmp_path):
-    from iqalign.scoring.config import load_config
+    from iqalign.scoring.run.config import load_config
 
     path = tmp_path / "run.toml"
     path.write_text('[score]\nout = "x"\nmetrics = ["tv"]\n[score.atc_thresholds]\nm = 0.5\n')

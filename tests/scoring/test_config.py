@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iqalign.errors import ScoringConfigError, UnknownNameError
-from iqalign.scoring.config import ScoreConfig, load_config
+from iqalign.scoring.run.config import ScoreConfig, load_config
 
 
 def test_toml_with_overrides(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from iqalign.errors import ScoringConfigError, UnknownNameError
-from iqalign.scoring.corrupt import (
+from iqalign.scoring.corruptions.pictures import (
     CORRUPTIONS,
     EXTRA_CORRUPTIONS,
     IMPLEMENTATIONS,
@@ -59,7 +59,7 @@ def test_seed_is_stable_across_processes():
     import subprocess
     import sys
 
-    code = "from iqalign.scoring.corrupt import corruption_seed as s; print(s('a', 'fog', 3, 7))"
+    code = "from iqalign.scoring.corruptions.pictures import corruption_seed as s; print(s('a', 'fog', 3, 7))"
     runs = {
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True,

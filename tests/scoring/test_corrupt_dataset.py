@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.scoring import ScoreConfig, corrupt, read_scores, score
-from iqalign.scoring.corrupt import corruption_seed
-from iqalign.scoring.corrupt_dataset import MANIFEST_NAME, corrupt_dataset
+from iqalign.scoring.corruptions.dataset import MANIFEST_NAME, corrupt_dataset
+from iqalign.scoring.corruptions.pictures import corruption_seed
 
 # Random (glass_blur, motion_blur through ImageMagick) and deterministic corruptions.
 CORRUPTIONS, SEVERITIES = "glass_blur,motion_blur,fog,contrast", "1,4"
@@ -25,7 +25,7 @@ N_FILES = 2 * 4 * 2
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """Two real photos in ImageNet class folders (tabby cat, espresso)."""
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.sources import load_source
 
     root = tmp_path_factory.mktemp("src")
     demo = {i.image_id: i.path for i in load_source("demo")}
@@ -47,7 +47,7 @@ def written(source, tmp_path_factory):
 
 
 def test_layout_and_files_are_the_public_api_saved_as_jpeg_85(written, source):
-    from iqalign.scoring.pipeline import resize_center_crop
+    from iqalign.scoring.data.images import resize_center_crop
 
     files = sorted(p.relative_to(written).as_posix() for p in written.rglob("*.JPEG"))
     assert len(files) == N_FILES

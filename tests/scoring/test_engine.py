@@ -15,7 +15,7 @@ from iqalign.errors import (
     WeightsNotFoundError,
 )
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.writer import RunStore
+from iqalign.scoring.run.writer import RunStore
 
 METRICS = ("tv", "piqe", "psnr", "tg_maxlogit", "tg_entropy", "tg_maxprob")
 
@@ -55,7 +55,7 @@ def test_table_follows_the_contract(small_run):
 
 
 def test_correct_means_top1_in_the_acceptable_set(small_run):
-    from iqalign.scoring.demo import DEMO_PHOTOS
+    from iqalign.scoring.data.demo import DEMO_PHOTOS
 
     _, _, table = small_run
     acceptable = {p.image_id: set(p.labels) for p in DEMO_PHOTOS}
@@ -93,7 +93,7 @@ def test_manifest_records_orientation_and_families(small_run):
 
 def test_a_classifier_runs_once_per_chunk(tmp_path, monkeypatch):
     """The task model and every tg_* column read one forward pass of the network."""
-    from iqalign.scoring.models import Classifier
+    from iqalign.scoring.models.registry import Classifier
 
     calls = []
     original = Classifier.forward
@@ -204,7 +204,7 @@ def test_task_models_need_labels(tmp_path, demo_crops):
 
 
 def test_missing_weights_stop_the_run_before_any_image_is_read(tmp_path, monkeypatch):
-    import iqalign.scoring.pipeline as pipeline
+    import iqalign.scoring.run.pipeline as pipeline
 
     decoded = []
     monkeypatch.setattr(pipeline, "decode_image", lambda p: decoded.append(p))

@@ -8,7 +8,7 @@ import pytest
 
 from iqalign.errors import ScoringStoppedError
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.failures import FailureWatch
+from iqalign.scoring.run.failures import FailureWatch
 
 
 def _config(out, **changes) -> ScoreConfig:
@@ -21,7 +21,7 @@ def _config(out, **changes) -> ScoreConfig:
 
 
 def test_a_broken_corruption_stops_the_run_instead_of_completing(tmp_path, monkeypatch):
-    from iqalign.scoring import pipeline
+    from iqalign.scoring.run import pipeline
 
     def broken(image, corruption, severity, seed, *implementation):
         raise ValueError("the corruption library is broken")
@@ -38,7 +38,7 @@ def test_a_broken_corruption_stops_the_run_instead_of_completing(tmp_path, monke
 
 
 def test_one_odd_image_is_skipped_counted_and_the_run_completes(tmp_path, monkeypatch):
-    from iqalign.scoring import pipeline
+    from iqalign.scoring.run import pipeline
 
     real, calls = pipeline.corrupt_array, []
 

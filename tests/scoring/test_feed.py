@@ -13,8 +13,9 @@ import subprocess
 import pytest
 
 from iqalign.errors import ScoringConfigError
-from iqalign.scoring import ScoreConfig, feed, read_scores, score
-from iqalign.scoring.feed import PICTURE_BYTES, batch_bytes, default_workers, plan_feed
+from iqalign.scoring import ScoreConfig, read_scores, score
+from iqalign.scoring.run import feed
+from iqalign.scoring.run.feed import PICTURE_BYTES, batch_bytes, default_workers, plan_feed
 
 MB = 1_000_000
 

@@ -85,9 +85,8 @@ def test_cuda_matches_cpu(tmp_path, precision, cpu_run):
 @pytest.fixture(scope="module")
 def photos():
     """Every bundled photo after Resize(256)+CenterCrop(224): (11, 3, 224, 224) in [0, 1]."""
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.pipeline import resize_center_crop
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.images import decode_image, resize_center_crop
+    from iqalign.scoring.data.sources import load_source
 
     crops = np.stack([resize_center_crop(decode_image(i.path)) for i in load_source("demo")])
     return torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
@@ -126,7 +125,7 @@ def check_fp16_logits(reference, logits):
 
 @pytest.mark.parametrize("name", PAPER_CLASSIFIERS)
 def test_paper_classifier_in_fp16_and_channels_last_matches_fp32_on_the_cpu(name, photos):
-    from iqalign.scoring.models import create_model
+    from iqalign.scoring.models.registry import create_model
     from tests.standins import write_torchvision_standin
 
     path = str(write_torchvision_standin(name))
@@ -143,7 +142,7 @@ def test_paper_classifier_in_fp16_and_channels_last_matches_fp32_on_the_cpu(name
 
 @pytest.mark.parametrize("name", ["clipiqa", "arniqa"])
 def test_learned_iqa_under_autocast_matches_fp32_on_the_cpu(name, photos):
-    from iqalign.scoring.metrics import create_metric
+    from iqalign.scoring.metrics.registry import create_metric
     from tests.standins import write_arniqa_standins, write_clip_rn50_standin
 
     {"clipiqa": write_clip_rn50_standin, "arniqa": write_arniqa_standins}[name]()
@@ -163,7 +162,7 @@ def test_learned_iqa_under_autocast_matches_fp32_on_the_cpu(name, photos):
 
 def _has_imagemagick():
     try:
-        from iqalign.scoring.imagenet_c_corruptions import _wand
+        from iqalign.scoring.corruptions.imagenet_c import _wand
 
         _wand()
     except Exception:
@@ -176,9 +175,9 @@ def imagenet_c_folders(tmp_path_factory):
     """Four bundled photos as clean ImageNet validation images (class folders), and
     ``iqalign corrupt`` of them: (clean folder, ImageNet-C folder, (corruption, severity)s)."""
     from iqalign.cli import app
-    from iqalign.scoring.images import decode_image
-    from iqalign.scoring.labels import index_to_wnid
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.images import decode_image
+    from iqalign.scoring.data.labels import index_to_wnid
+    from iqalign.scoring.data.sources import load_source
 
     root = tmp_path_factory.mktemp("imagenet-c")
     clean, inc = root / "val", root / "inc"
@@ -239,7 +238,7 @@ def test_score_cli_with_clean_images_on_the_gpu_matches_the_cpu(imagenet_c_folde
 
 @pytest.mark.skipif(not DEVICE.startswith("cuda"), reason="CUDA device indices")
 def test_device_index_moves_timers_streams_and_current_device(tmp_path, monkeypatch):
-    from iqalign.scoring import engine
+    from iqalign.scoring.run import engine
 
     index = torch.cuda.device_count() - 1  # on a machine with several GPUs, not GPU 0
     seen = []

@@ -87,7 +87,7 @@ def test_the_crop_equals_the_originals_resize_and_center_crop():
     """Our Resize(256)+CenterCrop(224) gives the golden input crops from the source photos."""
     import skimage.data
 
-    from iqalign.scoring.pipeline import resize_center_crop
+    from iqalign.scoring.data.images import resize_center_crop
 
     for entry in INDEX["inputs"]:
         photo = Image.fromarray(getattr(skimage.data, entry["photo"])()).convert("RGB")

@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from iqalign.errors import ImageDecodeError
-from iqalign.scoring.images import decode_image
-from iqalign.scoring.pipeline import CROP, resize_center_crop
+from iqalign.scoring.data.images import CROP, decode_image, resize_center_crop
 
 
 def _save(image: Image.Image, path, **kwargs):

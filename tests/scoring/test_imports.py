@@ -25,7 +25,7 @@ def test_scoring_modules_never_import_stats():
     code = (
         "import importlib; "
         f"[importlib.import_module('iqalign.scoring.' + m) for m in {modules!r}]; "
-        "import iqalign.scoring.engine; "
+        "import iqalign.scoring.run.engine; "
         "print(any(m.startswith('iqalign.stats') for m in sys.modules))"
     )
     assert _run(code) == "False"

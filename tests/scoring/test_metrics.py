@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from iqalign.errors import MissingDependencyError, UnknownNameError, WeightsNotFoundError
-from iqalign.scoring.corrupt import corrupt_array, corruption_seed
-from iqalign.scoring.metrics import (
+from iqalign.scoring.corruptions.pictures import corrupt_array, corruption_seed
+from iqalign.scoring.metrics.registry import (
     METRIC_SPECS,
     PYIQA_WEIGHT_FREE,
     create_metric,
@@ -148,7 +148,7 @@ def test_unknown_names_suggest_close_ones():
 
 
 def test_readiness_checks_the_paper_metrics_files(tmp_path, monkeypatch):
-    from iqalign.scoring.metrics import metric_readiness
+    from iqalign.scoring.metrics.registry import metric_readiness
 
     assert metric_readiness(get_metric_spec("tv")) == "yes"
     assert metric_readiness(get_metric_spec("piqe")) == "yes"
@@ -166,7 +166,7 @@ def test_entropy_equals_pyiqa_entropy():
     import torch
     from pyiqa.archs.entropy_arch import entropy as pyiqa_entropy
 
-    from iqalign.scoring.iqa import grey_entropy
+    from iqalign.scoring.metrics.iqa import grey_entropy
 
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(3, 3, 64, 48, generator=generator)

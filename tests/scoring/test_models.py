@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from iqalign.errors import UnknownNameError, WeightsNotFoundError
-from iqalign.scoring.models import create_model, list_models
+from iqalign.scoring.models.registry import create_model, list_models
 from tests.scoring.helpers import hub, write_torchvision_standin
 
 DOMESTIC_CATS = set(range(281, 286))
@@ -68,7 +68,7 @@ def test_paper_models_load_from_the_torch_cache(name, size, interpolation, batch
     """
     import hashlib
 
-    from iqalign.scoring import model_loaders
+    from iqalign.scoring.models import loaders as model_loaders
 
     standin = write_torchvision_standin(name)
     prefix = hashlib.sha256(standin.read_bytes()).hexdigest()[:8]

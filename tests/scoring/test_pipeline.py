@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from iqalign.scoring.corrupt import CORRUPTIONS
-from iqalign.scoring.pipeline import (
+from iqalign.scoring.corruptions.pictures import CORRUPTIONS
+from iqalign.scoring.data.sources import ImageItem, load_source
+from iqalign.scoring.run.pipeline import (
     RenderSettings,
     jpeg_roundtrip,
     mixture_draws,
@@ -15,7 +16,6 @@ from iqalign.scoring.pipeline import (
     render_item,
     resize_center_crop,
 )
-from iqalign.scoring.sources import ImageItem, load_source
 
 
 @pytest.mark.parametrize("size", [(500, 375), (375, 500), (300, 300), (1000, 257), (40, 30)])

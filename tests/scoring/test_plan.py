@@ -7,8 +7,8 @@ import inspect
 import pytest
 
 from iqalign.scoring import ScoreConfig, engine, ray_backend, score, setup
-from iqalign.scoring.plan import PendingBatch, RunPlan, plan_run
-from iqalign.scoring.writer import RunStore
+from iqalign.scoring.run.plan import PendingBatch, RunPlan, plan_run
+from iqalign.scoring.run.writer import RunStore
 
 
 def _config(out, **changes) -> ScoreConfig:
@@ -24,7 +24,7 @@ def _no_models(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("planning loaded a model")
 
-    from iqalign.scoring import models
+    from iqalign.scoring.models import registry as models
 
     monkeypatch.setattr(setup, "build_scorers", refuse)
     monkeypatch.setattr(setup, "create_metric", refuse)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.errors import MissingDependencyError, ScoringConfigError
-from iqalign.scoring import ray_backend as rb
+from iqalign.scoring.run import ray_backend as rb
 from tests.scoring import ray_cases
 
 pytestmark = pytest.mark.ray

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from iqalign.errors import ScoringConfigError
-from iqalign.scoring import ray_backend as rb
-from iqalign.scoring import ray_sizing as rs
-from iqalign.scoring.ray_sizing import Node
+from iqalign.scoring.run import ray_backend as rb
+from iqalign.scoring.run import ray_sizing as rs
+from iqalign.scoring.run.ray_sizing import Node
 
 
 def test_examples_in_the_docstrings_hold():

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from iqalign.cli import app
 from iqalign.errors import ScoringStoppedError
-from iqalign.scoring import ray_backend as rb
-from iqalign.scoring import ray_sizing
+from iqalign.scoring.run import ray_backend as rb
+from iqalign.scoring.run import ray_sizing
 from tests.scoring import ray_cases
 
 pytestmark = pytest.mark.ray

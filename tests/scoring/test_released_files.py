@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.engine import BatchScorer
+from iqalign.scoring.run.engine import BatchScorer
 
 
 def _released_folder(root, demo_crops):
@@ -34,7 +34,7 @@ def _released_folder(root, demo_crops):
 
 
 def test_scorers_receive_the_files_pixels_exactly(tmp_path, demo_crops, monkeypatch):
-    from iqalign.scoring.pipeline import resize_center_crop
+    from iqalign.scoring.data.images import resize_center_crop
 
     files, odd_path = _released_folder(tmp_path / "inc", demo_crops)
     seen: dict[str, np.ndarray] = {}

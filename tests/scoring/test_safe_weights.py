@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from iqalign.errors import IqalignError, WeightsMismatchError
-from iqalign.scoring.models import create_model
+from iqalign.scoring.models.registry import create_model
 from tests.standins import write_torchvision_standin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_the_offline_guard_changes_the_process_only_inside_its_scope(monkeypatch
     import huggingface_hub.constants as hf_constants
     import torch.hub
 
-    from iqalign.scoring.weights import guard_downloads, is_offline
+    from iqalign.scoring.models.weights import guard_downloads, is_offline
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("IQALIGN_OFFLINE", "1")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from iqalign.errors import ScoresNotFoundError
 from iqalign.scores import load_log_probs
 from iqalign.scoring import ScoreConfig, read_scores, score
-from iqalign.scoring.writer import RunStore
+from iqalign.scoring.run.writer import RunStore
 
 MODELS = ("efficientnet_lite0", "efficientnet_lite1")
 
@@ -51,9 +51,9 @@ def test_log_probs_are_row_aligned_with_the_table(run):
 def test_log_probs_equal_the_model_on_the_rendered_picture(run):
     import torch
 
-    from iqalign.scoring.models import create_model
-    from iqalign.scoring.pipeline import plan_work, render_item
-    from iqalign.scoring.sources import load_source
+    from iqalign.scoring.data.sources import load_source
+    from iqalign.scoring.models.registry import create_model
+    from iqalign.scoring.run.pipeline import plan_work, render_item
 
     out, table = run
     item = load_source("demo")[0]

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from iqalign.errors import DataSourceError
-from iqalign.scoring.demo import DEMO_PHOTOS, list_demo_items
-from iqalign.scoring.labels import load_label_file, parse_label, wnid_to_index
-from iqalign.scoring.sources import guess_layout, load_source
+from iqalign.scoring.data.demo import DEMO_PHOTOS, list_demo_items
+from iqalign.scoring.data.labels import load_label_file, parse_label, wnid_to_index
+from iqalign.scoring.data.sources import guess_layout, load_source
 
 
 def _png(path):

@@ -19,7 +19,7 @@ import re
 import pytest
 import torch
 
-from iqalign.scoring.models import create_model
+from iqalign.scoring.models.registry import create_model
 from tests.scoring.helpers import write_torchvision_standin
 
 # Over 200 M parameters: a 0.8-2.5 GB stand-in each is too much for a CPU CI job.

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from iqalign.errors import WeightsNotFoundError
-from iqalign.scoring import weights
+from iqalign.scoring.models import weights
 
 
 @pytest.fixture

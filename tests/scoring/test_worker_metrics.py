@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from iqalign.scoring import ScoreConfig, create_metric, read_scores, score
-from iqalign.scoring.pipeline import RenderSettings, plan_work, render_item
-from iqalign.scoring.sources import load_source
-from iqalign.scoring.worker_metrics import WorkerMetrics
+from iqalign.scoring.data.sources import load_source
+from iqalign.scoring.metrics.in_workers import WorkerMetrics
+from iqalign.scoring.run.pipeline import RenderSettings, plan_work, render_item
 
 
 def _work():
@@ -27,7 +27,7 @@ def _work():
 def test_worker_values_are_bit_identical_to_the_main_process_path():
     import torch
 
-    from iqalign.scoring.engine import _View
+    from iqalign.scoring.run.engine import _View
 
     brisque = create_metric("brisque")
     settings = RenderSettings(cpu_metrics=WorkerMetrics.of([brisque]))
@@ -41,7 +41,7 @@ def test_worker_values_are_bit_identical_to_the_main_process_path():
 
 
 def test_a_run_computes_brisque_only_in_the_workers(tmp_path, monkeypatch):
-    from iqalign.scoring import brisque as module
+    from iqalign.scoring.metrics import brisque as module
 
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -51,7 +51,7 @@ def test_a_run_computes_brisque_only_in_the_workers(tmp_path, monkeypatch):
         (pids / str(os.getpid())).touch()
         return real(image, model)
 
-    from iqalign.scoring import worker_metrics
+    from iqalign.scoring.metrics import in_workers as worker_metrics
 
     monkeypatch.setattr(module, "brisque_score", recording)  # forked workers inherit it
     monkeypatch.setattr(worker_metrics, "_BUILT", {})  # built by an earlier test, unpatched
@@ -70,8 +70,8 @@ def test_the_table_does_not_depend_on_where_brisque_ran(tmp_path, workers):
                          corruptions="snow,pixelate", severities="3", limit=2,
                          workers=workers, batch_size=4)  # fmt: skip
     table = read_scores(score(config).out)
-    from iqalign.scoring.brisque import brisque_score
-    from iqalign.scoring.pipeline import RenderSettings as Settings
+    from iqalign.scoring.metrics.brisque import brisque_score
+    from iqalign.scoring.run.pipeline import RenderSettings as Settings
 
     items = [i for i in load_source("demo")][:2]
     for work in plan_work(items, ("snow", "pixelate"), (3,)):

@@ -8,7 +8,7 @@ import pytest
 
 from iqalign import stats
 from iqalign.scores import CLEAN, MetricInfo
-from iqalign.stats.analysis import MARGINAL, AnalysisSettings, run_analysis
+from iqalign.stats.runner.analysis import MARGINAL, AnalysisSettings, run_analysis
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score as sk_auc
 
 from iqalign.errors import DegenerateDataError
-from iqalign.stats.auc import (
+from iqalign.stats.core.auc import (
     delong_ci,
     grouped_midranks,
     grouped_roc_auc,

@@ -12,7 +12,7 @@ from scipy import stats as sps
 
 from iqalign.causal import parse_dag
 from iqalign.stats import ci_test, simulate_scores
-from iqalign.stats.calibration import group_coverage, pooled_auc_coverage, rejection_rates
+from tests.stats.calibration_study import group_coverage, pooled_auc_coverage, rejection_rates
 
 from .conftest import NULL_DAG as NULL_TEXT
 from .conftest import null_dag
@@ -91,7 +91,7 @@ def test_planted_dependence_of_modest_size_is_detected():
     assert 0.05 < np.mean(effects) < 0.15
 
 
-# --- clustered data: Q and M both clustered by image ID (iqalign.stats.calibration) ---------
+# --- clustered data: Q and M both clustered by image ID (tests.stats.calibration_study) ---------
 # Targets (issue 9): rejection 5% +- 1.5% over 1,000 null replicates; coverage >= 93% over
 # 400. With 2, 3 or 10 image IDs spanning the 75 (corruption, severity) strata the clusters
 # carry too little information for any cluster-robust test: it is refused, never run.

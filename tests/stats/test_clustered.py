@@ -8,7 +8,7 @@ import pytest
 from iqalign.causal import parse_dag
 from iqalign.errors import DegenerateDataError, ScoresTableError
 from iqalign.stats import ci_test, run_verdicts
-from iqalign.stats.calibration import draw_null
+from tests.stats.calibration_study import draw_null
 
 # Q and M each carry their own per-image effect (latent U1, U2), so both are clustered by
 # image ID, and Q _||_ M | Y holds (as it does marginally and given C).

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from iqalign.errors import ScoresTableError
-from iqalign.stats.estimation import estimate_accuracy
+from iqalign.stats.estimation.accuracy import estimate_accuracy
 
 CORRUPTIONS = ("blur", "fog", "noise")
 
@@ -133,7 +133,7 @@ def test_shifts_track_fits_on_every_source_row_but_the_held_out_corruption(table
 
 
 def test_atc_threshold_reproduces_source_accuracy():
-    from iqalign.stats.estimators import atc_estimate, fit_atc_threshold
+    from iqalign.stats.estimation.estimators import atc_estimate, fit_atc_threshold
 
     rng = np.random.default_rng(1)
     for n in (1, 2, 7, 100):
@@ -149,7 +149,7 @@ def test_atc_threshold_is_the_score_after_the_authors_one(n):
     # returns the last score it moved below; their get_ATC_acc counts it with ">=", so on
     # the source it reports one image too many. Ours is the next source score: the same
     # split, counted as the paper's equation defines it.
-    from iqalign.stats.estimators import atc_estimate, fit_atc_threshold
+    from iqalign.stats.estimation.estimators import atc_estimate, fit_atc_threshold
 
     rng = np.random.default_rng(n)
     for _ in range(20):
@@ -197,8 +197,8 @@ def test_q_dist_is_sklearn_isotonic_on_bins_of_the_fitting_rows(table, result, h
 
 
 def test_sorted_quantiles_equal_numpy_bit_for_bit():
-    from iqalign.stats._estimation_base import SortedSource
-    from iqalign.stats._estimation_q import sorted_quantiles
+    from iqalign.stats.estimation._base import SortedSource
+    from iqalign.stats.estimation._q import sorted_quantiles
 
     rng = np.random.default_rng(0)
     levels = np.linspace(0, 1, 65)
@@ -245,7 +245,7 @@ def test_a_perfectly_calibrated_model_makes_ac_and_doc_exact():
 def test_monotone_map_is_sklearns_isotonic_regression(sign):
     from sklearn.isotonic import IsotonicRegression
 
-    from iqalign.stats.estimators import fit_monotone_map
+    from iqalign.stats.estimation.estimators import fit_monotone_map
 
     rng = np.random.default_rng(5)
     x = np.round(rng.normal(size=300), 1)  # ties on purpose
@@ -259,7 +259,7 @@ def test_monotone_map_is_sklearns_isotonic_regression(sign):
 
 
 def test_linear_map_is_numpys_least_squares_clipped():
-    from iqalign.stats.estimators import fit_linear_map
+    from iqalign.stats.estimation.estimators import fit_linear_map
 
     rng = np.random.default_rng(2)
     x = rng.random(12)

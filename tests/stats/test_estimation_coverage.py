@@ -1,9 +1,9 @@
-"""Coverage of the MAE interval of iqalign.stats.estimation (slow: many replicates).
+"""Coverage of the MAE interval of iqalign.stats.estimation.accuracy (slow: many replicates).
 
-:func:`iqalign.stats.calibration.estimation_coverage` draws, per replicate, 15 new
+:func:`tests.stats.calibration_study.estimation_coverage` draws, per replicate, 15 new
 corruptions from a population (the confidence's bias varies by corruption and grows with
 severity; an image's hardness is shared by all its rows) and 1,000 target image IDs, runs
-the package's own :func:`~iqalign.stats.estimation.estimate_accuracy`, and checks each
+the package's own :func:`~iqalign.stats.estimation.accuracy.estimate_accuracy`, and checks each
 clean-track estimator's printed interval against its population MAE on a new corruption,
 as fitted (known in closed form over 4,000 corruptions). docs/estimation.md has the table
 at other sizes (``benchmarks/calibrate_stats.py --part estimation``).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from iqalign.stats.calibration import estimation_coverage
+from tests.stats.calibration_study import estimation_coverage
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """The literature's label-free estimators inside the estimation protocol.
 
-Each group's estimate must equal the estimator of :mod:`iqalign.stats.label_free` (itself
+Each group's estimate must equal the estimator of :mod:`iqalign.stats.estimation.label_free` (itself
 checked against its authors' code in ``test_label_free.py``) called on that group's
 target rows and the labelled clean source rows -- nothing else.
 """
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iqalign.stats import label_free
-from iqalign.stats._estimation_agreement import aline_from_agreements
-from iqalign.stats.estimation import estimate_accuracy
+from iqalign.stats.estimation import label_free
+from iqalign.stats.estimation._agreement import aline_from_agreements
+from iqalign.stats.estimation.accuracy import estimate_accuracy
 
 MODELS = ("m0", "m1", "m2", "m3")
 CLASSES = 12
@@ -138,7 +138,7 @@ def with_probs():
 
 
 def test_probability_estimators_per_group_equal_the_estimators(with_probs):
-    from iqalign.stats._estimation_probs import COT_MAX_ROWS
+    from iqalign.stats.estimation._probs import COT_MAX_ROWS
 
     frame, probs, result = with_probs
     for model in MODELS[:2]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from iqalign.scores import read_run
-from iqalign.stats.estimation import (
+from iqalign.stats.estimation.accuracy import (
     EstimationData,
     Estimator,
     estimate_accuracy,
@@ -93,7 +93,7 @@ def test_ranks_are_within_a_track_and_every_interval_holds_both_points(result):
 def test_the_bootstrap_resamples_corruptions_jointly_with_target_ids(table):
     # a direct transcription: draw the same ID counts and corruption counts, rebuild each
     # resample's rows with pandas, and average AC's absolute error over the drawn groups
-    from iqalign.stats._estimation_design import build_design, draw_resamples
+    from iqalign.stats.estimation._design import build_design, draw_resamples
 
     result = estimate_accuracy(table, n_boot=5, seed=11, builders=None)
     rng = np.random.default_rng(11)
@@ -115,7 +115,7 @@ def test_the_bootstrap_resamples_corruptions_jointly_with_target_ids(table):
 
 
 def test_bootstrap_group_means_match_a_direct_resample(table):
-    from iqalign.stats._estimation_design import bootstrap_group_means, build_design
+    from iqalign.stats.estimation._design import bootstrap_group_means, build_design
 
     design = build_design(table, "loco", 0.5, np.random.default_rng(0))
     values = table["correct_m"].to_numpy(float)[design.pair_row]
@@ -229,7 +229,7 @@ def test_old_runs_with_scoring_time_estimator_columns_still_read(table):
 
 
 def test_a_plugged_in_builder_adds_a_row_in_its_track(table):
-    from iqalign.stats.estimation import BUILDERS
+    from iqalign.stats.estimation.accuracy import BUILDERS
 
     def constant(data: EstimationData, model: str) -> list[Estimator]:
         # the source accuracy of the clean images, predicted for every target set

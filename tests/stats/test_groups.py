@@ -7,8 +7,8 @@ from scipy import stats as sps
 
 from iqalign.errors import DegenerateDataError
 from iqalign.stats import group_correlations, simulate_scores
-from iqalign.stats import groups as groups_module
-from iqalign.stats.groups import correlate_rows
+from iqalign.stats.analyses import groups as groups_module
+from iqalign.stats.analyses.groups import correlate_rows
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Label-free accuracy estimators (iqalign.stats.label_free) against transcriptions of their
+"""Label-free accuracy estimators (iqalign.stats.estimation.label_free) against transcriptions of their
 authors' released code, on seeded synthetic inputs: random log-softmax values stored in
 float16 with ties in the argmax, tiny target groups (1-3 images), 2 and many classes.
 
@@ -22,7 +22,7 @@ from scipy.special import log_softmax
 from scipy.stats import norm
 
 from iqalign.errors import DegenerateDataError, ParameterError, ScoresTableError
-from iqalign.stats import label_free as lf
+from iqalign.stats.estimation import label_free as lf
 
 # Shapes (images, classes): tiny groups, two classes, many classes.
 SHAPES = [(1, 2), (2, 2), (3, 10), (3, 1000), (40, 2), (200, 10), (300, 100), (120, 1000)]
@@ -534,7 +534,7 @@ def lsa_assignment_value(p, counts):
 def test_class_level_transport_is_exact_on_random_problems(cache):
     """The successive-shortest-path solver against scipy's N x N assignment: ties, zero
     counts, one class taking most predictions; tiny caches force every rebuild path."""
-    from iqalign.stats._cot_transport import assign_to_labels
+    from iqalign.stats.estimation._cot_transport import assign_to_labels
 
     for seed in range(150):
         rng = np.random.default_rng(seed)
@@ -553,7 +553,7 @@ def test_class_level_transport_is_exact_on_random_problems(cache):
 
 
 def test_class_level_transport_on_a_larger_skewed_problem():
-    from iqalign.stats._cot_transport import assign_to_labels
+    from iqalign.stats.estimation._cot_transport import assign_to_labels
 
     rng = np.random.default_rng(1)
     z = rng.normal(0.0, 1.5, (1500, 60))

@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from iqalign.stats.logistic import fit_grouped_logistic
+from iqalign.stats.core.logistic import fit_grouped_logistic
 
 
 def _groups(seed, n_groups=40, scale_spread=True):

@@ -8,7 +8,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from iqalign.errors import DegenerateDataError
 from iqalign.stats import predictability, simulate_scores
-from iqalign.stats.splits import split_by_unit
+from iqalign.stats.core.splits import split_by_unit
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 
 from iqalign import stats
 from iqalign.errors import DegenerateDataError
-from iqalign.stats import kinds
-from iqalign.stats.analysis import AnalysisSettings, EstimationRequest, run_analysis
-from iqalign.stats.outcomes import Failure, Result
+from iqalign.stats.runner import kinds
+from iqalign.stats.runner.analysis import AnalysisSettings, EstimationRequest, run_analysis
+from iqalign.stats.runner.outcomes import Failure, Result
 
 ONLY_TOY = AnalysisSettings(pooled=False, groups=False, stratified_by=())
 
@@ -84,15 +84,15 @@ def test_without_a_request_nothing_is_estimated(table):
 
 
 def test_the_ci_test_cache_is_not_part_of_run_verdicts():
-    from iqalign.stats import _memo
-    from iqalign.stats.verdicts import run_verdicts
+    from iqalign.stats.analyses.verdicts import run_verdicts
+    from iqalign.stats.core import memo as _memo
 
     assert "run_test" not in inspect.signature(run_verdicts).parameters
     assert not hasattr(_memo, "share_in_this_process")  # the runner uses sharing()
 
 
 def test_every_kind_the_runner_knows_is_in_the_registry():
-    from iqalign.stats.analysis import ANALYSES, TABLES
+    from iqalign.stats.runner.analysis import ANALYSES, TABLES
 
     assert tuple(kinds.KINDS) == ANALYSES
     assert kinds.table_names() == TABLES

@@ -15,13 +15,13 @@ from scipy.special import expit
 
 from iqalign import stats
 from iqalign.scores import MetricInfo, ScoredRun
-from iqalign.stats._codes import unique_codes
-from iqalign.stats._kernels import logistic_sums
-from iqalign.stats._memo import remember, sharing
-from iqalign.stats.analysis import AnalysisSettings, run_analysis
-from iqalign.stats.auc import grouped_midranks, monotone_midranks, rank_order, weighted_auc
-from iqalign.stats.logistic import log_loss_terms
-from iqalign.stats.splits import assign_folds, resample_counts, split_by_unit
+from iqalign.stats.core.auc import grouped_midranks, monotone_midranks, rank_order, weighted_auc
+from iqalign.stats.core.codes import unique_codes
+from iqalign.stats.core.kernels import logistic_sums
+from iqalign.stats.core.logistic import log_loss_terms
+from iqalign.stats.core.memo import remember, sharing
+from iqalign.stats.core.splits import assign_folds, resample_counts, split_by_unit
+from iqalign.stats.runner.analysis import AnalysisSettings, run_analysis
 
 
 def test_logistic_sums_equal_the_numpy_bincounts_bit_for_bit():
@@ -56,7 +56,7 @@ def test_logistic_sums_equal_the_numpy_bincounts_bit_for_bit():
 def test_grouped_fits_still_equal_scikit_learn():
     from sklearn.linear_model import LogisticRegression
 
-    from iqalign.stats.logistic import fit_grouped_logistic
+    from iqalign.stats.core.logistic import fit_grouped_logistic
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=600)
@@ -175,8 +175,8 @@ def test_workers_must_be_positive(table):
 def test_newton_evaluating_the_objective_only_where_a_rise_is_possible_changes_nothing(
     monkeypatch, penalty, seed, scale
 ):
-    from iqalign.stats import logistic
-    from iqalign.stats.logistic import fit_grouped_logistic
+    from iqalign.stats.core import logistic
+    from iqalign.stats.core.logistic import fit_grouped_logistic
 
     rng = np.random.default_rng(seed)
     groups = np.repeat(np.arange(400), 60)
@@ -198,7 +198,7 @@ def test_newton_evaluating_the_objective_only_where_a_rise_is_possible_changes_n
 
 
 def test_the_memo_drops_the_least_recently_used_values_past_its_budget(monkeypatch):
-    from iqalign.stats import _memo
+    from iqalign.stats.core import memo as _memo
 
     monkeypatch.setattr(_memo, "MEMO_BYTES", 200)  # room for two 80-byte values
     computed = []
@@ -216,7 +216,7 @@ def test_the_memo_drops_the_least_recently_used_values_past_its_budget(monkeypat
 
 def test_a_row_mask_reports_the_first_nonfinite_row_it_keeps():
     from iqalign.errors import ScoresTableError
-    from iqalign.stats.table import prepare_scores
+    from iqalign.stats.core.table import prepare_scores
 
     frame = pd.DataFrame(
         {"image_id": ["a", "b", "c"], "q_x": [np.nan, 1.0, np.inf], "correct_m": [1, 0, 1]}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from iqalign.errors import DegenerateDataError
-from iqalign.stats.splits import assign_folds, split_by_unit
+from iqalign.stats.core.splits import assign_folds, split_by_unit
 
 
 def test_split_keeps_units_whole_and_is_seeded():

@@ -6,9 +6,9 @@ import pytest
 
 from iqalign.errors import DegenerateDataError
 from iqalign.stats import simulate_scores, stratified_cv
-from iqalign.stats.reference import sklearn_cross_validate
-from iqalign.stats.stratified import FOLD_STATUS, cross_validate_arrays, parse_by
-from iqalign.stats.table import get_stratum_codes
+from iqalign.stats.analyses.stratified import FOLD_STATUS, cross_validate_arrays, parse_by
+from iqalign.stats.core.table import get_stratum_codes
+from tests.stats.reference import sklearn_cross_validate
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from iqalign.errors import ColumnNotFoundError, IqalignError, ScoresNotFoundError, ScoresTableError
 from iqalign.stats import ci_test, group_correlations, predictability, stratified_cv
-from iqalign.stats.table import get_stratum_codes, load_scores, prepare_scores, resolve_column
+from iqalign.stats.core.table import get_stratum_codes, load_scores, prepare_scores, resolve_column
 
 
 def test_prepare_resolves_short_names_and_returns_aligned_arrays(small_table):

@@ -165,7 +165,8 @@ def _tokenize(text: str, source: str) -> list[_Token]:
 def _read_string(text: str, start: int, source: str, line: int, column: int) -> tuple[str, int]:
     # dagitty: \" is a quote, a backslash before a line break continues the line, any
     # other backslash is itself; a raw line break or control character ends nothing.
-    out, position = [], start + 1
+    out: list[str] = []
+    position = start + 1
     while position < len(text):
         char = text[position]
         if char == '"':
@@ -246,7 +247,7 @@ class _Parser:
         return DagFormatError(f"{self.source}: {where}: {problem}")
 
     def statements(self, until: str | None) -> list[tuple]:
-        out = []
+        out: list[tuple] = []
         while True:
             token = self.peek()
             if token is None:
@@ -463,7 +464,7 @@ class _Builder:
             return "selection"
         return "latent" if "latent" in flags else "observed"
 
-    def build(self, name: str, graph_name: str):
+    def build(self, name: str, graph_name: str) -> Dag:
         from iqalign.causal.dag import Dag, Edge, Node
 
         nodes = [Node(n, role=self.role(n), label=self.labels.get(n, "")) for n in self.order]  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ a DAG is, so a graph drawn on dagitty.net is one paste away.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -317,7 +317,7 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         if edge.style == "solid" and not edge.note and edge.input:
             edges.append(str(edge))
         else:
-            item = {"edge": str(edge), "style": edge.style}
+            item: dict[str, str | bool] = {"edge": str(edge), "style": edge.style}
             if not edge.input:
                 item["input"] = False
             if edge.note:
@@ -490,7 +490,7 @@ def _load_file(path: Path, source: str | None = None) -> Dag:
     return parse_dag(text, source=source, name=path.stem)
 
 
-def _suggest(word: str, choices) -> str:
+def _suggest(word: str, choices: Sequence[str]) -> str:
     hint = did_you_mean(word, choices)
     if hint:
         return f";{hint}"

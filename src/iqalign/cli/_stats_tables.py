@@ -13,10 +13,10 @@ from iqalign.cli._common import console
 if TYPE_CHECKING:  # the CLI imports iqalign.stats (and pandas) only when a command runs
     import pandas as pd
 
-    from iqalign.stats.analysis import AnalysisResult
-    from iqalign.stats.groups import GroupCorrelationResult
-    from iqalign.stats.predictability import PredictabilityResult
-    from iqalign.stats.verdicts import VerdictResult
+    from iqalign.stats.analyses.groups import GroupCorrelationResult
+    from iqalign.stats.analyses.predictability import PredictabilityResult
+    from iqalign.stats.analyses.verdicts import VerdictResult
+    from iqalign.stats.runner.analysis import AnalysisResult
 
 __all__ = ["print_results"]
 
@@ -42,7 +42,8 @@ def _ci(pair: tuple[float, float]) -> Text:
 
 
 def print_results(analysis: AnalysisResult) -> None:
-    """Print each result of an :class:`~iqalign.stats.analysis.AnalysisResult` of one pair."""
+    """Print each result of one pair's
+    :class:`~iqalign.stats.runner.analysis.AnalysisResult`."""
     results = _by_kind(analysis)
     if "pooled" in results:
         _print_pooled(results["pooled"])
@@ -68,7 +69,7 @@ def print_results(analysis: AnalysisResult) -> None:
 
 def _by_kind(analysis: AnalysisResult) -> dict[str, Any]:
     """``pooled``, ``groups``, ``cv:<by>``, ``test:<by>``, ``verdicts``, ``mixtures``."""
-    from iqalign.stats.analysis import MARGINAL
+    from iqalign.stats.runner.analysis import MARGINAL
 
     prefix = {"stratified": "cv:", "citest": "test:"}
     results = {}
@@ -173,7 +174,7 @@ def _calibrated_ci(row: Any) -> Text:
 
 def _uncalibrated_note(rows: pd.DataFrame) -> str:
     """One line: which methods' cluster intervals are not printed, and what they covered."""
-    from iqalign.stats.calibration import COVERAGE_TARGET
+    from iqalign.stats.core.coverage import COVERAGE_TARGET
 
     if "ci_calibrated" not in rows:
         return ""

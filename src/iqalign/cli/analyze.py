@@ -1,6 +1,6 @@
 """``iqalign analyze`` and ``iqalign simulate``: the statistics engine from the command line.
 
-``analyze`` hands one (Q, M) pair to the analysis runner (:mod:`iqalign.stats.analysis`):
+``analyze`` hands one (Q, M) pair to the analysis runner (:mod:`iqalign.stats.runner.analysis`):
 the pooled test, the group correlations, stratified cross-validation and
 conditional-independence tests per ``--by`` (and the marginal test), the verdicts of a DAG
 (``--dag``) and, on request, the p_c mixtures; it prints the tables and writes the runner's
@@ -89,7 +89,7 @@ def analyze(
     seed: Annotated[int, typer.Option(help="Seed of every split, fold and resample.")] = 0,
 ) -> None:
     """Does quality Q predict performance M? Pooled, per group, within strata, per claim."""
-    from iqalign.stats.analysis import AnalysisSettings
+    from iqalign.stats.runner.analysis import AnalysisSettings
 
     settings = AnalysisSettings(
         n_boot=n_boot, seed=seed, alpha=alpha, penalty=penalty.value, C=C, folds=folds,
@@ -107,8 +107,8 @@ def analyze(
 def _run_with_spinner(scores: Path, q: str, m: str, dag: str | None, settings):
     """The one runner on one pair; each analysis that cannot run is reported, the others run."""
     from iqalign.scores import model_of, read_run
-    from iqalign.stats.analysis import run_analysis
-    from iqalign.stats.table import resolve_column
+    from iqalign.stats.core.table import resolve_column
+    from iqalign.stats.runner.analysis import run_analysis
 
     run = read_run(scores)
     frame = run.table

@@ -44,7 +44,7 @@ def corrupt_command(
     on-the-fly scoring), JPEG quality 85. 'iqalign score --layout imagenet-c' reads it.
     """
     from iqalign.cli.score import _RichProgress
-    from iqalign.scoring.corrupt_dataset import MANIFEST_NAME, corrupt_dataset
+    from iqalign.scoring.corruptions.dataset import MANIFEST_NAME, corrupt_dataset
 
     result = corrupt_dataset(
         data, out, layout=layout, labels=labels, corruptions=corruptions,

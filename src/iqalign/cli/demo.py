@@ -36,7 +36,7 @@ def demo(
     from iqalign.cli.report import print_report_summary, with_progress
     from iqalign.cli.score import run_scoring
     from iqalign.report.run_report import write_run_report
-    from iqalign.scoring.config import from_values
+    from iqalign.scoring.run.config import from_values
 
     started = time.perf_counter()
     console.print(
@@ -65,7 +65,7 @@ def demo(
 
 def _demo_metrics() -> list[str]:
     """DEMO_METRICS, less (with a note) any whose model files are not installed."""
-    from iqalign.scoring.metrics import get_metric_spec, metric_readiness
+    from iqalign.scoring.metrics.registry import get_metric_spec, metric_readiness
 
     kept = []
     for key in DEMO_METRICS:

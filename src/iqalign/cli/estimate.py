@@ -1,6 +1,6 @@
 """``iqalign estimate RUN_DIR``: how well does each label-free estimator predict accuracy?
 
-Runs :func:`iqalign.stats.estimation.estimate_accuracy` on a scored run, prints per model
+Runs :func:`iqalign.stats.estimation.accuracy.estimate_accuracy` on a scored run, prints per model
 one ranked MAE table per track (``clean``: the estimators fitted on labelled clean images
 only; ``shifts``: also on the labelled source corruptions) with the sentence that compares
 each track's best estimator with its best confidence baseline, and writes
@@ -22,7 +22,7 @@ from rich.text import Text
 from iqalign.cli._common import EXIT_BAD_INPUT, console, err_console, handle_errors
 
 if TYPE_CHECKING:  # iqalign.stats loads when the command runs, not with the CLI
-    from iqalign.stats.estimation import EstimationResult
+    from iqalign.stats.estimation.accuracy import EstimationResult
 
 __all__ = ["estimate", "write_estimation"]
 
@@ -62,7 +62,7 @@ def estimate(
 ) -> None:
     """Estimate accuracy without labels: every estimator's error over held-out groups."""
     from iqalign.scores import read_run
-    from iqalign.stats.estimation import PROTOCOLS, estimate_accuracy
+    from iqalign.stats.estimation.accuracy import PROTOCOLS, estimate_accuracy
 
     if protocol not in PROTOCOLS:
         _bad_option(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
@@ -94,8 +94,8 @@ def _default_out(run_dir: Path) -> Path:
 def write_estimation(result: EstimationResult, folder: Path) -> Path:
     """The three output files (each written whole or not at all)."""
     from iqalign.files import write_atomic
-    from iqalign.stats.estimation import compare_within_tracks, describe_comparison
-    from iqalign.stats.results import to_plain
+    from iqalign.stats.core.results import to_plain
+    from iqalign.stats.estimation.accuracy import compare_within_tracks, describe_comparison
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in (("summary", result.summary), ("groups", result.groups)):
@@ -117,7 +117,11 @@ def write_estimation(result: EstimationResult, folder: Path) -> Path:
 
 
 def _print_summary(result: EstimationResult) -> None:
-    from iqalign.stats.estimation import TRACK_MEANING, compare_within_tracks, describe_comparison
+    from iqalign.stats.estimation.accuracy import (
+        TRACK_MEANING,
+        compare_within_tracks,
+        describe_comparison,
+    )
 
     console.print(Text(protocol_line(result), style="bold"))
     comparisons = {(row["model"], row["track"]): row

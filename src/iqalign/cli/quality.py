@@ -43,7 +43,7 @@ def quality(
     ] = None,
 ) -> None:
     """Score images at their own size (no resize or crop): one row per image."""
-    from iqalign.scoring.metrics import create_metric, get_metric_spec
+    from iqalign.scoring.metrics.registry import create_metric, get_metric_spec
 
     if output_format not in FORMATS:
         raise ScoringConfigError(f"--format {output_format!r}: expected one of {FORMATS}")
@@ -77,7 +77,7 @@ def _check_metric_kinds(names: list[str], specs: list[Any], reference: list[Path
 def _read(path: Path) -> Any:
     import numpy as np
 
-    from iqalign.scoring.images import decode_image
+    from iqalign.scoring.data.images import decode_image
 
     return np.asarray(decode_image(path))
 

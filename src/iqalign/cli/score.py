@@ -152,7 +152,7 @@ def score_command(
     quiet: _Quiet = False,
 ) -> None:
     """Score images: every model (M) and quality metric (Q) per image, into Parquet."""
-    from iqalign.scoring.config import from_values, load_config
+    from iqalign.scoring.run.config import from_values, load_config
 
     given = {
         "data": data, "out": out, "layout": layout, "labels": labels, "clean": clean,
@@ -183,7 +183,7 @@ def _ray_options(
         return None
     if actors < 0 or (gpus_per_actor is not None and gpus_per_actor < 0):
         raise ScoringConfigError("--actors and --gpus-per-actor must be >= 0")
-    from iqalign.scoring.ray_backend import RayOptions
+    from iqalign.scoring.run.ray_backend import RayOptions
 
     return RayOptions(address=address, actors=actors, gpus_per_actor=gpus_per_actor)
 
@@ -192,11 +192,11 @@ def run_scoring(settings: Any, quiet: bool, ray_options: Any = None) -> None:
     """Run the engine (or the Ray backend) with a progress bar; print where the scores are."""
     progress = None if quiet else _RichProgress()
     if ray_options is None:
-        from iqalign.scoring.engine import score
+        from iqalign.scoring.run.engine import score
 
         result = score(settings, progress=progress)
     else:
-        from iqalign.scoring.ray_backend import score_on_ray
+        from iqalign.scoring.run.ray_backend import score_on_ray
 
         result = score_on_ray(settings, progress=progress, options=ray_options)
     timings = result.timings
@@ -259,8 +259,8 @@ def list_metrics_command(
     family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the quality metrics: family, orientation, weights, usable offline now."""
-    from iqalign.scoring.manifest import metric_implementation
-    from iqalign.scoring.metrics import list_metrics, metric_readiness
+    from iqalign.scoring.metrics.registry import list_metrics, metric_readiness
+    from iqalign.scoring.run.manifest import metric_implementation
 
     table = Table("name", "family", "higher is better", "reference", "source", "offline now",
                   "implementation", box=None, pad_edge=False)  # fmt: skip
@@ -290,7 +290,7 @@ def download_metric_command(
     import importlib
 
     from iqalign.errors import UnknownNameError
-    from iqalign.scoring.metrics import get_metric_spec
+    from iqalign.scoring.metrics.registry import get_metric_spec
 
     spec = get_metric_spec(name)
     if spec.installer is None:
@@ -310,7 +310,7 @@ def list_models_command(
     family: Annotated[str | None, typer.Option("--family", help="Only this family.")] = None,
 ) -> None:
     """List the task models: family, input size, weight file, usable offline now."""
-    from iqalign.scoring.models import list_models
+    from iqalign.scoring.models.registry import list_models
 
     table = Table("name", "family", "input", "offline now", box=None, pad_edge=False)
     table.add_column("weights", no_wrap=True)

@@ -1,7 +1,7 @@
 """Report section "Estimating accuracy without labels" (label-free accuracy estimation).
 
 :func:`estimation_section` takes the outcome of the analysis runner's estimation job
-(:func:`iqalign.stats.estimation.estimate_accuracy`: leave one corruption out, half the
+(:func:`iqalign.stats.estimation.accuracy.estimate_accuracy`: leave one corruption out, half the
 image IDs as labelled source; :attr:`AnalysisResult.estimation`): this module renders only;
 :func:`estimation_blocks` renders, per model, a predicted-vs-true accuracy figure (one
 point per held-out group, y = x line, one marker per estimator) and one ranked MAE table
@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from iqalign.report.document import Figure, Heading, Paragraph, Table
-from iqalign.stats.outcomes import Failure, Outcome
+from iqalign.stats.runner.outcomes import Failure, Outcome
 
 __all__ = ["EstimationSection", "estimation_blocks", "estimation_headline", "estimation_section"]
 
@@ -51,7 +51,7 @@ def estimation_section(outcome: Outcome | None) -> EstimationSection:
 def estimation_headline(section: EstimationSection) -> str:
     """Per model and track: the best estimator, and whether its interval separates from
     the best baseline's from the literature of the same track."""
-    from iqalign.stats.estimation import compare_within_tracks, describe_comparison
+    from iqalign.stats.estimation.accuracy import compare_within_tracks, describe_comparison
 
     if section.result is None:
         return f"Label-free accuracy estimation was not possible on this run: {section.reason}"
@@ -68,7 +68,7 @@ def estimation_headline(section: EstimationSection) -> str:
 
 def estimation_blocks(section: EstimationSection) -> list:
     """The section: protocol, per model a figure and one ranked table per track, notes."""
-    from iqalign.stats.estimation import TRACKS
+    from iqalign.stats.estimation.accuracy import TRACKS
 
     blocks: list = [
         Heading("Estimating accuracy without labels", 2, anchor="estimation"),
@@ -87,7 +87,7 @@ def estimation_blocks(section: EstimationSection) -> list:
 
 
 def _track_tables(result, model: str, track: str) -> list:
-    from iqalign.stats.estimation import Q_KINDS, TRACK_MEANING
+    from iqalign.stats.estimation.accuracy import Q_KINDS, TRACK_MEANING
 
     ranked = _ranked_table(result.summary, model, track)
     if ranked.empty:
@@ -150,7 +150,7 @@ def _ranked_table(summary: pd.DataFrame, model: str, track: str) -> pd.DataFrame
 def _shown_estimators(summary: pd.DataFrame, model: str) -> list[str]:
     """The clean track's three best baselines from the literature, the shifts track's best
     one, and the best Q-based estimator per 'Q from' (the summary is ranked by MAE)."""
-    from iqalign.stats.estimation import Q_KINDS
+    from iqalign.stats.estimation.accuracy import Q_KINDS
 
     part = summary[summary["model"] == model]
     literature = part[~part["kind"].isin(Q_KINDS)]

@@ -1,6 +1,6 @@
 """Report figures (matplotlib, no pyplot state): the paper's Fig. 3/5/7 and Fig. 20.
 
-Each function takes the analysis tables of :mod:`iqalign.stats.analysis` and
+Each function takes the analysis tables of :mod:`iqalign.stats.runner.analysis` and
 returns a :class:`~iqalign.report.document.Figure` (PNG bytes), so the report embeds it
 and the Markdown twin links it. Matplotlib's object API is used directly (no pyplot), so
 figures never depend on a display or a global backend.

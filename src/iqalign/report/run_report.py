@@ -2,7 +2,7 @@
 
 ``write_run_report(run_dir)`` reads the scores and manifest
 (:func:`iqalign.scores.read_run`), runs the analysis runner
-(:func:`iqalign.stats.analysis.run_analysis`; this layer only renders), and writes
+(:func:`iqalign.stats.runner.analysis.run_analysis`; this layer only renders), and writes
 ``report.html`` (self-contained) and ``report.md`` into ``run_dir/report``:
 
 1. summary: data, models, and which family of quality metric predicts correctness best;
@@ -44,7 +44,7 @@ from iqalign.report.tables import (
     verdict_summary,
 )
 from iqalign.scores import CLEAN, ScoredRun, performance_column, read_run
-from iqalign.stats.analysis import (
+from iqalign.stats.runner.analysis import (
     AnalysisResult,
     AnalysisSettings,
     EstimationRequest,

@@ -1,6 +1,6 @@
 """Report tables shaped like the paper's: Tables 1-4, Fig. 20's numbers, verdicts.
 
-Pure functions from the analysis tables of :mod:`iqalign.stats.analysis` to small
+Pure functions from the analysis tables of :mod:`iqalign.stats.runner.analysis` to small
 display frames with formatted intervals. Numbers stay numbers where a reader sorts by
 them (AUC, CE); intervals are rendered as ``[low, high]`` text.
 """
@@ -88,7 +88,7 @@ def uncalibrated_note(correlations: pd.DataFrame) -> str:
     correlation in only 74%–76% of replicates, below the 93% a 95% interval must reach
     (rank correlations of noisy group means are attenuated, and no correction is applied).'
     """
-    from iqalign.stats.calibration import COVERAGE_TARGET
+    from iqalign.stats.core.coverage import COVERAGE_TARGET
 
     if correlations.empty or "ci_calibrated" not in correlations:
         return ""

@@ -17,12 +17,12 @@ The scores table has one row per scored image: ``image_id``, ``label``, ``corrup
 ("none" when clean), ``severity`` (0 when clean), ``variant`` (mixture ID such as
 "pc=0.05", else null), ``pred_<model>`` and ``correct_<model>`` per task model, and
 ``q_<metric>[_<source>]`` (float64) per quality metric; ``manifest.json`` beside it
-records each column's family and orientation. See :mod:`iqalign.scoring.metrics` for the
-column scheme and :mod:`iqalign.scoring.writer` for the folder layout.
+records each column's family and orientation. See :mod:`iqalign.scoring.metrics.registry` for the
+column scheme and :mod:`iqalign.scoring.run.writer` for the folder layout.
 
-A run is planned, then executed: :func:`iqalign.scoring.plan.plan_run` says what a run
+A run is planned, then executed: :func:`iqalign.scoring.run.plan.plan_run` says what a run
 will score (and, resuming, what is left) without loading a model; :func:`score` hands
-that plan to a backend (:mod:`iqalign.scoring.engine`, :mod:`iqalign.scoring.ray_backend`).
+that plan to a backend (:mod:`iqalign.scoring.run.engine`, :mod:`iqalign.scoring.run.ray_backend`).
 """
 
 from __future__ import annotations
@@ -50,28 +50,27 @@ __all__ = [
 ]
 
 _WHERE = {
-    "CORRUPTIONS": "corrupt",
-    "corrupt_array": "corrupt",
-    "corrupt_dataset": "corrupt_dataset",
-    "corruption_seed": "corrupt",
-    "ScoreConfig": "config",
-    "load_config": "config",
-    "create_metric": "metrics",
-    "list_metrics": "metrics",
-    "create_model": "models",
-    "list_models": "models",
-    "decode_image": "images",
-    "load_source": "sources",
-    "read_manifest": "writer",
-    "read_scores": "writer",
-    "score": "engine",
+    "CORRUPTIONS": "corruptions.pictures",
+    "corrupt": "corruptions.pictures",
+    "corrupt_array": "corruptions.pictures",
+    "corrupt_dataset": "corruptions.dataset",
+    "corruption_seed": "corruptions.pictures",
+    "ScoreConfig": "run.config",
+    "load_config": "run.config",
+    "create_metric": "metrics.registry",
+    "list_metrics": "metrics.registry",
+    "create_model": "models.registry",
+    "list_models": "models.registry",
+    "decode_image": "data.images",
+    "load_source": "data.sources",
+    "read_manifest": "run.writer",
+    "read_scores": "run.writer",
+    "score": "run.engine",
 }
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import iqalign.scoring` must not import torch (PEP 562).
-    if name == "corrupt":  # the callable module (see iqalign.scoring.corrupt's notes)
-        return importlib.import_module("iqalign.scoring.corrupt")
     if name in _WHERE:
         module = importlib.import_module(f"iqalign.scoring.{_WHERE[name]}")
         return getattr(module, name)

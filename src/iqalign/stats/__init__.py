@@ -1,7 +1,7 @@
 """iqalign.stats: does quality Q predict performance M, and do the data agree with a DAG?
 
 Every function takes a scores table (a DataFrame, a Parquet file or a folder of shards;
-see :mod:`iqalign.stats.table`) and the Q and M columns, and returns a frozen result with
+see :mod:`iqalign.stats.core.table`) and the Q and M columns, and returns a frozen result with
 ``to_dict()`` and ``to_frame()``. ``*_score`` is higher-better, ``*_loss`` lower-better.
 Every result reports n, the strata used and skipped, and the prior-only baseline.
 
@@ -16,7 +16,7 @@ Every result reports n, the strata used and skipped, and the prior-only baseline
 - :func:`estimate_accuracy` -- label-free accuracy estimators (AC, DoC, ATC, Q-based)
   fitted on held-out image IDs and scored on held-out corruptions or mixtures;
 - :func:`run_analysis` -- the runner: every analysis on every (model, metric) pair of a
-  table and every DAG's claims, one failure policy (:mod:`iqalign.stats.analysis`).
+  table and every DAG's claims, one failure policy (:mod:`iqalign.stats.runner.analysis`).
 
 Importing this package is fast and never imports torch or :mod:`iqalign.scoring`;
 statsmodels and scikit-learn are imported inside the functions that need them.
@@ -30,18 +30,18 @@ Examples
 True
 """
 
-from iqalign.stats.analysis import AnalysisResult, AnalysisSettings, run_analysis
-from iqalign.stats.auc import delong_ci, grouped_roc_auc, roc_auc_score
-from iqalign.stats.citests import CI_TESTS, CITestResult, ci_test, holm_adjust
-from iqalign.stats.estimation import EstimationResult, estimate_accuracy
-from iqalign.stats.groups import GroupCorrelationResult, group_correlations
-from iqalign.stats.logistic import PENALTIES, LogisticFits, fit_grouped_logistic
-from iqalign.stats.mixtures import MixtureResult, make_mixture, mixture_predictability
-from iqalign.stats.predictability import PredictabilityResult, predictability
-from iqalign.stats.simulate import simulate_scores
-from iqalign.stats.stratified import StratifiedCVResult, stratified_cv
-from iqalign.stats.table import load_scores, prepare_scores
-from iqalign.stats.verdicts import VERDICTS, VerdictResult, decide_verdict, run_verdicts
+from iqalign.stats.analyses.citests import CI_TESTS, CITestResult, ci_test, holm_adjust
+from iqalign.stats.analyses.groups import GroupCorrelationResult, group_correlations
+from iqalign.stats.analyses.mixtures import MixtureResult, make_mixture, mixture_predictability
+from iqalign.stats.analyses.predictability import PredictabilityResult, predictability
+from iqalign.stats.analyses.simulate import simulate_scores
+from iqalign.stats.analyses.stratified import StratifiedCVResult, stratified_cv
+from iqalign.stats.analyses.verdicts import VERDICTS, VerdictResult, decide_verdict, run_verdicts
+from iqalign.stats.core.auc import delong_ci, grouped_roc_auc, roc_auc_score
+from iqalign.stats.core.logistic import PENALTIES, LogisticFits, fit_grouped_logistic
+from iqalign.stats.core.table import load_scores, prepare_scores
+from iqalign.stats.estimation.accuracy import EstimationResult, estimate_accuracy
+from iqalign.stats.runner.analysis import AnalysisResult, AnalysisSettings, run_analysis
 
 __all__ = [
     "CI_TESTS",

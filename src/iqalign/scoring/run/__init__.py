@@ -1,0 +1,2 @@
+"""A scoring run: the config, its checks, the engine (plan, then execute), the loader
+feed, the shard writer and manifest, failures, and the Ray backend."""
