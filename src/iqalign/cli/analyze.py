@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -33,6 +33,9 @@ from iqalign.cli._common import (
 from iqalign.cli._stats_tables import print_results
 from iqalign.errors import DegenerateDataError
 from iqalign.files import write_atomic
+
+if TYPE_CHECKING:  # the runner is imported where it is used (a fast CLI start)
+    from iqalign.stats.runner.analysis import AnalysisResult, AnalysisSettings
 
 __all__ = ["analyze", "simulate"]
 
@@ -104,7 +107,9 @@ def analyze(
         console.print(Text(f"wrote results to {out}/"))
 
 
-def _run_with_spinner(scores: Path, q: str, m: str, dag: str | None, settings):
+def _run_with_spinner(
+    scores: Path, q: str, m: str, dag: str | None, settings: AnalysisSettings
+) -> AnalysisResult:
     """The one runner on one pair; each analysis that cannot run is reported, the others run."""
     from iqalign.scores import model_of, read_run
     from iqalign.stats.core.table import resolve_column

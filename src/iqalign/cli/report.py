@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from iqalign.cli._common import N_BOOT_CHECK, console, handle_errors
+
+if TYPE_CHECKING:  # the report modules are imported where they are used (a fast CLI start)
+    from iqalign.report.run_report import RunReport
 
 __all__ = ["report"]
 
@@ -81,7 +84,7 @@ def with_progress(job):
         return job(lambda message: progress.update(task, description=message))
 
 
-def print_report_summary(result) -> None:
+def print_report_summary(result: RunReport) -> None:
     """What a user wants at the end: the headline numbers and where the report is."""
     from rich.table import Table
 

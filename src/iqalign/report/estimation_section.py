@@ -17,12 +17,15 @@ a failed report.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from iqalign.report.document import Figure, Heading, Paragraph, Table
 from iqalign.stats.runner.outcomes import Failure, Outcome
+
+if TYPE_CHECKING:  # the estimation module is imported where it is used (keeps import light)
+    from iqalign.stats.estimation.accuracy import EstimationResult
 
 __all__ = ["EstimationSection", "estimation_blocks", "estimation_headline", "estimation_section"]
 
@@ -86,7 +89,7 @@ def estimation_blocks(section: EstimationSection) -> list:
     return blocks
 
 
-def _track_tables(result, model: str, track: str) -> list:
+def _track_tables(result: EstimationResult, model: str, track: str) -> list:
     from iqalign.stats.estimation.accuracy import Q_KINDS, TRACK_MEANING
 
     ranked = _ranked_table(result.summary, model, track)
@@ -103,7 +106,7 @@ def _track_tables(result, model: str, track: str) -> list:
     return blocks
 
 
-def _protocol_text(result) -> str:
+def _protocol_text(result: EstimationResult) -> str:
     return (
         f"A user with a classifier and a new set of images but no labels wants the accuracy "
         f"to expect. Each estimator is fitted on labelled source data and predicts the "
@@ -162,7 +165,7 @@ def _shown_estimators(summary: pd.DataFrame, model: str) -> list[str]:
     return shown
 
 
-def predicted_vs_true_figure(result, model: str) -> Figure:
+def predicted_vs_true_figure(result: EstimationResult, model: str) -> Figure:
     """Estimated vs true accuracy, one point per held-out group, one marker per estimator."""
     from iqalign.report.figures import _new_figure, _to_png
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -50,6 +50,9 @@ from iqalign.stats.runner.analysis import (
     EstimationRequest,
     run_analysis,
 )
+
+if TYPE_CHECKING:  # iqalign.causal is imported where it is used (keeps import light)
+    from iqalign.causal import Claim, Dag
 
 __all__ = ["SMALL_RUN_IDS", "RunReport", "build_run_document", "write_run_report"]
 
@@ -309,7 +312,7 @@ def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str], n_ids: 
             if not analysis.verdicts.empty
             else set()
         )
-        highlights = [
+        highlights: list[Claim | None] = [
             p.claim.as_independence() for p in plans if p.testable and str(p.claim) in tested
         ]
         for highlight in highlights or [None]:
@@ -326,7 +329,7 @@ def _verdict_section(analysis: AnalysisResult, dag_names: Sequence[str], n_ids: 
     return blocks
 
 
-def _dag_verdict_blocks(analysis: AnalysisResult, dag, n_ids: int) -> list:
+def _dag_verdict_blocks(analysis: AnalysisResult, dag: Dag, n_ids: int) -> list:
     """The verdict tables of one DAG; without any, why: no pair fits its ``applies_to``,
     or pairs fit and the data refused every planned test (what was missing)."""
     verdicts = analysis.verdicts

@@ -216,12 +216,13 @@ def render_item(
         out["failed"] = [(index, *err.args) for index in range(len(work.renders))]
         source = None
     pictures = []
-    for index, render in enumerate(work.renders if source is not None else ()):
-        try:
-            pictures.append(_picture(work, render, source, settings))
-            out["renders"].append(index)
-        except _RenderFailed as err:
-            out["failed"].append((index, *err.args))
+    if source is not None:
+        for index, render in enumerate(work.renders):
+            try:
+                pictures.append(_picture(work, render, source, settings))
+                out["renders"].append(index)
+            except _RenderFailed as err:
+                out["failed"].append((index, *err.args))
     if source is not None and settings.need_ref and source.get("clean") is not None:
         out["ref"] = source["clean"]
     out["images"] = np.stack(pictures) if pictures else np.empty((0, CROP, CROP, 3), np.uint8)

@@ -29,6 +29,7 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,12 +105,10 @@ class RunStore:
     def write_probs(self, index: int, probs: dict[str, Any]) -> None:
         """Write a part's log-probabilities, one file per model, atomically -- before the
         part itself, so a part on disk always has its probabilities."""
-        import numpy as np
-
         for slug, array in probs.items():
             path = self.probs_path(slug, index)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, lambda tmp, a=array: _save_npy(tmp, np.ascontiguousarray(a)))
+            write_atomic(path, partial(_save_contiguous_npy, array))
 
     def done_parts(self) -> set[int]:
         """Indices of the parts already written (complete by construction)."""
@@ -159,7 +158,7 @@ class RunStore:
             skipped += json.loads(metadata.get(_SKIPPED_KEY, b"[]"))
             failures += json.loads(metadata.get(_FAILURES_KEY, b"[]"))
             final = transform(table.replace_schema_metadata(None))
-            write_atomic(self.shards / part.name, lambda tmp, t=final: pq.write_table(t, tmp))
+            write_atomic(self.shards / part.name, partial(pq.write_table, final))
         _write_csv(self.skipped_path, SKIPPED_FIELDS, skipped)
         _write_csv(self.failures_path, FAILURE_FIELDS, failures)
         return skipped, failures
@@ -167,6 +166,13 @@ class RunStore:
     def remove_parts(self) -> None:
         """Drop the work-in-progress parts once the shards and manifest are final."""
         shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _save_contiguous_npy(array: Any, path: Path) -> None:
+    """:func:`_save_npy` of ``array`` as a C-contiguous NumPy array."""
+    import numpy as np
+
+    _save_npy(path, np.ascontiguousarray(array))
 
 
 def _save_npy(path: Path, array: Any) -> None:

@@ -45,6 +45,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,12 +165,16 @@ class AnalysisResult:
         frames = {k: f for k, f in self.tables.items() if k == "failures" or not f.empty}
         frames.update(self.files)
         for name, frame in frames.items():
-            write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path, index=False))
+            write_atomic(out / f"{name}.csv", partial(_frame_to_csv, frame))
         rows = {name: len(frame) for name, frame in self.tables.items()}
         info = {**self.settings, "rows": rows}
         text = json.dumps(info, indent=2, default=str)
         write_atomic(out / "analysis.json", lambda path: path.write_text(text, encoding="utf-8"))
         return out
+
+
+def _frame_to_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
 
 
 class SharedTable:
@@ -358,7 +363,10 @@ def _check_pairs(
 
 
 def _pairs_of(
-    table: ScoredRun | pd.DataFrame, metrics, models, dags: Sequence[Any]
+    table: ScoredRun | pd.DataFrame,
+    metrics: Mapping[str, MetricInfo] | None,
+    models: Sequence[str] | None,
+    dags: Sequence[Any],
 ) -> tuple[pd.DataFrame, dict[str, MetricInfo], list[str]]:
     """The table, metric records and task models to pair (the run's, unless given)."""
     run = table if isinstance(table, ScoredRun) else ScoredRun.from_table(table)
