@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-from iqalign.scoring import ScoreConfig, engine, ray_backend, score, setup
+from iqalign.scoring import ScoreConfig, score
+from iqalign.scoring.run import engine, prepare, ray_backend
 from iqalign.scoring.run.plan import PendingBatch, RunPlan, plan_run
 from iqalign.scoring.run.writer import RunStore
 
@@ -26,8 +27,8 @@ def _no_models(monkeypatch) -> None:
 
     from iqalign.scoring.models import registry as models
 
-    monkeypatch.setattr(setup, "build_scorers", refuse)
-    monkeypatch.setattr(setup, "create_metric", refuse)
+    monkeypatch.setattr(prepare, "build_scorers", refuse)
+    monkeypatch.setattr(prepare, "create_metric", refuse)
     monkeypatch.setattr(models, "create_model", refuse)
 
 

@@ -17,12 +17,13 @@ The scores table has one row per scored image: ``image_id``, ``label``, ``corrup
 ("none" when clean), ``severity`` (0 when clean), ``variant`` (mixture ID such as
 "pc=0.05", else null), ``pred_<model>`` and ``correct_<model>`` per task model, and
 ``q_<metric>[_<source>]`` (float64) per quality metric; ``manifest.json`` beside it
-records each column's family and orientation. See :mod:`iqalign.scoring.metrics.registry` for the
-column scheme and :mod:`iqalign.scoring.run.writer` for the folder layout.
+records each column's family, orientation and role. See
+:mod:`iqalign.scoring.metrics.registry` for the column scheme and
+:mod:`iqalign.scoring.run.writer` for the folder layout.
 
-A run is planned, then executed: :func:`iqalign.scoring.run.plan.plan_run` says what a run
-will score (and, resuming, what is left) without loading a model; :func:`score` hands
-that plan to a backend (:mod:`iqalign.scoring.run.engine`, :mod:`iqalign.scoring.run.ray_backend`).
+A run is planned, then executed: :func:`plan_run` says what a run will score (and,
+resuming, what is left) without loading a model (a :class:`RunPlan`); :func:`score`
+hands that plan to a :class:`Backend` (here, or :mod:`iqalign.scoring.run.ray_backend`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import Any
 
 __all__ = [
     "CORRUPTIONS",
+    "Backend",
+    "RunPlan",
     "ScoreConfig",
     "corrupt",
     "corrupt_array",
@@ -44,6 +47,7 @@ __all__ = [
     "list_models",
     "load_config",
     "load_source",
+    "plan_run",
     "read_manifest",
     "read_scores",
     "score",
@@ -66,6 +70,9 @@ _WHERE = {
     "read_manifest": "run.writer",
     "read_scores": "run.writer",
     "score": "run.engine",
+    "Backend": "run.engine",
+    "plan_run": "run.plan",
+    "RunPlan": "run.plan",
 }
 
 

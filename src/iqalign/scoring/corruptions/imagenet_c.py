@@ -45,9 +45,8 @@ from typing import Any
 import numpy as np
 
 from iqalign.errors import MissingDependencyError, ScoringConfigError
-from iqalign.scoring.corruptions.pictures import shuffle_pixels
 
-__all__ = ["FUNCTIONS", "SIZE", "frost_files"]
+__all__ = ["FUNCTIONS", "SIZE", "frost_files", "shuffle_pixels"]
 
 #: The side of the square crops the original functions are written for.
 SIZE = 224
@@ -61,6 +60,30 @@ _FROST_SHA256 = {
     "frost5.jpg": "5fc6a19df4a429ba68abdcc8f8a4278d4c9f81c9ccafd2c92ab0c8cf8992ebd2",
     "frost6.jpg": "1f92b2f48408748085b68dd81d816ef239f42cef3029c25d041fcb6760fb4f25",
 }
+
+
+def shuffle_pixels(x: np.ndarray, delta: int, passes: int) -> np.ndarray:
+    """glass_blur's local pixel shuffle (original and imagecorruptions), on an index list.
+
+    Both loop h, w from the far edge down (``range(size - delta, delta, -1)``), draw
+    ``(dx, dy) = np.random.randint(-delta, delta, size=2)`` per pixel and "swap"
+    ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` -- which on numpy views copies (h', w')
+    into (h, w) and leaves (h', w') as it was. Same draws (one call of shape (n, 2) yields
+    the stream of n calls of shape (2,)), same copies: 10x faster than the pixel loop.
+    """
+    height, width = x.shape[:2]
+    rows, cols = range(height - delta, delta, -1), range(width - delta, delta, -1)
+    source = list(range(height * width))  # which original pixel each pixel now shows
+    for _ in range(passes):
+        draws = np.random.randint(-delta, delta, size=(len(rows) * len(cols), 2)).tolist()
+        k = 0
+        for h in rows:
+            base = h * width
+            for w in cols:
+                dx, dy = draws[k]
+                k += 1
+                source[base + w] = source[(h + dy) * width + w + dx]
+    return x.reshape(height * width, -1)[np.asarray(source)].reshape(height, width, -1)
 
 
 def _cv2() -> Any:
@@ -256,7 +279,7 @@ def glass_blur(x: Any, severity: int = 1) -> np.ndarray:
     ]
     x = np.uint8(_gaussian(np.array(x) / 255.0, sigma=sigma, multichannel=True) * 255)
     # The original's per-pixel shuffle over range(224 - delta, delta, -1), same draws and
-    # copies, on an index list (corrupt.shuffle_pixels; the golden tests hold it exact).
+    # copies, on an index list (shuffle_pixels above; the golden tests hold it exact).
     x = shuffle_pixels(x, delta, passes)
     return np.clip(_gaussian(x / 255.0, sigma=sigma, multichannel=True), 0, 1) * 255
 

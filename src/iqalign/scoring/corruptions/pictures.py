@@ -318,36 +318,14 @@ def _corruption_functions() -> dict[str, Any]:
     return functions
 
 
-def shuffle_pixels(x: np.ndarray, delta: int, passes: int) -> np.ndarray:
-    """glass_blur's local pixel shuffle (original and imagecorruptions), on an index list.
-
-    Both loop h, w from the far edge down (``range(size - delta, delta, -1)``), draw
-    ``(dx, dy) = np.random.randint(-delta, delta, size=2)`` per pixel and "swap"
-    ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` -- which on numpy views copies (h', w')
-    into (h, w) and leaves (h', w') as it was. Same draws (one call of shape (n, 2) yields
-    the stream of n calls of shape (2,)), same copies: 10x faster than the pixel loop.
-    """
-    height, width = x.shape[:2]
-    rows, cols = range(height - delta, delta, -1), range(width - delta, delta, -1)
-    source = list(range(height * width))  # which original pixel each pixel now shows
-    for _ in range(passes):
-        draws = np.random.randint(-delta, delta, size=(len(rows) * len(cols), 2)).tolist()
-        k = 0
-        for h in rows:
-            base = h * width
-            for w in cols:
-                dx, dy = draws[k]
-                k += 1
-                source[base + w] = source[(h + dy) * width + w + dx]
-    return x.reshape(height * width, -1)[np.asarray(source)].reshape(height, width, -1)
-
-
 def _glass_blur(x: Any, severity: int = 1, *, gaussian: Any) -> np.ndarray:
     """``imagecorruptions.glass_blur`` with the pixel shuffle on an index list (same output)."""
     sigma, delta, passes = [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)][
         severity - 1
     ]
     x = np.uint8(gaussian(np.array(x) / 255.0, sigma=sigma, multichannel=True) * 255)
+    from iqalign.scoring.corruptions.imagenet_c import shuffle_pixels
+
     x = shuffle_pixels(x, delta, passes)
     return np.clip(gaussian(x / 255.0, sigma=sigma, multichannel=True), 0, 1) * 255
 

@@ -127,6 +127,19 @@ def plan_run(config: ScoreConfig, device: torch.device | str | None = None) -> R
     Raises the errors a run would raise before its first image: a folder holding another
     run, a source that cannot be read, unknown metric or model names, mixtures without
     clean images.
+
+    Parameters
+    ----------
+    config
+        The run's settings (:class:`~iqalign.scoring.ScoreConfig`).
+    device
+        The device the backend scores on; ``None``: ``config.device``, resolved here.
+
+    Returns
+    -------
+    RunPlan
+        The work items, shards, pending batches (what a resumed run still has to score),
+        rows in all and rows done.
     """
     from iqalign.scoring.run.prepare import resolve_names
 

@@ -53,7 +53,21 @@ _BOOT_CHUNK = 64
 
 @dataclass(frozen=True)
 class PredictabilityResult(ResultMixin):
-    """Held-out predictability of M from Q; intervals at level ``1 - alpha``."""
+    """Held-out predictability of M from Q; intervals at level ``1 - alpha``.
+
+    Three AUCs, one of them *the* AUC:
+
+    Attributes
+    ----------
+    auc_score
+        The AUC: the fitted model's on the held-out image IDs (the paper's measure, the
+        one every table and verdict uses). Its direction was chosen on the training part.
+    raw_auc_score
+        The AUC of Q itself, unfitted (> 0.5: higher Q goes with correct predictions).
+    oriented_auc_score
+        ``max(raw, 1 - raw)``: chosen after seeing the test data, so optimistic; shown
+        only to say how strong the signal is either way.
+    """
 
     q_column: str
     m_column: str
