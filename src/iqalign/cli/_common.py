@@ -41,7 +41,7 @@ def handle_errors(function: F) -> F:
 
 
 def checked(check: Callable[..., Any], *args: Any) -> Callable[..., Any]:
-    """A typer callback running a :mod:`iqalign.stats.core.checks` check on an option's value.
+    """A typer callback running a :mod:`iqalign.stats.core.arguments` check on an option's value.
 
     A bad value exits 2 with one line (``error: --alpha must ...``), before any work, as
     :func:`handle_errors` does for errors raised later. ``None`` (option not given) passes.
@@ -62,25 +62,25 @@ def checked(check: Callable[..., Any], *args: Any) -> Callable[..., Any]:
 
 
 def _check_margin(value: float) -> float:
-    from iqalign.stats.core.checks import check_positive
+    from iqalign.stats.core.arguments import check_positive
 
     return check_positive(value, "margin", "the equivalence margin on the effect")
 
 
 def _check_alpha(value: float) -> float:
-    from iqalign.stats.core.checks import check_alpha
+    from iqalign.stats.core.arguments import check_alpha
 
     return check_alpha(value)
 
 
 def _check_at_least(value: int, minimum: int, name: str, why: str) -> int:
-    from iqalign.stats.core.checks import check_at_least
+    from iqalign.stats.core.arguments import check_at_least
 
     return check_at_least(value, minimum, name, why)
 
 
 def _check_c(value: float) -> float:
-    from iqalign.stats.core.checks import check_positive
+    from iqalign.stats.core.arguments import check_positive
 
     return check_positive(value, "C", "the inverse L2 strength; C -> 0 penalises the slope to 0")
 

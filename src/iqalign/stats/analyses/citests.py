@@ -60,8 +60,8 @@ import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ScoresTableError, TooFewClustersError
 from iqalign.stats.analyses.stratified import parse_by
+from iqalign.stats.core.arguments import check_alpha
 from iqalign.stats.core.auc import grouped_midranks
-from iqalign.stats.core.checks import check_alpha
 from iqalign.stats.core.cluster import ClusterVariance, cluster_robust_variance
 from iqalign.stats.core.results import ResultMixin
 from iqalign.stats.core.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores

@@ -63,7 +63,7 @@ import pandas as pd
 from iqalign.errors import DegenerateDataError, ParameterError
 from iqalign.scores import CLEAN
 from iqalign.stats.analyses.stratified import parse_by
-from iqalign.stats.core.checks import MIN_BOOT, check_alpha, check_at_least
+from iqalign.stats.core.arguments import MIN_BOOT, check_alpha, check_at_least
 from iqalign.stats.core.coverage import COVERAGE_TARGET, measured_coverage
 from iqalign.stats.core.memo import remember
 from iqalign.stats.core.results import ResultMixin, percentile_ci

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from iqalign.errors import DegenerateDataError, ParameterError
+from iqalign.stats.core.arguments import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats.core.auc import delong_ci, grouped_roc_auc, weighted_auc
-from iqalign.stats.core.checks import MIN_BOOT, check_alpha, check_at_least, check_positive
 from iqalign.stats.core.codes import unique_codes
 from iqalign.stats.core.logistic import fit_grouped_logistic, log_loss_terms
 from iqalign.stats.core.results import ResultMixin, percentile_ci

@@ -61,7 +61,7 @@ from iqalign.errors import (
 )
 from iqalign.scores import load_scores, model_of
 from iqalign.stats.analyses.citests import CITestResult, ci_test, holm_adjust
-from iqalign.stats.core.checks import check_alpha, check_positive
+from iqalign.stats.core.arguments import check_alpha, check_positive
 from iqalign.stats.core.results import ResultMixin
 from iqalign.stats.core.table import resolve_column
 
