@@ -29,6 +29,14 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "demo_before_issue20"
 ANALYSIS_TABLES = ("pooled", "correlations", "groups", "stratified", "verdicts", "failures")
 ESTIMATION_TABLES = ("estimation_summary", "estimation_groups")
 
+# The manifest (embedded in the report) names the code that made the pictures; the move
+# renamed that module, and the seed function is now named by its public path. Applied to
+# the stored copy only: every other character must be as it was.
+RENAMED = {
+    "iqalign.scoring.imagenet_c_corruptions": "iqalign.scoring.corruptions.imagenet_c",
+    "iqalign.scoring.corrupt.corruption_seed": "iqalign.scoring.corruption_seed",
+}
+
 # A JSON key whose value depends on the machine, the clock or the folder, not the data.
 _VOLATILE = re.compile(
     r'("(?:[a-z_]*seconds[a-z_]*|workers|[a-z_]+_s|[a-z_]+_per_s|updated|created|started|'
@@ -88,6 +96,8 @@ def test_demo_tables_and_report_unchanged_by_the_restructuring(demo_run, tmp_pat
     for name, text in now.items():
         stored = GOLDEN / f"{name.split(' ')[0]}.gz"
         before = gzip.decompress(stored.read_bytes()).decode()
+        for old, new in RENAMED.items():
+            before = before.replace(old, new)
         if text != before:
             lines = [
                 f"  {a!r} != {b!r}"

@@ -252,7 +252,7 @@ def _write_manifest(
         "steps": "decode -> Resize(256) -> CenterCrop(224) -> corrupt -> "
         f"JPEG(quality={quality}, optimize=True)",
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
-        "iqalign.scoring.corruptions.pictures.corruption_seed",
+        "iqalign.scoring.corruption_seed",
         "layout": "<corruption>/<severity>/<WordNet ID>/<image ID>.JPEG",
         "versions": package_versions(), "skipped": skipped,
     }  # fmt: skip

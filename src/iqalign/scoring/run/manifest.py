@@ -116,7 +116,7 @@ def pipeline_entry(config: Any, work: list[Any] | None = None) -> dict[str, Any]
         "side is 224); any other size: Resize(256) -> CenterCrop(224), counted below",
         "imagenet_c_files_resized": probe_precorrupted(work or []),
         "corruption_seed": "blake2b-32 of (seed, image_id, corruption, severity), "
-        "iqalign.scoring.corruptions.pictures.corruption_seed",
+        "iqalign.scoring.corruption_seed",
         "fr_reference": "the clean row's picture (X0 after the same pipeline)",
         "mixture": "exactly round(p_c*N) image IDs per p_c, by stable hash; corruption uniform "
         "over the 15, severity uniform over mixture_severities",
