@@ -141,6 +141,32 @@ def read_log_probs(run_dir: str | Path, models: Mapping[str, ModelInfo]) -> dict
     return found
 
 
+def _inputs(
+    table: ScoredRun | pd.DataFrame | str | Path,
+    metrics: Mapping[str, MetricInfo] | None,
+    models: Mapping[str, ModelInfo] | Sequence[str] | None,
+    log_probs: Mapping[str, Sequence[np.ndarray]] | None,
+) -> tuple[
+    pd.DataFrame, dict[str, MetricInfo], dict[str, ModelInfo], Mapping[str, Sequence], list[str]
+]:
+    """The table, the usable metric records, the model records, the log-probabilities
+    (given, else the run folder's) and the notes so far."""
+    run = table if isinstance(table, ScoredRun) else _read(table)
+    model_infos = _model_infos(run, models)
+    notes: list[str] = []
+    metric_infos = _usable_metrics(run.metrics if metrics is None else metrics, notes)
+    if log_probs is None and run.path is not None:
+        log_probs = read_log_probs(run.path, model_infos)
+    return run.table, metric_infos, model_infos, log_probs or {}, notes
+
+
+def _check_protocol(protocol: str, n_boot: int) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+
+
 def estimate_accuracy(
     table: ScoredRun | pd.DataFrame | str | Path,
     *,
@@ -157,64 +183,44 @@ def estimate_accuracy(
 ) -> EstimationResult:
     """Fit every estimator on the source and score it on the target groups (module doc).
 
-    ``table``: a :class:`~iqalign.scores.ScoredRun` (:func:`~iqalign.scores.read_run`),
-    a run folder or Parquet path (read with it), or a DataFrame (its column names say
-    what each column is; family unknown). ``metrics`` and ``models`` default to the run's
-    records. ``source_ids`` names the labelled image IDs; by default a random
-    ``source_fraction`` of them, drawn with ``seed``. ``builders`` defaults to
-    :data:`BUILDERS`. ``log_probs``: per task model (slug), its per-row log-softmax, one
-    array per shard (:func:`read_log_probs`); by default those saved in the run folder
-    (``--save-probs``), if the run was read from one (``{}``: none).
-
     Parameters
     ----------
     table
-        A :class:`~iqalign.scores.ScoredRun`, a run folder or Parquet path, or a
-        DataFrame.
+        A :class:`~iqalign.scores.ScoredRun`, a run folder or Parquet path (read with
+        :func:`~iqalign.scores.read_run`), or a DataFrame (family unknown).
     metrics
-        The quality columns' records (:class:`~iqalign.scores.MetricInfo`), keyed by
-        column; ``None``: the run's records.
+        The quality columns' records, keyed by column; ``None``: the run's.
     models
         The task models (records keyed by slug, or slugs); ``None``: the run's.
     protocol
-        ``"loco"`` (leave one corruption out) or ``"mixtures"`` (module doc).
+        ``"loco"`` (leave one corruption out) or ``"mixtures"``.
     source_fraction
-        The share of image IDs drawn as the labelled source, when ``source_ids`` is not
-        given.
+        The share of image IDs drawn (with ``seed``) as the labelled source.
     n_boot
         Bootstrap resamples for the error intervals.
     seed
         Seed of the source draw and the bootstrap.
     p_values
-        The mixture proportions p_c for ``protocol="mixtures"``; ``None``: the default ones.
+        The p_c of ``protocol="mixtures"``; ``None``: the default ones.
     source_ids
-        The labelled image IDs; ``None`` draws them.
+        The labelled image IDs; ``None``: drawn.
     builders
         The estimators to fit; ``None``: :data:`BUILDERS`.
     log_probs
-        Per task model, its saved log-softmax per shard; ``None``: those saved in the
-        run folder, if any (else the estimators that need probabilities are left out).
+        Per model slug, its log-softmax per shard; ``None``: the run folder's, if any.
 
     Returns
     -------
     EstimationResult
         Every estimator's estimate and error per target group, and their summaries.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if n_boot < 0:
-        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    run = table if isinstance(table, ScoredRun) else _read(table)
-    frame, models = run.table, _model_infos(run, models)
-    notes: list[str] = []
-    metrics = _usable_metrics(run.metrics if metrics is None else metrics, notes)
-    if log_probs is None and run.path is not None:
-        log_probs = read_log_probs(run.path, models)
+    _check_protocol(protocol, n_boot)
+    frame, metric_infos, model_infos, probs, notes = _inputs(table, metrics, models, log_probs)
     rng = np.random.default_rng(seed)
     design = build_design(frame, protocol, source_fraction, rng, p_values, source_ids)
-    data = EstimationData(frame, design, metrics, models, notes, log_probs=log_probs or {})
+    data = EstimationData(frame, design, metric_infos, model_infos, notes, log_probs=probs)
     estimators = _build(data, BUILDERS if builders is None else builders)
-    truths = {m: _truth(frame, info, design.pair_row) for m, info in models.items()}
+    truths = {m: _truth(frame, info, design.pair_row) for m, info in model_infos.items()}
     summary, groups, resampled = score_estimators(design, estimators, truths, n_boot, rng)
     return EstimationResult(
         protocol, source_fraction, seed, n_boot, design.n_source_ids, design.n_target_ids,

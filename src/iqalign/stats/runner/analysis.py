@@ -254,41 +254,33 @@ def run_analysis(
 ) -> AnalysisResult:
     """Run every planned analysis on every (model, metric) pair and every DAG's claims.
 
-    ``table``: a :class:`~iqalign.scores.ScoredRun` (``metrics`` and ``models`` default
-    to its records) or a DataFrame (``metrics`` default to every ``q_*`` column, family
-    ``"unknown"``: a DAG that names families then raises, as it would test nothing);
-    ``models`` defaults to every ``correct_*`` column, ``dags`` are names, paths or
-    loaded DAGs. ``workers`` processes share the quality columns (default: one per CPU
-    core this process may use; 1 runs everything here). The numbers do not depend on
-    ``workers``. ``estimation`` asks for label-free accuracy estimation on the run as
-    one more job (its tables ``estimation_summary`` and ``estimation_groups``; its
-    failure a row of ``failures``).
+    The numbers do not depend on ``workers``.
 
     Parameters
     ----------
     table
         A :class:`~iqalign.scores.ScoredRun` or a scores table.
     metrics
-        The quality columns' records, keyed by column; ``None``: the run's records
-        (a DataFrame's: family unknown).
+        The quality columns' records, keyed by column; ``None``: the run's (a DataFrame's:
+        every ``q_*`` column, family unknown, so a DAG that names families raises).
     models
-        The model slugs to analyse; ``None``: every task model.
+        The model slugs to analyse; ``None``: every ``correct_*`` column.
     dags
-        The DAGs whose claims get verdicts.
+        The DAGs (names, paths or loaded) whose claims get verdicts.
     settings
         The analyses' settings; ``None``: :class:`AnalysisSettings` defaults.
     progress
         Told about each finished job; ``None`` reports nothing.
     workers
-        The number of processes.
+        Processes that share the quality columns; ``None``: one per usable CPU core.
     estimation
-        Label-free accuracy estimation to run as one more job; ``None``: none.
+        Label-free accuracy estimation as one more job (tables ``estimation_summary``,
+        ``estimation_groups``; a failure: a row of ``failures``); ``None``: none.
 
     Returns
     -------
     AnalysisResult
-        Every table (pooled, correlations, groups, stratified, CI tests, verdicts,
-        mixtures) and the failures, one row per failed job with its reason.
+        Every table and the failures, one row per failed job with its reason.
     """
     from iqalign.stats.runner.workers import Work, run_batches
 
@@ -304,22 +296,30 @@ def run_analysis(
     n_workers = _worker_count(workers, len(batches))
     done, ci_hits = run_batches(Work(context, jobs), batches, n_workers, progress)
     results = [done[index] for index in range(len(jobs))]
+    run_info = _run_info(models, metrics, dags, results, n_workers, ci_hits, started)
+    return _collect(results, {**settings.to_dict(), **run_info})
+
+
+def _run_info(
+    models: list[str], metrics: Mapping[str, MetricInfo], dags: list[Any],
+    results: list[JobResult], n_workers: int, ci_hits: int, started: float,
+) -> dict[str, Any]:  # fmt: skip
+    """What the run did, for the settings record: pairs, jobs, workers, seconds."""
     seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
     for result in results:
         seconds[result.job.analysis] += result.seconds
-    run_info = {
+    return {
         "models": models,
         "metrics": list(metrics),
         "dags": [dag.name for dag in dags],
         # the (model, metric) pairs' and DAGs' jobs; a run-level job (estimation) shows
         # in seconds_by_analysis only, so a report's settings line reads as it did
-        "jobs": sum(KINDS[job.analysis].scope != "run" for job in jobs),
+        "jobs": sum(KINDS[r.job.analysis].scope != "run" for r in results),
         "workers": n_workers,
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_by_analysis": {k: round(v, 2) for k, v in seconds.items() if v},
         "ci_tests_shared": ci_hits,
     }
-    return _collect(results, {**settings.to_dict(), **run_info})
 
 
 def _column_batches(jobs: Sequence[Job]) -> list[list[int]]:
