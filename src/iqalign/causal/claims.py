@@ -161,6 +161,14 @@ def parse_claim(text: str) -> Claim:
     left = _side(parts[0], text, "left side")
     right = _side(parts[1], text, "right side")
     given = frozenset(parts[2]) if len(parts) > 2 else frozenset()
+    _check_disjoint(text, left, right, given)
+    return Claim(left, right, given, operators[0])
+
+
+def _check_disjoint(
+    text: str, left: frozenset[str], right: frozenset[str], given: frozenset[str]
+) -> None:
+    """Raise if a node of ``text`` is on both sides, or on a side and in the conditioning set."""
     for a, b, what in (
         (left, right, "both sides"),
         (left | right, given, "a side and the conditioning set"),
@@ -170,7 +178,6 @@ def parse_claim(text: str) -> Claim:
             raise ClaimSyntaxError(
                 _syntax_message(text, f"{', '.join(sorted(overlap))} appears in {what}")
             )
-    return Claim(left, right, given, operators[0])
 
 
 def _tokenize_claim(text: str) -> list[tuple[str, str]]:

@@ -298,31 +298,6 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
     dict[str, Any]
         Plain data (dicts, lists, strings) that ``yaml.safe_dump`` writes as a DAG file.
     """
-    nodes: dict[str, dict[str, Any]] = {}
-    for node in dag.nodes:
-        attrs: dict[str, Any] = {"role": node.role}
-        if node.label:
-            attrs["label"] = node.label
-        if node.deterministic:
-            attrs["deterministic"] = True
-        if node.column is not None:
-            attrs["column"] = node.column
-        if node.identifies_row:
-            attrs["identifies_row"] = True
-        if node.description:
-            attrs["description"] = node.description
-        nodes[node.name] = attrs
-    edges: list[Any] = []
-    for edge in dag.edges:
-        if edge.style == "solid" and not edge.note and edge.input:
-            edges.append(str(edge))
-        else:
-            item: dict[str, str | bool] = {"edge": str(edge), "style": edge.style}
-            if not edge.input:
-                item["input"] = False
-            if edge.note:
-                item["note"] = edge.note
-            edges.append(item)
     data: dict[str, Any] = {"name": dag.name}
     if dag.variant_of:
         data["variant_of"] = dag.variant_of
@@ -332,13 +307,47 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
         data["paper"] = dict(dag.paper)
     if dag.description:
         data["description"] = dag.description
-    data["nodes"] = nodes
-    data["edges"] = edges
+    data["nodes"] = {node.name: _node_to_dict(node) for node in dag.nodes}
+    data["edges"] = [_edge_to_item(edge) for edge in dag.edges]
     if dag.applies_to != AppliesTo():
         data["applies_to"] = {
             "families": list(dag.applies_to.families),
             "q_source": dag.applies_to.q_source,
         }
+    _add_claims(data, dag)
+    return data
+
+
+def _node_to_dict(node: Node) -> dict[str, Any]:
+    """One node's attributes as the YAML schema writes them (defaults left out)."""
+    attrs: dict[str, Any] = {"role": node.role}
+    if node.label:
+        attrs["label"] = node.label
+    if node.deterministic:
+        attrs["deterministic"] = True
+    if node.column is not None:
+        attrs["column"] = node.column
+    if node.identifies_row:
+        attrs["identifies_row"] = True
+    if node.description:
+        attrs["description"] = node.description
+    return attrs
+
+
+def _edge_to_item(edge: Edge) -> str | dict[str, str | bool]:
+    """One edge: its text, or a mapping when it has a style, a note or is not an input."""
+    if edge.style == "solid" and not edge.note and edge.input:
+        return str(edge)
+    item: dict[str, str | bool] = {"edge": str(edge), "style": edge.style}
+    if not edge.input:
+        item["input"] = False
+    if edge.note:
+        item["note"] = edge.note
+    return item
+
+
+def _add_claims(data: dict[str, Any], dag: Dag) -> None:
+    """Add the recorded claims: classical ones at the top, the others in their sections."""
     for criterion, section in (("classical", None), *((v, k) for k, v in _CLAIM_SECTIONS.items())):
         block: dict[str, list[str]] = {}
         for recorded in dag.claims:
@@ -351,7 +360,6 @@ def dag_to_dict(dag: Dag) -> dict[str, Any]:
             data.update(block)
         elif block:
             data[section] = block
-    return data
 
 
 # ---------------------------------------------------------------------- pgmpy

@@ -126,8 +126,7 @@ def plan_claim(dag: Dag, claim: Claim | str, origin: str = "user") -> TestPlan:
     claim
         A :class:`Claim` or its text.
     origin
-        Where the claim came from (:func:`plan_tests` passes ``"user"``, ``"paper"`` or
-        ``"derived"``), kept in the plan for reports.
+        Where the claim came from (``"user"``, ``"paper"`` or ``"derived"``), for reports.
 
     Returns
     -------

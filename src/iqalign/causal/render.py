@@ -141,17 +141,29 @@ def render_dag(
         and the message says how to install Graphviz and finish the job by hand.
     """
     path = Path(path)
+    fmt = _format_of(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = format_dot(dag, highlight=highlight, reading=reading)
+    if fmt == "gv":
+        path.write_text(source, encoding="utf-8")
+        return path
+    path.write_bytes(_draw(source, fmt, path))
+    return path
+
+
+def _format_of(path: Path) -> str:
+    """The format ``path``'s suffix names; ValueError for an unsupported one."""
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(
             f"{path}: cannot render to {path.suffix or 'a file without a suffix'!r}; "
             f"use one of {', '.join('.' + f for f in FORMATS)}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    source = format_dot(dag, highlight=highlight, reading=reading)
-    if fmt == "gv":
-        path.write_text(source, encoding="utf-8")
-        return path
+    return fmt
+
+
+def _draw(source: str, fmt: str, path: Path) -> bytes:
+    """``source`` drawn by ``dot`` as ``fmt``; without ``dot``, the ``.gv`` beside ``path``."""
     gv_path = path.with_suffix(".gv")
     if shutil.which("dot") is None:
         gv_path.write_text(source, encoding="utf-8")
@@ -164,7 +176,7 @@ def render_dag(
     import graphviz
 
     try:
-        data = graphviz.Source(source).pipe(format=fmt)
+        data: bytes = graphviz.Source(source).pipe(format=fmt)
     except (
         graphviz.backend.ExecutableNotFound
     ) as err:  # dot vanished between the check and the call
@@ -172,5 +184,4 @@ def render_dag(
         raise GraphvizNotFoundError(
             f"Graphviz's 'dot' failed to start; source in {gv_path}"
         ) from err
-    path.write_bytes(data)
-    return path
+    return data

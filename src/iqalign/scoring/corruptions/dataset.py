@@ -77,9 +77,6 @@ def corrupt_dataset(
 ) -> CorruptResult:
     """Corrupt every clean image of ``data`` into an ImageNet-C-layout folder ``out``.
 
-    ``progress`` (optional) gets ``start(total, done)``, ``advance(n)`` and ``close()``
-    in files. ``workers=-1`` uses every CPU core; 0 or 1 works in this process.
-
     Parameters
     ----------
     data
@@ -91,8 +88,7 @@ def corrupt_dataset(
     labels
         A label file for a ``folder`` source.
     corruptions
-        A tuple of names, or text as ``parse_corruptions`` reads it (``"all"``, a
-        comma-separated list).
+        A tuple of names, or text such as ``"all"`` or a comma-separated list.
     severities
         A tuple of severities, or text such as ``"1-5"`` or ``"1,3,5"``.
     impl
@@ -106,32 +102,50 @@ def corrupt_dataset(
     limit
         Corrupt only the first ``limit`` images; 0: all.
     progress
-        Told about the files written; ``None`` reports nothing.
+        Gets ``start(total, done)``, ``advance(n)`` and ``close()``, counted in files;
+        ``None`` reports nothing.
 
     Returns
     -------
     CorruptResult
         The folder, the files written and already there, and the images skipped.
     """
-    from iqalign.scoring.data.sources import load_source
-
     check_implementation(impl)
     names = parse_corruptions(corruptions, extra=True)
     levels = parse_severities(severities)
+    items = _clean_items(data, layout, labels, limit)
+    root = Path(out).expanduser()
+    tasks, existing = _plan(items, root, names, levels)
+    written, skipped = _execute(tasks, existing, (impl, seed, jpeg_quality), workers, progress)
+    _write_manifest(root, data, names, levels, impl, seed, jpeg_quality, skipped)
+    return CorruptResult(root, written, existing, skipped)
+
+
+def _clean_items(data: str, layout: str | None, labels: str | None, limit: int) -> list[Any]:
+    """The clean images of ``data`` (the first ``limit``; 0: all); refuse a source with none."""
+    from iqalign.scoring.data.sources import load_source
+
     items = [i for i in load_source(data, layout, labels) if i.corruption == CLEAN]
     if not items:
         raise DataSourceError(f"--data {data!r}: no clean images to corrupt")
-    items = items[:limit] if limit else items
-    root = Path(out).expanduser()
-    tasks, existing = _plan(items, root, names, levels)
+    return items[:limit] if limit else items
+
+
+def _execute(
+    tasks: list[_Task],
+    existing: int,
+    settings: tuple[str, int, int],
+    workers: int,
+    progress: Any,
+) -> tuple[int, list[dict[str, str]]]:
+    """Run the tasks in this process or a pool; return files written and images skipped."""
     if progress:
         progress.start(existing + sum(len(t.targets) for t in tasks), existing)
     run = _run_inline if workers in (0, 1) or len(tasks) <= 1 else _run_pool
-    written, skipped = run(tasks, (impl, seed, jpeg_quality), workers, progress)
+    written, skipped = run(tasks, settings, workers, progress)
     if progress:
         progress.close()
-    _write_manifest(root, data, names, levels, impl, seed, jpeg_quality, skipped)
-    return CorruptResult(root, written, existing, skipped)
+    return written, skipped
 
 
 def _plan(

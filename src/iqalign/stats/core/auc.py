@@ -269,7 +269,7 @@ def delong_ci(
     >>> round(ci.auc, 4), round(ci.se, 4)
     (0.8889, 0.1571)
     """
-    from scipy.stats import norm, t
+    from scipy.stats import norm
 
     y, score = _validate(y_true, y_score)
     pos = y == 1
@@ -285,18 +285,33 @@ def delong_ci(
         var = (v10.var(ddof=1) if n1 > 1 else 0.0) / n1 + (v01.var(ddof=1) if n0 > 1 else 0.0) / n0
         quantile = float(norm.ppf(1 - alpha / 2))
     else:
-        codes = unique_codes(np.asarray(clusters))[1]
-        if codes.size != y.size:
-            raise ValueError(f"clusters has {codes.size} values but y_true has {y.size}")
-        g = int(codes.max()) + 1
-        psi = np.bincount(codes[pos], weights=v10 - auc, minlength=g) / n1
-        psi += np.bincount(codes[~pos], weights=v01 - auc, minlength=g) / n0
-        if g < 2:
-            raise DegenerateDataError("a clustered AUC interval needs at least 2 clusters, got 1")
-        var = float(psi @ psi) * g / (g - 1)
-        quantile = float(t.ppf(1 - alpha / 2, g - 1))
+        var, quantile = _clustered_variance(clusters, pos, v10, v01, auc, alpha)
     se = float(np.sqrt(var))
     return AucCI(auc, se, max(0.0, auc - quantile * se), min(1.0, auc + quantile * se))
+
+
+def _clustered_variance(
+    clusters: ArrayLike,
+    pos: np.ndarray,
+    v10: np.ndarray,
+    v01: np.ndarray,
+    auc: float,
+    alpha: float,
+) -> tuple[float, float]:
+    """Obuchowski's clustered variance of the AUC and the Student t quantile (``G - 1`` df)."""
+    from scipy.stats import t
+
+    n1, n0 = v10.size, v01.size
+    codes = unique_codes(np.asarray(clusters))[1]
+    if codes.size != pos.size:
+        raise ValueError(f"clusters has {codes.size} values but y_true has {pos.size}")
+    g = int(codes.max()) + 1
+    psi = np.bincount(codes[pos], weights=v10 - auc, minlength=g) / n1
+    psi += np.bincount(codes[~pos], weights=v01 - auc, minlength=g) / n0
+    if g < 2:
+        raise DegenerateDataError("a clustered AUC interval needs at least 2 clusters, got 1")
+    var = float(psi @ psi) * g / (g - 1)
+    return var, float(t.ppf(1 - alpha / 2, g - 1))
 
 
 @dataclass(frozen=True)

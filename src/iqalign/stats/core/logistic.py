@@ -109,28 +109,14 @@ def fit_grouped_logistic(
         Intercept and slope per group (on Q standardised within the group); NaN where a
         group was not fitted.
     """
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
-    if penalty == "l2" and not (np.isfinite(C) and C > 0):
-        raise ParameterError(
-            f"C must be a finite number > 0 for penalty 'l2' (the inverse L2 strength; "
-            f"C -> 0 penalises the slope to 0), got {C!r}"
-        )
+    _check_penalty(penalty, C)
     n = np.bincount(groups, minlength=n_groups).astype(np.float64)
     n1 = np.bincount(groups, weights=y, minlength=n_groups)
     two_class = (n1 > 0) & (n1 < n)
     center, scale, constant = _standardisation(x, groups, n, n_groups)
-    rows = two_class[groups]
-    every = bool(rows.all())  # then no copies (3M rows per fold in a per-image CV)
-    g, yy, xx = (groups, y, x) if every else (groups[rows], y[rows], x[rows])
-    z = (xx - center[g]) / scale[g]
-    separated = np.zeros(n_groups, dtype=bool)
-    if penalty == "none":
-        separated = two_class & ~constant & _is_separated(z, yy, g, n_groups)
-    active = two_class & ~separated
-    keep = active[g]
-    if not keep.all():
-        g, yy, z = g[keep], yy[keep], z[keep]
+    z, yy, g, separated, active = _rows_to_fit(
+        x, y, groups, n_groups, two_class, center, scale, constant, penalty
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         start = np.log(n1 / (n - n1))  # the intercept-only fit: a good, always-finite start
     params = np.vstack([np.where(active, start, 0.0), np.zeros(n_groups)])
@@ -142,6 +128,44 @@ def fit_grouped_logistic(
     return LogisticFits(
         intercept, slope, center, scale, active, two_class, separated, constant, converged, n_iter
     )
+
+
+def _check_penalty(penalty: str, C: float) -> None:
+    """Refuse an unknown penalty, and a ``C`` that is not a finite number > 0 for ``"l2"``."""
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+    if penalty == "l2" and not (np.isfinite(C) and C > 0):
+        raise ParameterError(
+            f"C must be a finite number > 0 for penalty 'l2' (the inverse L2 strength; "
+            f"C -> 0 penalises the slope to 0), got {C!r}"
+        )
+
+
+def _rows_to_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    two_class: np.ndarray,
+    center: np.ndarray,
+    scale: np.ndarray,
+    constant: np.ndarray,
+    penalty: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the groups to fit, standardised: ``z``, ``y``, group codes, and per
+    group ``separated`` (penalty ``"none"`` only) and ``active`` (two classes, not separated)."""
+    rows = two_class[groups]
+    every = bool(rows.all())  # then no copies (3M rows per fold in a per-image CV)
+    g, yy, xx = (groups, y, x) if every else (groups[rows], y[rows], x[rows])
+    z = (xx - center[g]) / scale[g]
+    separated = np.zeros(n_groups, dtype=bool)
+    if penalty == "none":
+        separated = two_class & ~constant & _is_separated(z, yy, g, n_groups)
+    active = two_class & ~separated
+    keep = active[g]
+    if not keep.all():
+        g, yy, z = g[keep], yy[keep], z[keep]
+    return z, yy, g, separated, active
 
 
 def _standardisation(x, groups, n, n_groups):

@@ -130,7 +130,22 @@ def prepare_scores(
         _refuse_nonfinite(frame, q_column, finite, rows, dropped)
     if keep.sum() == 0:
         raise ScoresTableError(f"column {q_column!r} has no finite values")
-    if rows is None and not dropped and _plain_index(frame):
+    kept = _kept_frame(frame, keep, extra, every_row=rows is None and not dropped)
+    return ScoresData(
+        q_column=q_column,
+        m_column=m_column,
+        q=q_values[keep],
+        m=m_values[keep],
+        frame=kept,
+        n_dropped_nonfinite=dropped,
+    )
+
+
+def _kept_frame(
+    frame: pd.DataFrame, keep: np.ndarray, extra: list[str], *, every_row: bool
+) -> pd.DataFrame:
+    """The kept rows' ``extra`` columns (the table itself when every row is kept), complete."""
+    if every_row and _plain_index(frame):
         kept = frame  # every row: the table itself, no copy (its columns are read, never written)
     else:
         kept = remember(  # the same rows of the same table: one frame for every pair of a run
@@ -144,14 +159,7 @@ def prepare_scores(
                 f"column {name!r} has {int(kept[name].isna().sum())} missing values; "
                 "a stratifier or grouping column must be complete"
             )
-    return ScoresData(
-        q_column=q_column,
-        m_column=m_column,
-        q=q_values[keep],
-        m=m_values[keep],
-        frame=kept,
-        n_dropped_nonfinite=dropped,
-    )
+    return kept
 
 
 def _refuse_nonfinite(
