@@ -53,7 +53,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,13 @@ from iqalign.stats.core.arguments import check_alpha
 from iqalign.stats.core.auc import grouped_midranks
 from iqalign.stats.core.cluster import ClusterVariance, cluster_robust_variance
 from iqalign.stats.core.results import ResultMixin
-from iqalign.stats.core.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
+from iqalign.stats.core.table import (
+    ScoresData,
+    get_stratum_codes,
+    get_unit_codes,
+    load_scores,
+    prepare_scores,
+)
 
 __all__ = ["CI_TESTS", "CITestResult", "ci_test", "holm_adjust"]
 
@@ -122,14 +128,6 @@ def ci_test(
 ) -> CITestResult:
     """Test ``M _||_ Q | by`` (see the module docs); ``by=()`` tests marginal independence.
 
-    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
-    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
-
-    ``cluster`` is used when it is a column, not a stratifier, and some value of it spans
-    several rows: then every test's variance is the small-sample cluster-robust one (CR2;
-    Rao-Scott-corrected for ``lr`` and ``cmh``), and a table with too few clusters for
-    it is refused with :class:`~iqalign.errors.DegenerateDataError`.
-
     Parameters
     ----------
     table
@@ -144,12 +142,13 @@ def ci_test(
         One of :data:`CI_TESTS`: ``"score"`` (conditional logistic score test), ``"lr"``
         (likelihood ratio) or ``"cmh"`` (Cochran-Mantel-Haenszel).
     cluster
-        The column whose values are clusters (image IDs); ``None`` treats rows as
-        independent.
+        The column whose values are clusters (image IDs), used when it is no stratifier and
+        some value spans several rows (module docs); ``None`` treats rows as independent.
     alpha
         Level of the effect's ``1 - alpha`` interval.
     nonfinite
-        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+        ``"raise"`` (on purpose: a NaN Q is a question to the caller): refuse non-finite Q;
+        ``"drop"`` (as the runner and ``iqalign report`` do): drop those rows and count them.
 
     Returns
     -------
@@ -160,6 +159,24 @@ def ci_test(
         raise ValueError(f"test must be one of {CI_TESTS}, got {test!r}")
     alpha = check_alpha(alpha)
     by = parse_by(by)
+    data, strata, keys, clusters = _prepare(table, q, m, by, cluster, nonfinite)
+    run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
+    fields = run(data.q, data.m, strata, len(keys), clusters, alpha)
+    if "cluster-robust" in fields.get("variance", ""):
+        fields["variance"] = fields["variance"].replace("clusters", f"{cluster} clusters")
+    return _result(test, by, data, len(keys), alpha, fields)
+
+
+def _prepare(
+    table: pd.DataFrame | str | Path,
+    q: str,
+    m: str,
+    by: tuple[str, ...],
+    cluster: str | None,
+    nonfinite: Literal["raise", "drop"],
+) -> tuple[ScoresData, np.ndarray, pd.DataFrame, np.ndarray | None]:
+    """The validated rows, their stratum codes and keys, and cluster codes (``None`` when
+    no cluster correction applies)."""
     frame = load_scores(table)
     # The column name, or None when no cluster correction applies (keeps `str` for the checker).
     cluster_column = (
@@ -172,10 +189,18 @@ def ci_test(
     clusters = get_unit_codes(data.frame, cluster_column) if cluster_column else None
     if clusters is not None and int(clusters.max(initial=-1)) + 1 == clusters.size:
         clusters = None  # one row per cluster: the model variance is already right
-    run = {"score": _score_test, "lr": _lr_test, "cmh": _cmh_test}[test]
-    fields = run(data.q, data.m, strata, len(keys), clusters, alpha)
-    if "cluster-robust" in fields.get("variance", ""):
-        fields["variance"] = fields["variance"].replace("clusters", f"{cluster} clusters")
+    return data, strata, keys, clusters
+
+
+def _result(
+    test: str,
+    by: tuple[str, ...],
+    data: ScoresData,
+    n_strata: int,
+    alpha: float,
+    fields: dict[str, Any],
+) -> CITestResult:
+    """The test's fields with the table's counts and the prior-only baseline."""
     accuracy = float(data.m.mean())
     return CITestResult(
         test=test,
@@ -184,7 +209,7 @@ def ci_test(
         m_column=data.m_column,
         n_rows=data.n_rows,
         n_dropped_nonfinite=data.n_dropped_nonfinite,
-        n_strata=len(keys),
+        n_strata=n_strata,
         effect_name=_EFFECT_NAMES[test],
         accuracy=accuracy,
         prior_ce_loss=float(-(accuracy * np.log(accuracy) + (1 - accuracy) * np.log1p(-accuracy))),

@@ -68,7 +68,13 @@ from iqalign.stats.core.coverage import COVERAGE_TARGET, measured_coverage
 from iqalign.stats.core.memo import remember
 from iqalign.stats.core.results import ResultMixin, percentile_ci
 from iqalign.stats.core.splits import resample_counts
-from iqalign.stats.core.table import get_stratum_codes, get_unit_codes, load_scores, prepare_scores
+from iqalign.stats.core.table import (
+    ScoresData,
+    get_stratum_codes,
+    get_unit_codes,
+    load_scores,
+    prepare_scores,
+)
 
 __all__ = [
     "CI_METHODS",
@@ -128,11 +134,6 @@ def group_correlations(
 ) -> GroupCorrelationResult:
     """Correlate mean Q with accuracy across the groups of ``by`` (see the module docs).
 
-    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
-    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
-
-    ``methods`` (default all three) limits the correlations computed.
-
     Parameters
     ----------
     table
@@ -156,9 +157,10 @@ def group_correlations(
     seed
         A seed or a numpy Generator for the random draws; the same seed, the same result.
     nonfinite
-        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+        ``"raise"`` (on purpose: a NaN Q is a question to the caller): refuse non-finite Q;
+        ``"drop"`` (as the runner and ``iqalign report`` do): drop those rows and count them.
     methods
-        Any of ``"pearson"``, ``"spearman"``, ``"kendall"``.
+        The correlations computed: any of ``"pearson"``, ``"spearman"``, ``"kendall"``.
 
     Returns
     -------
@@ -167,6 +169,37 @@ def group_correlations(
     """
     methods = _check_settings(ci_method, methods, alpha, n_boot)
     by = parse_by(by)
+    groups = _prepare(table, q, m, by, unit, include_clean, nonfinite)
+    rows = _correlation_rows(groups, by, n_boot, alpha, ci_method, seed, methods)
+    return _result(groups, rows, by, unit, include_clean, n_boot, alpha, ci_method)
+
+
+@dataclass(frozen=True)
+class _GroupSums:
+    """The validated rows and their per-(image, group) sums, with each group's means."""
+
+    data: ScoresData
+    keys: pd.DataFrame
+    n_units: int
+    n_groups: int
+    sums: Any  # (n_units x 3 n_groups), scipy sparse or a dense array
+    count: np.ndarray
+    mean_q: np.ndarray
+    accuracy: np.ndarray
+    summary: pd.DataFrame
+
+
+def _prepare(
+    table: pd.DataFrame | str | Path,
+    q: str,
+    m: str,
+    by: tuple[str, ...],
+    unit: str,
+    include_clean: bool,
+    nonfinite: Literal["raise", "drop"],
+) -> _GroupSums:
+    """Load and validate the rows (clean ones left out unless asked for), code the groups
+    and image IDs, and sum each image's rows per group."""
     frame = load_scores(table)
     rows = None
     if not include_clean and "corruption" in by and "corruption" in frame:
@@ -182,26 +215,66 @@ def group_correlations(
     sums = _per_unit_sums(units, groups, data.q, data.m, n_units, n_groups)
     count, mean_q, accuracy = _means(np.asarray(sums.sum(axis=0)).ravel(), n_groups)
     summary = keys.assign(n_rows=count.astype(np.int64), mean_q=mean_q, accuracy=accuracy)
-    scopes = _scopes(keys, by)
-    shares = _mean_noise(sums, n_units, n_groups, count, mean_q, accuracy, scopes)
+    return _GroupSums(data, keys, n_units, n_groups, sums, count, mean_q, accuracy, summary)
+
+
+def _correlation_rows(
+    groups: _GroupSums,
+    by: tuple[str, ...],
+    n_boot: int,
+    alpha: float,
+    ci_method: str,
+    seed: int | np.random.Generator | None,
+    methods: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Every (scope, method) row: the point estimates and both bootstraps' intervals."""
+    g = groups
+    scopes = _scopes(g.keys, by)
+    shares = _mean_noise(g.sums, g.n_units, g.n_groups, g.count, g.mean_q, g.accuracy, scopes)
     rng = np.random.default_rng(seed)
-    cluster = _cluster_bootstrap(sums, n_units, n_groups, scopes, n_boot, rng, shares, methods)
-    resampled = _group_bootstrap(mean_q, accuracy, scopes, n_boot, rng, methods)
-    rows = [
-        _row(scope, method, mean_q[at], accuracy[at],
+    cluster = _cluster_bootstrap(
+        g.sums, g.n_units, g.n_groups, scopes, n_boot, rng, shares, methods
+    )
+    resampled = _group_bootstrap(g.mean_q, g.accuracy, scopes, n_boot, rng, methods)
+    return [
+        _row(scope, method, g.mean_q[at], g.accuracy[at],
              {key[1]: value for key, value in cluster.items() if key[0] == scope},
              resampled[(scope, method)], ci_method, alpha, shares[scope].sum(axis=0))
         for scope, at in scopes.items()
         for method in methods
     ]  # fmt: skip
+
+
+def _result(
+    groups: _GroupSums,
+    rows: list[dict[str, Any]],
+    by: tuple[str, ...],
+    unit: str,
+    include_clean: bool,
+    n_boot: int,
+    alpha: float,
+    ci_method: str,
+) -> GroupCorrelationResult:
+    """The correlation rows and group means with the table's counts and the settings."""
+    data = groups.data
     return GroupCorrelationResult(
-        q_column=data.q_column, m_column=data.m_column, by=by, unit=unit,
-        n_rows=data.n_rows, n_units=n_units, n_groups=n_groups,
-        n_dropped_nonfinite=data.n_dropped_nonfinite, accuracy=float(data.m.mean()),
-        include_clean=include_clean, n_boot=n_boot, alpha=alpha, ci_method=ci_method,
-        groups=summary, correlations=pd.DataFrame(rows),
+        q_column=data.q_column,
+        m_column=data.m_column,
+        by=by,
+        unit=unit,
+        n_rows=data.n_rows,
+        n_units=groups.n_units,
+        n_groups=groups.n_groups,
+        n_dropped_nonfinite=data.n_dropped_nonfinite,
+        accuracy=float(data.m.mean()),
+        include_clean=include_clean,
+        n_boot=n_boot,
+        alpha=alpha,
+        ci_method=ci_method,
+        groups=groups.summary,
+        correlations=pd.DataFrame(rows),
         notes=_notes(unit, n_boot, ci_method, include_clean, by),
-    )  # fmt: skip
+    )
 
 
 def _notes(

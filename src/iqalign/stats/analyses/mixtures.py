@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from iqalign.errors import ScoresTableError
 from iqalign.scores import CLEAN
-from iqalign.stats.analyses.predictability import predictability
+from iqalign.stats.analyses.predictability import PredictabilityResult, predictability
 from iqalign.stats.core.results import ResultMixin
 from iqalign.stats.core.table import load_scores, resolve_column
 
@@ -203,28 +204,38 @@ def mixture_predictability(
     for p_c, rng in zip(p_values, children, strict=True):
         variant = frame.iloc[index.draw(p_c, (1, 2, 3), None, rng)]
         result = predictability(variant, q, m, penalty=penalty, C=C, n_boot=n_boot, seed=rng)
-        rows.append(
-            {
-                "p_c": p_c,
-                "n_rows": result.n_rows,
-                "n_corrupted": int((variant["corruption"].astype(str) != CLEAN).sum()),
-                "auc_score": result.auc_score,
-                "auc_ci_low": result.auc_bootstrap_ci[0],
-                "auc_ci_high": result.auc_bootstrap_ci[1],
-                "raw_auc_score": result.raw_auc_score,
-                "slope_sign": result.slope_sign,
-                "ce_loss": result.ce_loss,
-                "prior_ce_loss": result.prior_ce_loss,
-                "test_accuracy": result.test_accuracy,
-            }
-        )
+        rows.append(_variant_row(p_c, variant, result))
     variants = pd.DataFrame(rows)
     auc = variants["auc_score"].to_numpy()
+    return _summarise(variants, auc, result, penalty)
+
+
+def _variant_row(p_c: float, variant: pd.DataFrame, result: PredictabilityResult) -> dict[str, Any]:
+    """One variant's row: its size and the pooled test's AUC, interval and losses."""
+    return {
+        "p_c": p_c,
+        "n_rows": result.n_rows,
+        "n_corrupted": int((variant["corruption"].astype(str) != CLEAN).sum()),
+        "auc_score": result.auc_score,
+        "auc_ci_low": result.auc_bootstrap_ci[0],
+        "auc_ci_high": result.auc_bootstrap_ci[1],
+        "raw_auc_score": result.raw_auc_score,
+        "slope_sign": result.slope_sign,
+        "ce_loss": result.ce_loss,
+        "prior_ce_loss": result.prior_ce_loss,
+        "test_accuracy": result.test_accuracy,
+    }
+
+
+def _summarise(
+    variants: pd.DataFrame, auc: np.ndarray, result: PredictabilityResult, penalty: str
+) -> MixtureResult:
+    """The mean (and SD) over variants; ``result`` is the last variant's (columns, size)."""
     return MixtureResult(
         q_column=result.q_column,
         m_column=result.m_column,
         penalty=penalty,
-        n_variants=len(rows),
+        n_variants=len(variants),
         n_ids=result.n_rows,
         mean_auc_score=float(auc.mean()),
         sd_auc=float(auc.std(ddof=1)) if auc.size > 1 else 0.0,

@@ -116,12 +116,6 @@ def predictability(
 ) -> PredictabilityResult:
     """Pooled held-out predictability of M from Q (see the module docs).
 
-    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
-    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
-
-    ``unit`` is the column whose values are kept on one side of the split and resampled
-    by the bootstrap (image IDs).
-
     Parameters
     ----------
     table
@@ -141,11 +135,12 @@ def predictability(
     alpha
         The intervals are ``1 - alpha``.
     unit
-        The column kept whole by the split and resampled by the bootstrap.
+        The column kept whole by the split and resampled by the bootstrap (image IDs).
     seed
         A seed or a numpy Generator for the random draws; the same seed, the same result.
     nonfinite
-        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+        ``"raise"`` (on purpose: a NaN Q is a question to the caller): refuse non-finite Q;
+        ``"drop"`` (as the runner and ``iqalign report`` do): drop those rows and count them.
 
     Returns
     -------
@@ -155,19 +150,10 @@ def predictability(
     data = prepare_scores(table, q, m, [unit], nonfinite=nonfinite)
     units = get_unit_codes(data.frame, unit)
     return predictability_arrays(
-        data.q,
-        data.m,
-        units,
-        q_column=data.q_column,
-        m_column=data.m_column,
-        penalty=penalty,
-        C=C,
-        test_size=test_size,
-        n_boot=n_boot,
-        alpha=alpha,
-        rng=np.random.default_rng(seed),
-        n_dropped_nonfinite=data.n_dropped_nonfinite,
-    )
+        data.q, data.m, units, q_column=data.q_column, m_column=data.m_column,
+        penalty=penalty, C=C, test_size=test_size, n_boot=n_boot, alpha=alpha,
+        rng=np.random.default_rng(seed), n_dropped_nonfinite=data.n_dropped_nonfinite,
+    )  # fmt: skip
 
 
 def predictability_arrays(

@@ -82,10 +82,6 @@ def simulate_scores(
 ) -> pd.DataFrame:
     """A scores table drawn from a structural causal model over ``dag`` (see module docs).
 
-    ``strengths`` overrides ``strength`` per edge (``{"X -> Q": 0.5}``); ``accuracy`` sets
-    the intercept of M (the realised accuracy is near it). The returned frame's
-    ``attrs["iqalign_simulation"]`` records the settings and notes.
-
     Parameters
     ----------
     dag
@@ -97,11 +93,11 @@ def simulate_scores(
     strength
         The coefficient of every edge.
     strengths
-        Coefficients per edge, overriding ``strength``.
+        Coefficients per edge, overriding ``strength`` (``{"X -> Q": 0.5}``).
     noise
         The scale of each non-root node's N(0, 1) noise.
     accuracy
-        The target accuracy of M.
+        The target accuracy of M: it sets M's intercept (the realised accuracy is near it).
     n_labels
         The number of classes.
     metric
@@ -116,18 +112,42 @@ def simulate_scores(
     Returns
     -------
     pandas.DataFrame
-        The simulated scores table.
+        The simulated scores table (settings and notes in ``attrs["iqalign_simulation"]``).
     """
-    from iqalign.causal import load_dag
-
-    dag = dag if not isinstance(dag, str | Path) else load_dag(dag)
+    dag = _load(dag)
     _check_settings(n_ids, layout, noise, accuracy, n_labels)
     rng = np.random.default_rng(seed)
     design = _design(n_ids, layout, n_labels, rng)
     weights = _edge_weights(dag, strength, strengths or {})
     values, notes = _draw_nodes(dag, design, weights, noise, accuracy, deterministic, rng)
     frame = _assemble(dag, design, values, metric, model, n_labels, rng, notes)
-    frame.attrs["iqalign_simulation"] = {
+    frame.attrs["iqalign_simulation"] = _settings_record(
+        dag, n_ids, layout, strength, strengths, noise, accuracy, deterministic, seed, notes
+    )
+    return frame
+
+
+def _load(dag: Dag | str | Path) -> Dag:
+    """``dag`` itself, or the DAG its built-in name or path loads."""
+    from iqalign.causal import load_dag
+
+    return dag if not isinstance(dag, str | Path) else load_dag(dag)
+
+
+def _settings_record(
+    dag: Dag,
+    n_ids: int,
+    layout: str,
+    strength: float,
+    strengths: Mapping[str, float] | None,
+    noise: float,
+    accuracy: float,
+    deterministic: bool,
+    seed: int | np.random.Generator | None,
+    notes: list[str],
+) -> dict[str, object]:
+    """The settings and notes stored in the table's ``attrs["iqalign_simulation"]``."""
+    return {
         "dag": dag.name,
         "n_ids": n_ids,
         "layout": layout,
@@ -139,7 +159,6 @@ def simulate_scores(
         "seed": seed if isinstance(seed, int) else None,
         "notes": notes,
     }
-    return frame
 
 
 def _check_settings(n_ids: int, layout: str, noise: float, accuracy: float, n_labels: int) -> None:

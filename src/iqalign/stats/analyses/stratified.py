@@ -144,12 +144,6 @@ def stratified_cv(
 ) -> StratifiedCVResult:
     """k-fold cross-validated AUC and CE of P(M | Q) within each stratum of ``by``.
 
-    ``nonfinite="raise"`` on purpose (a NaN Q is a question to the caller); the runner
-    and ``iqalign report`` drop and count (``AnalysisSettings.nonfinite="drop"``).
-
-    Folds keep each ``unit`` (image ID) on one side; when ``unit`` is itself a stratifier
-    the rows are the units. ``per_stratum=True`` adds a table with one row per stratum.
-
     Parameters
     ----------
     table
@@ -167,13 +161,15 @@ def stratified_cv(
     C
         Inverse strength of the L2 penalty.
     unit
-        The column kept on one side of each fold; ``None``: rows.
+        The column kept on one side of each fold (image IDs); ``None``, or a stratifier
+        column: the rows are the units.
     per_stratum
-        Also return one row per stratum.
+        Also return a table with one row per stratum.
     seed
         A seed or a numpy Generator for the random draws; the same seed, the same result.
     nonfinite
-        ``"raise"``: refuse non-finite Q; ``"drop"``: drop those rows and count them.
+        ``"raise"`` (on purpose: a NaN Q is a question to the caller): refuse non-finite Q;
+        ``"drop"`` (as the runner and ``iqalign report`` do): drop those rows and count them.
 
     Returns
     -------
@@ -184,23 +180,29 @@ def stratified_cv(
     if not by:
         raise ValueError("by names no column; give one or more stratifier columns")
     fold_unit = unit if unit is not None and unit not in by else None
+    data, strata, keys, units = _prepare(table, q, m, by, fold_unit, nonfinite)
+    rng = np.random.default_rng(seed)
+    scores = cross_validate_arrays(
+        data.q, data.m, strata, len(keys), units, n_folds=n_folds, penalty=penalty, C=C, rng=rng
+    )
+    return _summarise(data, by, keys, strata, scores, penalty, C, fold_unit or "row", per_stratum)
+
+
+def _prepare(
+    table: pd.DataFrame | str | Path,
+    q: str,
+    m: str,
+    by: tuple[str, ...],
+    fold_unit: str | None,
+    nonfinite: Literal["raise", "drop"],
+) -> tuple[ScoresData, np.ndarray, pd.DataFrame, np.ndarray | None]:
+    """The validated rows, their stratum codes and keys, and the fold units' codes."""
     data = prepare_scores(
         table, q, m, [*by, *([fold_unit] if fold_unit else [])], nonfinite=nonfinite
     )
     strata, keys = get_stratum_codes(data.frame, by)
     units = get_unit_codes(data.frame, fold_unit) if fold_unit else None
-    scores = cross_validate_arrays(
-        data.q,
-        data.m,
-        strata,
-        len(keys),
-        units,
-        n_folds=n_folds,
-        penalty=penalty,
-        C=C,
-        rng=np.random.default_rng(seed),
-    )
-    return _summarise(data, by, keys, strata, scores, penalty, C, fold_unit or "row", per_stratum)
+    return data, strata, keys, units
 
 
 def cross_validate_arrays(
